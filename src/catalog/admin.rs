@@ -1,0 +1,815 @@
+//! Organizers run their events here: create, edit, publish, cancel, delete; ticket types; seat
+//! maps. An organizer sees only its own events (others answer 404); admins see all.
+use actix_web::{web, HttpResponse};
+use boxoffice_actors::ids::{EventId, TicketTypeId};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use sqlx::PgPool;
+use utoipa::{IntoParams, ToSchema};
+
+use super::public::EventQuery;
+use super::seat_map::{self, SeatMapRequest};
+use super::store::{self, Scope, ACTIVE_BOOKING};
+use super::{check_category, Event, EventDetail, SeatMap, TicketType};
+use crate::auth::AuthUser;
+use crate::error::{ApiError, Code, Validation};
+use crate::input::{check_text, check_url, nullable};
+use crate::pagination::Page;
+use crate::startup::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig, seat_map_limit: usize) {
+    let seat_json = crate::error::extractors::json_config(seat_map_limit);
+    cfg.service(
+        web::resource("/admin/events")
+            .route(web::post().to(create_event))
+            .route(web::get().to(list_events)),
+    )
+    .service(
+        web::resource("/admin/events/{id}")
+            .route(web::get().to(get_event))
+            .route(web::patch().to(update_event))
+            .route(web::delete().to(delete_event)),
+    )
+    .service(web::resource("/admin/events/{id}/publish").route(web::post().to(publish_event)))
+    .service(web::resource("/admin/events/{id}/cancel").route(web::post().to(cancel_event)))
+    .service(
+        web::resource("/admin/events/{id}/seats")
+            .app_data(seat_json.clone())
+            .route(web::post().to(define_event_seats))
+            .route(web::get().to(get_event_seats)),
+    )
+    .service(
+        web::resource("/admin/events/{id}/ticket_types").route(web::post().to(create_ticket_type)),
+    )
+    .service(
+        web::resource("/admin/events/{id}/ticket_types/{ticket_type_id}")
+            .route(web::patch().to(update_ticket_type))
+            .route(web::delete().to(delete_ticket_type)),
+    )
+    .service(
+        web::resource("/admin/events/{id}/ticket_types/{ticket_type_id}/seats")
+            .app_data(seat_json)
+            .route(web::post().to(define_seats))
+            .route(web::get().to(get_seats))
+            .route(web::delete().to(delete_seats)),
+    );
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateEvent {
+    pub name: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// music, concert, sports, film or other
+    pub category: String,
+    pub start_at: DateTime<Utc>,
+    pub end_at: DateTime<Utc>,
+    pub banner: Option<String>,
+    #[serde(default)]
+    pub location: String,
+}
+
+/// Fields left out keep their value; `banner: null` removes the banner.
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateEvent {
+    pub name: Option<String>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub start_at: Option<DateTime<Utc>>,
+    pub end_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub banner: Option<Option<String>>,
+    pub location: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateTicketType {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Minor units of `currency` (e.g. cents); 0 for free admission.
+    pub price: i64,
+    /// ISO 4217, e.g. `USD`, `VND`.
+    pub currency: String,
+    /// Capacity. For a seat-mapped type, defining the seat map sets it to the number of seats.
+    #[serde(alias = "qty")]
+    pub number_seats: i64,
+    #[serde(default)]
+    pub position: i32,
+    pub image_url: Option<String>,
+    pub sale_at: Option<DateTime<Utc>>,
+    pub sale_end: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub seat_mapped: bool,
+    pub max_per_user: Option<i64>,
+    /// `active` (default) or `hidden`
+    pub status: Option<String>,
+}
+
+/// Fields left out keep their value; `null` clears `image_url`, `sale_at`, `sale_end` or `max_per_user`.
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateTicketType {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub price: Option<i64>,
+    pub currency: Option<String>,
+    #[serde(alias = "qty")]
+    pub number_seats: Option<i64>,
+    pub position: Option<i32>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub image_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub sale_at: Option<Option<DateTime<Utc>>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub sale_end: Option<Option<DateTime<Utc>>>,
+    pub seat_mapped: Option<bool>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>)]
+    pub max_per_user: Option<Option<i64>>,
+    pub status: Option<String>,
+}
+
+/// The admin listing's filter on top of the public ones.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatusQuery {
+    /// draft, published or cancelled
+    pub status: Option<String>,
+}
+
+/// The event if the caller runs it: organizers their own, admins any. Others get 404, so
+/// whether an event exists is not revealed.
+async fn owned_event(pool: &PgPool, user: &AuthUser, id: EventId) -> Result<Event, ApiError> {
+    user.require_organizer()?;
+    let scope = if user.is_admin() {
+        Scope::All
+    } else {
+        Scope::OwnedBy(user.id)
+    };
+    store::find_event(pool, id, scope)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))
+}
+
+fn not_cancelled(event: &Event) -> Result<(), ApiError> {
+    if event.status == "cancelled" {
+        return Err(ApiError::new(
+            Code::InvalidState,
+            "the event is cancelled and can no longer change",
+        ));
+    }
+    Ok(())
+}
+
+async fn detail(pool: &PgPool, event: Event) -> Result<EventDetail, ApiError> {
+    let ticket_types = store::ticket_types_of(pool, event.id, true).await?;
+    Ok(EventDetail {
+        event,
+        ticket_types,
+    })
+}
+
+struct EventFields<'a> {
+    name: &'a str,
+    title: &'a str,
+    description: &'a str,
+    category: &'a str,
+    start_at: DateTime<Utc>,
+    end_at: DateTime<Utc>,
+    banner: Option<&'a str>,
+    location: &'a str,
+}
+
+impl EventFields<'_> {
+    fn validate(&self) -> Result<(), ApiError> {
+        let mut v = Validation::new();
+        for (field, value, min, max) in [
+            ("name", self.name, 1, 200),
+            ("title", self.title, 0, 300),
+            ("description", self.description, 0, 20_000),
+            ("location", self.location, 0, 300),
+        ] {
+            if let Err(m) = check_text(value, min, max) {
+                v.fail(field, m);
+            }
+        }
+        if let Err(m) = check_category(self.category) {
+            v.fail("category", m);
+        }
+        v.check(
+            self.start_at < self.end_at,
+            "end_at",
+            "must be after start_at",
+        );
+        if let Some(Err(m)) = self.banner.map(check_url) {
+            v.fail("banner", m);
+        }
+        v.finish()
+    }
+}
+
+/// Create an event (as a draft) run by the caller.
+#[utoipa::path(post, path = "/v1/admin/events", tag = "admin", security(("bearer" = [])), request_body = CreateEvent,
+    responses((status = 201, body = EventDetail), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
+pub async fn create_event(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<CreateEvent>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_organizer()?;
+    let body = body.into_inner();
+    let category = body.category.trim().to_lowercase();
+    let fields = EventFields {
+        name: &body.name,
+        title: &body.title,
+        description: &body.description,
+        category: &category,
+        start_at: body.start_at,
+        end_at: body.end_at,
+        banner: body.banner.as_deref(),
+        location: &body.location,
+    };
+    fields.validate()?;
+    let id = EventId::new();
+    sqlx::query(
+        "INSERT INTO events (id, organizer_id, name, title, description, category, start_at, end_at, banner, location)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(id)
+    .bind(user.id)
+    .bind(fields.name.trim())
+    .bind(fields.title.trim())
+    .bind(fields.description.trim())
+    .bind(fields.category)
+    .bind(fields.start_at)
+    .bind(fields.end_at)
+    .bind(fields.banner)
+    .bind(fields.location.trim())
+    .execute(&state.pool)
+    .await?;
+    tracing::info!(event_id = %id, "event created");
+    let event = owned_event(&state.pool, &user, id).await?;
+    Ok(HttpResponse::Created().json(detail(&state.pool, event).await?))
+}
+
+/// The caller's events (all of them for an admin), in every status.
+#[utoipa::path(get, path = "/v1/admin/events", tag = "admin", security(("bearer" = [])), params(EventQuery, StatusQuery),
+    responses((status = 200, body = Page<Event>)))]
+pub async fn list_events(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    search: web::Query<EventQuery>,
+    status: web::Query<StatusQuery>,
+) -> Result<HttpResponse, ApiError> {
+    user.require_organizer()?;
+    let (search, status) = (search.into_inner(), status.into_inner().status);
+    let mut validation = Validation::new();
+    if let Some(status) = &status {
+        validation.check(
+            ["draft", "published", "cancelled"].contains(&status.as_str()),
+            "status",
+            "must be draft, published or cancelled",
+        );
+    }
+    let (mut filter, cursor, limit) = search.parse(&mut validation)?;
+    filter.status = status;
+    let scope = if user.is_admin() {
+        Scope::All
+    } else {
+        Scope::OwnedBy(user.id)
+    };
+    Ok(HttpResponse::Ok()
+        .json(store::list_events(&state.pool, scope, &filter, cursor, limit).await?))
+}
+
+/// One of the caller's events with all its ticket types, hidden ones included.
+#[utoipa::path(get, path = "/v1/admin/events/{id}", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = EventDetail), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get_event(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<EventId>,
+) -> Result<HttpResponse, ApiError> {
+    let event = owned_event(&state.pool, &user, *id).await?;
+    Ok(HttpResponse::Ok().json(detail(&state.pool, event).await?))
+}
+
+/// Edit an event.
+#[utoipa::path(patch, path = "/v1/admin/events/{id}", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)), request_body = UpdateEvent,
+    responses((status = 200, body = EventDetail), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id, event_id = %id))]
+pub async fn update_event(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<EventId>,
+    body: web::Json<UpdateEvent>,
+) -> Result<HttpResponse, ApiError> {
+    let event = owned_event(&state.pool, &user, *id).await?;
+    not_cancelled(&event)?;
+    let body = body.into_inner();
+    let category = body.category.as_deref().map(|c| c.trim().to_lowercase());
+    let fields = EventFields {
+        name: body.name.as_deref().unwrap_or(&event.name),
+        title: body.title.as_deref().unwrap_or(&event.title),
+        description: body.description.as_deref().unwrap_or(&event.description),
+        category: category.as_deref().unwrap_or(&event.category),
+        start_at: body.start_at.unwrap_or(event.start_at),
+        end_at: body.end_at.unwrap_or(event.end_at),
+        banner: match &body.banner {
+            Some(banner) => banner.as_deref(),
+            None => event.banner.as_deref(),
+        },
+        location: body.location.as_deref().unwrap_or(&event.location),
+    };
+    fields.validate()?;
+    sqlx::query(
+        "UPDATE events SET name = $2, title = $3, description = $4, category = $5, start_at = $6, end_at = $7,
+                banner = $8, location = $9
+         WHERE id = $1",
+    )
+    .bind(event.id)
+    .bind(fields.name.trim())
+    .bind(fields.title.trim())
+    .bind(fields.description.trim())
+    .bind(fields.category)
+    .bind(fields.start_at)
+    .bind(fields.end_at)
+    .bind(fields.banner)
+    .bind(fields.location.trim())
+    .execute(&state.pool)
+    .await?;
+    let event = owned_event(&state.pool, &user, event.id).await?;
+    Ok(HttpResponse::Ok().json(detail(&state.pool, event).await?))
+}
+
+/// Delete an event that has sold nothing. With bookings or payments it answers 409
+/// `event_has_sales`: cancel it instead.
+#[utoipa::path(delete, path = "/v1/admin/events/{id}", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 409, description = "event_has_sales", body = crate::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id, event_id = %id))]
+pub async fn delete_event(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<EventId>,
+) -> Result<HttpResponse, ApiError> {
+    let event = owned_event(&state.pool, &user, *id).await?;
+    let mut tx = state.pool.begin().await?;
+    // lock the event so no booking can start between the check and the delete
+    sqlx::query("SELECT 1 FROM events WHERE id = $1 FOR UPDATE")
+        .bind(event.id)
+        .execute(&mut *tx)
+        .await?;
+    let has_sales: bool = sqlx::query_scalar(&format!(
+        "SELECT EXISTS (SELECT 1 FROM bookings WHERE event_id = $1 AND status IN {ACTIVE_BOOKING})
+             OR EXISTS (SELECT 1 FROM payments p JOIN bookings b ON b.id = p.booking_id WHERE b.event_id = $1)
+             OR EXISTS (SELECT 1 FROM tickets WHERE event_id = $1)"
+    ))
+    .bind(event.id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if has_sales {
+        return Err(ApiError::new(
+            Code::EventHasSales,
+            "the event has bookings or payments, so it cannot be deleted; cancel it instead (POST .../cancel)",
+        ));
+    }
+    sqlx::query("DELETE FROM events WHERE id = $1")
+        .bind(event.id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(event_id = %event.id, "event deleted");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Put the event on sale in the public catalog. It needs at least one active ticket type, and
+/// every seat-mapped type needs its seats. Publishing a published event changes nothing.
+#[utoipa::path(post, path = "/v1/admin/events/{id}/publish", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = EventDetail), (status = 404, body = crate::error::ErrorBody), (status = 409, description = "invalid_state", body = crate::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id, event_id = %id))]
+pub async fn publish_event(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<EventId>,
+) -> Result<HttpResponse, ApiError> {
+    let event = owned_event(&state.pool, &user, *id).await?;
+    not_cancelled(&event)?;
+    if event.status == "draft" {
+        let ticket_types = store::ticket_types_of(&state.pool, event.id, false).await?;
+        if ticket_types.is_empty() {
+            return Err(ApiError::new(
+                Code::InvalidState,
+                "add an active ticket type before publishing",
+            ));
+        }
+        let seats = store::seats_of(&state.pool, event.id, None).await?;
+        if let Some(unmapped) = ticket_types
+            .iter()
+            .find(|t| t.seat_mapped && !seats.iter().any(|s| s.ticket_type_id == t.id))
+        {
+            return Err(ApiError::new(
+                Code::InvalidState,
+                format!(
+                    "ticket type {:?} is seat-mapped but has no seats yet",
+                    unmapped.name
+                ),
+            ));
+        }
+        sqlx::query("UPDATE events SET status = 'published', published_at = now() WHERE id = $1 AND status = 'draft'")
+            .bind(event.id)
+            .execute(&state.pool)
+            .await?;
+        tracing::info!(event_id = %event.id, "event published");
+    }
+    let event = owned_event(&state.pool, &user, event.id).await?;
+    Ok(HttpResponse::Ok().json(detail(&state.pool, event).await?))
+}
+
+/// Call the event off: it leaves the catalog listing and takes no new bookings. Cancelling a
+/// cancelled event changes nothing.
+#[utoipa::path(post, path = "/v1/admin/events/{id}/cancel", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = EventDetail), (status = 404, body = crate::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id, event_id = %id))]
+pub async fn cancel_event(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<EventId>,
+) -> Result<HttpResponse, ApiError> {
+    let event = owned_event(&state.pool, &user, *id).await?;
+    sqlx::query("UPDATE events SET status = 'cancelled' WHERE id = $1 AND status <> 'cancelled'")
+        .bind(event.id)
+        .execute(&state.pool)
+        .await?;
+    tracing::info!(event_id = %event.id, "event cancelled");
+    let event = owned_event(&state.pool, &user, event.id).await?;
+    Ok(HttpResponse::Ok().json(detail(&state.pool, event).await?))
+}
+
+/// A ticket type's fields after a create or an edit, checked together.
+struct TicketTypeFields {
+    name: String,
+    description: String,
+    price: i64,
+    currency: String,
+    number_seats: i64,
+    position: i32,
+    image_url: Option<String>,
+    sale_at: Option<DateTime<Utc>>,
+    sale_end: Option<DateTime<Utc>>,
+    seat_mapped: bool,
+    max_per_user: Option<i64>,
+    status: String,
+}
+
+impl TicketTypeFields {
+    fn validate(&mut self) -> Result<(), ApiError> {
+        self.currency = self.currency.trim().to_uppercase();
+        let mut v = Validation::new();
+        if let Err(m) = check_text(&self.name, 1, 200) {
+            v.fail("name", m);
+        }
+        if let Err(m) = check_text(&self.description, 0, 5_000) {
+            v.fail("description", m);
+        }
+        v.check(self.price >= 0, "price", "must not be negative");
+        v.check(
+            self.price <= 1_000_000_000_000,
+            "price",
+            "is implausibly large",
+        );
+        v.check(
+            self.currency.len() == 3 && self.currency.chars().all(|c| c.is_ascii_uppercase()),
+            "currency",
+            "must be a three-letter ISO 4217 code such as USD",
+        );
+        v.check(
+            self.number_seats > 0,
+            "number_seats",
+            "must be greater than 0",
+        );
+        v.check(
+            self.number_seats <= 1_000_000,
+            "number_seats",
+            "must be at most 1000000",
+        );
+        if let Some(Err(m)) = self.image_url.as_deref().map(check_url) {
+            v.fail("image_url", m);
+        }
+        if let (Some(sale_at), Some(sale_end)) = (self.sale_at, self.sale_end) {
+            v.check(sale_at < sale_end, "sale_end", "must be after sale_at");
+        }
+        if let Some(max) = self.max_per_user {
+            v.check(max > 0, "max_per_user", "must be greater than 0");
+            v.check(max <= 1_000_000, "max_per_user", "must be at most 1000000");
+        }
+        v.check(
+            ["active", "hidden"].contains(&self.status.as_str()),
+            "status",
+            "must be active or hidden",
+        );
+        v.finish()
+    }
+}
+
+/// Add a ticket type to an event.
+#[utoipa::path(post, path = "/v1/admin/events/{id}/ticket_types", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
+    request_body = CreateTicketType,
+    responses((status = 201, body = TicketType), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id, event_id = %id))]
+pub async fn create_ticket_type(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<EventId>,
+    body: web::Json<CreateTicketType>,
+) -> Result<HttpResponse, ApiError> {
+    let event = owned_event(&state.pool, &user, *id).await?;
+    not_cancelled(&event)?;
+    let body = body.into_inner();
+    let mut fields = TicketTypeFields {
+        name: body.name,
+        description: body.description,
+        price: body.price,
+        currency: body.currency,
+        number_seats: body.number_seats,
+        position: body.position,
+        image_url: body.image_url,
+        sale_at: body.sale_at,
+        sale_end: body.sale_end,
+        seat_mapped: body.seat_mapped,
+        max_per_user: body.max_per_user,
+        status: body.status.unwrap_or_else(|| "active".to_owned()),
+    };
+    fields.validate()?;
+    let ticket_type = TicketTypeId::new();
+    sqlx::query(
+        "INSERT INTO ticket_types (id, event_id, position, name, description, image_url, status, qty, price, currency,
+                                   sale_at, sale_end, seat_mapped, max_per_user)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    )
+    .bind(ticket_type)
+    .bind(event.id)
+    .bind(fields.position)
+    .bind(fields.name.trim())
+    .bind(fields.description.trim())
+    .bind(&fields.image_url)
+    .bind(&fields.status)
+    .bind(fields.number_seats as i32)
+    .bind(fields.price)
+    .bind(&fields.currency)
+    .bind(fields.sale_at)
+    .bind(fields.sale_end)
+    .bind(fields.seat_mapped)
+    .bind(fields.max_per_user.map(|m| m as i32))
+    .execute(&state.pool)
+    .await?;
+    let created = store::find_ticket_type(&state.pool, event.id, ticket_type)
+        .await?
+        .ok_or_else(|| ApiError::not_found("ticket type"))?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+async fn owned_ticket_type(
+    pool: &PgPool,
+    user: &AuthUser,
+    event: EventId,
+    id: TicketTypeId,
+) -> Result<(Event, TicketType), ApiError> {
+    let event = owned_event(pool, user, event).await?;
+    let ticket_type = store::find_ticket_type(pool, event.id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("ticket type"))?;
+    Ok((event, ticket_type))
+}
+
+/// Edit a ticket type. Capacity cannot drop below what is held and sold; currency and
+/// seat mapping cannot change once anything was booked.
+#[utoipa::path(patch, path = "/v1/admin/events/{id}/ticket_types/{ticket_type_id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path), ("ticket_type_id" = String, Path)), request_body = UpdateTicketType,
+    responses((status = 200, body = TicketType), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id))]
+pub async fn update_ticket_type(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(EventId, TicketTypeId)>,
+    body: web::Json<UpdateTicketType>,
+) -> Result<HttpResponse, ApiError> {
+    let (event_id, id) = path.into_inner();
+    let (event, current) = owned_ticket_type(&state.pool, &user, event_id, id).await?;
+    not_cancelled(&event)?;
+    let body = body.into_inner();
+    let mut fields = TicketTypeFields {
+        name: body.name.unwrap_or(current.name.clone()),
+        description: body.description.unwrap_or(current.description.clone()),
+        price: body.price.unwrap_or(current.price),
+        currency: body.currency.unwrap_or(current.currency.clone()),
+        number_seats: body.number_seats.unwrap_or(current.number_seats.into()),
+        position: body.position.unwrap_or(current.position),
+        image_url: body.image_url.unwrap_or(current.image_url.clone()),
+        sale_at: body.sale_at.unwrap_or(current.sale_at),
+        sale_end: body.sale_end.unwrap_or(current.sale_end),
+        seat_mapped: body.seat_mapped.unwrap_or(current.seat_mapped),
+        max_per_user: body
+            .max_per_user
+            .unwrap_or(current.max_per_user.map(i64::from)),
+        status: body.status.unwrap_or(current.status.clone()),
+    };
+    fields.validate()?;
+
+    let has_seats = !store::seats_of(&state.pool, event.id, Some(id))
+        .await?
+        .is_empty();
+    if current.seat_mapped && has_seats && fields.number_seats != i64::from(current.number_seats) {
+        return Err(ApiError::invalid(
+            "number_seats",
+            "is the number of seats in the map of a seat-mapped ticket type; change the seat map instead",
+        ));
+    }
+    let booked = store::ticket_type_has_bookings(&state.pool, id).await?;
+    if booked && (fields.currency != current.currency || fields.seat_mapped != current.seat_mapped)
+    {
+        return Err(ApiError::new(
+            Code::TicketTypeHasSales,
+            "currency and seat_mapped cannot change once the ticket type has bookings",
+        ));
+    }
+    let taken = store::taken_admissions(&state.pool, id).await?;
+    if fields.number_seats < taken {
+        return Err(ApiError::new(
+            Code::TicketTypeHasSales,
+            format!("{taken} admissions are held or sold, so number_seats cannot go below that"),
+        ));
+    }
+    sqlx::query(
+        "UPDATE ticket_types SET position = $2, name = $3, description = $4, image_url = $5, status = $6, qty = $7,
+                price = $8, currency = $9, sale_at = $10, sale_end = $11, seat_mapped = $12, max_per_user = $13
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(fields.position)
+    .bind(fields.name.trim())
+    .bind(fields.description.trim())
+    .bind(&fields.image_url)
+    .bind(&fields.status)
+    .bind(fields.number_seats as i32)
+    .bind(fields.price)
+    .bind(&fields.currency)
+    .bind(fields.sale_at)
+    .bind(fields.sale_end)
+    .bind(fields.seat_mapped)
+    .bind(fields.max_per_user.map(|m| m as i32))
+    .execute(&state.pool)
+    .await?;
+    let updated = store::find_ticket_type(&state.pool, event.id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("ticket type"))?;
+    Ok(HttpResponse::Ok().json(updated))
+}
+
+/// Remove a ticket type that was never booked (409 `ticket_type_has_sales` otherwise; hide it instead).
+#[utoipa::path(delete, path = "/v1/admin/events/{id}/ticket_types/{ticket_type_id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path), ("ticket_type_id" = String, Path)),
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn delete_ticket_type(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(EventId, TicketTypeId)>,
+) -> Result<HttpResponse, ApiError> {
+    let (event_id, id) = path.into_inner();
+    let (event, _) = owned_ticket_type(&state.pool, &user, event_id, id).await?;
+    not_cancelled(&event)?;
+    if store::ticket_type_has_bookings(&state.pool, id).await? {
+        return Err(ApiError::new(
+            Code::TicketTypeHasSales,
+            "the ticket type has bookings; set its status to hidden instead",
+        ));
+    }
+    sqlx::query("DELETE FROM ticket_types WHERE id = $1")
+        .bind(id)
+        .execute(&state.pool)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Define (or replace) the seat map of a seat-mapped ticket type; its capacity becomes the
+/// number of seats. Refused with 409 once any of its seats was booked.
+#[utoipa::path(post, path = "/v1/admin/events/{id}/ticket_types/{ticket_type_id}/seats", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path), ("ticket_type_id" = String, Path)), request_body = SeatMapRequest,
+    responses((status = 200, body = SeatMap), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn define_seats(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(EventId, TicketTypeId)>,
+    body: web::Json<SeatMapRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let (event_id, id) = path.into_inner();
+    store_seat_map(&state.pool, &user, event_id, id, &body).await
+}
+
+/// The same as the ticket-type route, with `ticket_type_id` in the body.
+#[utoipa::path(post, path = "/v1/admin/events/{id}/seats", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = SeatMapRequest,
+    responses((status = 200, body = SeatMap), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn define_event_seats(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<EventId>,
+    body: web::Json<SeatMapRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let ticket_type = body
+        .ticket_type_id
+        .ok_or_else(|| ApiError::invalid("ticket_type_id", "is required"))?;
+    store_seat_map(&state.pool, &user, *id, ticket_type, &body).await
+}
+
+async fn store_seat_map(
+    pool: &PgPool,
+    user: &AuthUser,
+    event_id: EventId,
+    id: TicketTypeId,
+    body: &SeatMapRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (event, ticket_type) = owned_ticket_type(pool, user, event_id, id).await?;
+    not_cancelled(&event)?;
+    if !ticket_type.seat_mapped {
+        return Err(ApiError::new(
+            Code::InvalidState,
+            "the ticket type is not seat-mapped; set seat_mapped: true first",
+        ));
+    }
+    let seats = body.seats()?;
+    if store::ticket_type_has_bookings(pool, id).await? {
+        return Err(ApiError::new(
+            Code::TicketTypeHasSales,
+            "the ticket type has bookings, so its seat map can no longer change",
+        ));
+    }
+    seat_map::replace(pool, event.id, id, &seats).await?;
+    tracing::info!(event_id = %event.id, ticket_type_id = %id, seats = seats.len(), "seat map defined");
+    let seats = store::seats_of(pool, event.id, Some(id)).await?;
+    Ok(HttpResponse::Ok().json(SeatMap {
+        event_id: event.id,
+        seats,
+    }))
+}
+
+/// A ticket type's seats with their status.
+#[utoipa::path(get, path = "/v1/admin/events/{id}/ticket_types/{ticket_type_id}/seats", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path), ("ticket_type_id" = String, Path)), responses((status = 200, body = SeatMap)))]
+pub async fn get_seats(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(EventId, TicketTypeId)>,
+) -> Result<HttpResponse, ApiError> {
+    let (event_id, id) = path.into_inner();
+    let (event, _) = owned_ticket_type(&state.pool, &user, event_id, id).await?;
+    let seats = store::seats_of(&state.pool, event.id, Some(id)).await?;
+    Ok(HttpResponse::Ok().json(SeatMap {
+        event_id: event.id,
+        seats,
+    }))
+}
+
+/// Every seat of the event, drafts included, with its status.
+#[utoipa::path(get, path = "/v1/admin/events/{id}/seats", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = SeatMap)))]
+pub async fn get_event_seats(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<EventId>,
+) -> Result<HttpResponse, ApiError> {
+    let event = owned_event(&state.pool, &user, *id).await?;
+    let seats = store::seats_of(&state.pool, event.id, None).await?;
+    Ok(HttpResponse::Ok().json(SeatMap {
+        event_id: event.id,
+        seats,
+    }))
+}
+
+/// Remove a ticket type's seat map (409 once any seat was booked).
+#[utoipa::path(delete, path = "/v1/admin/events/{id}/ticket_types/{ticket_type_id}/seats", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path), ("ticket_type_id" = String, Path)), responses((status = 204), (status = 409, body = crate::error::ErrorBody)))]
+pub async fn delete_seats(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(EventId, TicketTypeId)>,
+) -> Result<HttpResponse, ApiError> {
+    let (event_id, id) = path.into_inner();
+    let (event, _) = owned_ticket_type(&state.pool, &user, event_id, id).await?;
+    not_cancelled(&event)?;
+    if store::ticket_type_has_bookings(&state.pool, id).await? {
+        return Err(ApiError::new(
+            Code::TicketTypeHasSales,
+            "the ticket type has bookings, so its seat map can no longer change",
+        ));
+    }
+    seat_map::replace(&state.pool, event.id, id, &[]).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,107 @@
+//! The event catalog: events, their ticket types and seat maps. `public` serves buyers
+//! (published events only, full-text search); `admin` lets organizers run their own events.
+//! The queries both sides share live in `store`.
+pub mod admin;
+pub mod public;
+pub mod seat_map;
+pub mod store;
+
+use boxoffice_actors::ids::{EventId, SeatId, TicketTypeId, UserId};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const CATEGORIES: &[&str] = &["music", "concert", "sports", "film", "other"];
+
+pub fn check_category(category: &str) -> Result<(), String> {
+    if CATEGORIES.contains(&category) {
+        Ok(())
+    } else {
+        Err(format!("must be one of {}", CATEGORIES.join(", ")))
+    }
+}
+
+/// An event as buyers and organizers see it.
+#[derive(Clone, Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Event {
+    pub id: EventId,
+    pub organizer_id: UserId,
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    /// music, concert, sports, film or other
+    pub category: String,
+    pub start_at: DateTime<Utc>,
+    pub end_at: DateTime<Utc>,
+    pub banner: Option<String>,
+    pub location: String,
+    /// `draft` until published, then `published`; `cancelled` when called off
+    pub status: String,
+    pub published_at: Option<DateTime<Utc>>,
+    /// The lowest price among the event's ticket types on sale, in minor units.
+    pub price_from: Option<i64>,
+    pub currency: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A kind of admission: price, capacity, sale window.
+#[derive(Clone, Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct TicketType {
+    pub id: TicketTypeId,
+    pub event_id: EventId,
+    pub position: i32,
+    pub name: String,
+    pub description: String,
+    pub image_url: Option<String>,
+    /// `active` (sold) or `hidden` (not offered)
+    pub status: String,
+    /// Capacity: admissions of this type in all.
+    pub number_seats: i32,
+    /// Admissions not held or sold right now.
+    pub available: i64,
+    /// Minor units of `currency`.
+    pub price: i64,
+    pub currency: String,
+    pub sale_at: Option<DateTime<Utc>>,
+    pub sale_end: Option<DateTime<Utc>>,
+    pub seat_mapped: bool,
+    /// Admissions one buyer may hold or buy in all; none when null.
+    pub max_per_user: Option<i32>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An event with its ticket types.
+#[derive(Serialize, ToSchema)]
+pub struct EventDetail {
+    #[serde(flatten)]
+    pub event: Event,
+    pub ticket_types: Vec<TicketType>,
+}
+
+/// One seat of a seat map with its current status.
+#[derive(Clone, Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Seat {
+    pub id: SeatId,
+    pub ticket_type_id: TicketTypeId,
+    pub section: String,
+    #[sqlx(rename = "row_label")]
+    pub row: String,
+    #[sqlx(rename = "seat_label")]
+    pub label: String,
+    /// Order of the row in the map.
+    pub row_index: i32,
+    /// Order within the row; seats one apart are side by side.
+    pub position: i32,
+    /// Lower is better.
+    pub rank: i32,
+    /// `free`, `held` or `sold`
+    pub status: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SeatMap {
+    pub event_id: EventId,
+    pub seats: Vec<Seat>,
+}

@@ -1,0 +1,127 @@
+//! What buyers see: published events, searched and filtered, one page at a time; an event with
+//! its ticket types and availability; its seat map.
+use actix_web::{web, HttpResponse};
+use boxoffice_actors::ids::EventId;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::store::{self, EventCursor, EventFilter, Scope};
+use super::{check_category, EventDetail, SeatMap};
+use crate::error::{ApiError, Validation};
+use crate::pagination::{self, Page};
+use crate::startup::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/events").route(web::get().to(list_events)))
+        .service(web::resource("/events/{id}").route(web::get().to(get_event)))
+        .service(web::resource("/events/{id}/seats").route(web::get().to(get_seats)));
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventQuery {
+    /// Words to find in name, title, description or location (web-search syntax: quotes, `-word`, `or`).
+    pub q: Option<String>,
+    /// music, concert, sports, film or other
+    pub category: Option<String>,
+    /// Events starting at or after this time (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Events starting at or before this time (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    /// Part of the venue or city, any case.
+    pub location: Option<String>,
+    /// 1 to 100, default 20.
+    pub limit: Option<i64>,
+    pub next_token: Option<String>,
+}
+
+impl EventQuery {
+    /// Checks the query and splits it into filter, position and page size.
+    pub fn parse(
+        self,
+        validation: &mut Validation,
+    ) -> Result<(EventFilter, Option<EventCursor>, u32), ApiError> {
+        let limit = pagination::limit(self.limit, validation);
+        let non_empty =
+            |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let category = non_empty(self.category).map(|c| c.to_lowercase());
+        if let Some(category) = &category {
+            if let Err(m) = check_category(category) {
+                validation.fail("category", m);
+            }
+        }
+        if let (Some(from), Some(to)) = (self.from, self.to) {
+            validation.check(from <= to, "to", "must not be before from");
+        }
+        let q = non_empty(self.q);
+        if let Some(q) = &q {
+            validation.check(
+                q.chars().count() <= 200,
+                "q",
+                "must be at most 200 characters",
+            );
+        }
+        validation.finish()?;
+        let cursor = self
+            .next_token
+            .as_deref()
+            .map(pagination::decode)
+            .transpose()?;
+        let filter = EventFilter {
+            q,
+            category,
+            from: self.from,
+            to: self.to,
+            location: non_empty(self.location),
+            status: None,
+        };
+        Ok((filter, cursor, limit))
+    }
+}
+
+/// Published events, soonest first, with full-text search and filters.
+#[utoipa::path(get, path = "/v1/events", tag = "catalog", params(EventQuery),
+    responses((status = 200, body = Page<super::Event>), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn list_events(
+    state: web::Data<AppState>,
+    query: web::Query<EventQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (filter, cursor, limit) = query.into_inner().parse(&mut Validation::new())?;
+    let page = store::list_events(&state.pool, Scope::Published, &filter, cursor, limit).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// A published (or cancelled) event with its ticket types on offer and what is left of each.
+#[utoipa::path(get, path = "/v1/events/{id}", tag = "catalog", params(("id" = String, Path)),
+    responses((status = 200, body = EventDetail), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get_event(
+    state: web::Data<AppState>,
+    id: web::Path<EventId>,
+) -> Result<HttpResponse, ApiError> {
+    let event = store::find_event(&state.pool, *id, Scope::Published)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))?;
+    let ticket_types = store::ticket_types_of(&state.pool, event.id, false).await?;
+    Ok(HttpResponse::Ok().json(EventDetail {
+        event,
+        ticket_types,
+    }))
+}
+
+/// The event's seats with their status: free, held or sold.
+#[utoipa::path(get, path = "/v1/events/{id}/seats", tag = "catalog", params(("id" = String, Path)),
+    responses((status = 200, body = SeatMap), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get_seats(
+    state: web::Data<AppState>,
+    id: web::Path<EventId>,
+) -> Result<HttpResponse, ApiError> {
+    let event = store::find_event(&state.pool, *id, Scope::Published)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))?;
+    let seats = store::seats_of(&state.pool, event.id, None).await?;
+    Ok(HttpResponse::Ok().json(SeatMap {
+        event_id: event.id,
+        seats,
+    }))
+}

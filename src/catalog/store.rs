@@ -1,0 +1,208 @@
+//! Catalog queries shared by the public and admin sides.
+use boxoffice_actors::ids::{EventId, TicketTypeId, UserId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgPool, Postgres, QueryBuilder};
+
+use super::{Event, Seat, TicketType};
+use crate::error::ApiError;
+use crate::pagination::Page;
+
+/// Booking statuses that occupy capacity.
+pub const ACTIVE_BOOKING: &str = "('held', 'pending_payment', 'confirmed')";
+
+const EVENT_COLUMNS: &str = "e.id, e.organizer_id, e.name, e.title, e.description, e.category, e.start_at, e.end_at,
+    e.banner, e.location, e.status, e.published_at, e.created_at, e.updated_at,
+    (SELECT min(t.price) FROM ticket_types t WHERE t.event_id = e.id AND t.status = 'active') AS price_from,
+    (SELECT t.currency FROM ticket_types t WHERE t.event_id = e.id AND t.status = 'active'
+      ORDER BY t.price, t.id LIMIT 1) AS currency";
+
+/// Which events a listing may show.
+#[derive(Clone, Copy)]
+pub enum Scope {
+    Published,
+    OwnedBy(UserId),
+    All,
+}
+
+#[derive(Default)]
+pub struct EventFilter {
+    pub q: Option<String>,
+    pub category: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub location: Option<String>,
+    pub status: Option<String>,
+}
+
+/// Position in a listing ordered by start time, then id.
+#[derive(Serialize, Deserialize)]
+pub struct EventCursor(pub DateTime<Utc>, pub EventId);
+
+pub async fn list_events(
+    pool: &PgPool,
+    scope: Scope,
+    filter: &EventFilter,
+    after: Option<EventCursor>,
+    limit: u32,
+) -> Result<Page<Event>, ApiError> {
+    let mut query: QueryBuilder<Postgres> =
+        QueryBuilder::new(format!("SELECT {EVENT_COLUMNS} FROM events e WHERE true"));
+    match scope {
+        Scope::Published => {
+            query.push(" AND e.status = 'published'");
+        }
+        Scope::OwnedBy(user) => {
+            query.push(" AND e.organizer_id = ").push_bind(user);
+        }
+        Scope::All => {}
+    }
+    if let Some(q) = filter.q.as_deref() {
+        query
+            .push(" AND e.search @@ websearch_to_tsquery('english', ")
+            .push_bind(q.to_owned())
+            .push(")");
+    }
+    if let Some(category) = &filter.category {
+        query.push(" AND e.category = ").push_bind(category.clone());
+    }
+    if let Some(status) = &filter.status {
+        query.push(" AND e.status = ").push_bind(status.clone());
+    }
+    if let Some(from) = filter.from {
+        query.push(" AND e.start_at >= ").push_bind(from);
+    }
+    if let Some(to) = filter.to {
+        query.push(" AND e.start_at <= ").push_bind(to);
+    }
+    if let Some(location) = &filter.location {
+        let pattern = format!(
+            "%{}%",
+            location
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        query.push(" AND e.location ILIKE ").push_bind(pattern);
+    }
+    if let Some(EventCursor(start_at, id)) = after {
+        query
+            .push(" AND (e.start_at, e.id) > (")
+            .push_bind(start_at)
+            .push(", ")
+            .push_bind(id)
+            .push(")");
+    }
+    query
+        .push(" ORDER BY e.start_at, e.id LIMIT ")
+        .push_bind(i64::from(limit) + 1);
+    let rows: Vec<Event> = query.build_query_as().fetch_all(pool).await?;
+    Ok(Page::from_rows(rows, limit, |e| {
+        EventCursor(e.start_at, e.id)
+    }))
+}
+
+/// The event if `scope` may see it.
+pub async fn find_event(
+    pool: &PgPool,
+    id: EventId,
+    scope: Scope,
+) -> Result<Option<Event>, ApiError> {
+    let mut query: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+        "SELECT {EVENT_COLUMNS} FROM events e WHERE e.id = "
+    ));
+    query.push_bind(id);
+    match scope {
+        // buyers holding tickets still need to see a cancelled event
+        Scope::Published => {
+            query.push(" AND e.status IN ('published', 'cancelled')");
+        }
+        Scope::OwnedBy(user) => {
+            query.push(" AND e.organizer_id = ").push_bind(user);
+        }
+        Scope::All => {}
+    }
+    Ok(query.build_query_as().fetch_optional(pool).await?)
+}
+
+const TICKET_TYPE_COLUMNS: &str = "t.id, t.event_id, t.position, t.name, t.description, t.image_url, t.status,
+    t.qty AS number_seats, t.price, t.currency, t.sale_at, t.sale_end, t.seat_mapped, t.max_per_user,
+    t.created_at, t.updated_at";
+
+/// Admissions of a ticket type taken by bookings that still hold or own them.
+fn taken(ticket_type: &str) -> String {
+    format!(
+        "COALESCE((SELECT sum(bi.qty) FROM booking_items bi JOIN bookings b ON b.id = bi.booking_id
+                   WHERE bi.ticket_type_id = {ticket_type} AND b.status IN {ACTIVE_BOOKING}), 0)"
+    )
+}
+
+pub async fn ticket_types_of(
+    pool: &PgPool,
+    event: EventId,
+    include_hidden: bool,
+) -> Result<Vec<TicketType>, ApiError> {
+    let sql = format!(
+        "SELECT {TICKET_TYPE_COLUMNS}, t.qty - {} AS available FROM ticket_types t
+         WHERE t.event_id = $1 AND ($2 OR t.status = 'active') ORDER BY t.position, t.id",
+        taken("t.id")
+    );
+    Ok(sqlx::query_as(&sql)
+        .bind(event)
+        .bind(include_hidden)
+        .fetch_all(pool)
+        .await?)
+}
+
+pub async fn find_ticket_type(
+    pool: &PgPool,
+    event: EventId,
+    id: TicketTypeId,
+) -> Result<Option<TicketType>, ApiError> {
+    let sql = format!(
+        "SELECT {TICKET_TYPE_COLUMNS}, t.qty - {} AS available FROM ticket_types t WHERE t.event_id = $1 AND t.id = $2",
+        taken("t.id")
+    );
+    Ok(sqlx::query_as(&sql)
+        .bind(event)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?)
+}
+
+/// Admissions of the ticket type in active bookings.
+pub async fn taken_admissions(pool: &PgPool, id: TicketTypeId) -> Result<i64, ApiError> {
+    let sql = format!("SELECT {}::BIGINT", taken("$1"));
+    Ok(sqlx::query_scalar(&sql).bind(id).fetch_one(pool).await?)
+}
+
+/// Whether any booking ever named this ticket type.
+pub async fn ticket_type_has_bookings(pool: &PgPool, id: TicketTypeId) -> Result<bool, ApiError> {
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM booking_items WHERE ticket_type_id = $1)")
+            .bind(id)
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+/// Every seat of the event (or of one ticket type), with free / held / sold.
+pub async fn seats_of(
+    pool: &PgPool,
+    event: EventId,
+    ticket_type: Option<TicketTypeId>,
+) -> Result<Vec<Seat>, ApiError> {
+    Ok(sqlx::query_as(
+        "SELECT s.id, s.ticket_type_id, s.section, s.row_label, s.seat_label, s.row_index, s.position, s.rank,
+                CASE WHEN b.status = 'confirmed' THEN 'sold' WHEN b.status IS NOT NULL THEN 'held' ELSE 'free' END AS status
+         FROM seats s
+         LEFT JOIN booking_seats bs ON bs.seat_id = s.id AND bs.active
+         LEFT JOIN bookings b ON b.id = bs.booking_id
+         WHERE s.event_id = $1 AND ($2::UUID IS NULL OR s.ticket_type_id = $2)
+         ORDER BY s.ticket_type_id, s.row_index, s.position",
+    )
+    .bind(event)
+    .bind(ticket_type)
+    .fetch_all(pool)
+    .await?)
+}

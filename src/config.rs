@@ -1,0 +1,403 @@
+//! Configuration: `config.toml` (built into the binary as the defaults, then read from disk),
+//! overridden by `BOXOFFICE__SECTION__KEY` environment variables. Loading checks every key and
+//! names the one at fault; production mode refuses the development secrets.
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::Deserialize;
+
+/// The file shipped in the repository; its values are the defaults for every key.
+const DEFAULTS: &str = include_str!("../config.toml");
+const ENV_PREFIX: &str = "BOXOFFICE__";
+
+/// A value that must never reach a log line or an error message.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub booking: BookingSettings,
+    pub auth: AuthSettings,
+    pub payment: PaymentSettings,
+    pub tickets: TicketSettings,
+    pub email: EmailSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Development,
+    Production,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub bind: SocketAddr,
+    pub mode: Mode,
+    pub workers: usize,
+    pub shutdown_timeout_seconds: u64,
+    pub json_limit_bytes: usize,
+    pub seat_map_limit_bytes: usize,
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// May carry a password: shown only through [`DatabaseSettings::target`].
+    pub url: Secret,
+    pub max_connections: u32,
+    pub connect_timeout_seconds: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BookingSettings {
+    pub hold_seconds: u64,
+    pub max_per_order: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    pub jwt_secret: Secret,
+    pub access_ttl_seconds: u64,
+    pub refresh_ttl_seconds: u64,
+    pub login_max_failures_per_account: u32,
+    pub login_max_failures_per_ip: u32,
+    pub login_window_seconds: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentSettings {
+    pub provider: String,
+    pub webhook_secret: Secret,
+    pub allow_sandbox_in_production: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TicketSettings {
+    pub signing_key: Secret,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailTransport {
+    File,
+    Smtp,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailSettings {
+    pub transport: EmailTransport,
+    pub dir: PathBuf,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub from: String,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+/// Why the configuration was refused; the message names the key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    fn key(key: &str, problem: impl fmt::Display) -> Self {
+        Self(format!("`{key}` {problem}"))
+    }
+}
+
+impl Settings {
+    /// Defaults, then `path` (or `./config.toml` when it exists), then the environment.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULTS));
+        match path {
+            Some(path) if !path.is_file() => {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )))
+            }
+            Some(path) => figment = figment.merge(Toml::file(path)),
+            None if Path::new("config.toml").is_file() => {
+                figment = figment.merge(Toml::file("config.toml"))
+            }
+            None => {}
+        }
+        Self::from_figment(figment.merge(Env::prefixed(ENV_PREFIX).split("__")))
+    }
+
+    /// The defaults with `overrides` (TOML text) on top, for tests and tools.
+    pub fn from_toml(overrides: &str) -> Result<Self, ConfigError> {
+        Self::from_figment(Figment::from(Toml::string(DEFAULTS)).merge(Toml::string(overrides)))
+    }
+
+    fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let settings: Settings = figment.extract().map_err(|errors| {
+            ConfigError(
+                errors
+                    .into_iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let positive = [
+            (
+                "server.json_limit_bytes",
+                self.server.json_limit_bytes as u64,
+            ),
+            (
+                "server.seat_map_limit_bytes",
+                self.server.seat_map_limit_bytes as u64,
+            ),
+            (
+                "database.max_connections",
+                self.database.max_connections.into(),
+            ),
+            (
+                "database.connect_timeout_seconds",
+                self.database.connect_timeout_seconds,
+            ),
+            ("booking.hold_seconds", self.booking.hold_seconds),
+            ("booking.max_per_order", self.booking.max_per_order.into()),
+            ("auth.access_ttl_seconds", self.auth.access_ttl_seconds),
+            ("auth.refresh_ttl_seconds", self.auth.refresh_ttl_seconds),
+            (
+                "auth.login_max_failures_per_account",
+                self.auth.login_max_failures_per_account.into(),
+            ),
+            (
+                "auth.login_max_failures_per_ip",
+                self.auth.login_max_failures_per_ip.into(),
+            ),
+            ("auth.login_window_seconds", self.auth.login_window_seconds),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(ConfigError::key(key, "must be greater than 0"));
+            }
+        }
+        if self.database_target().is_none() {
+            return Err(ConfigError::key(
+                "database.url",
+                "is not a PostgreSQL URL (postgres://user@host:port/database)",
+            ));
+        }
+        if self.payment.provider != "sandbox" {
+            return Err(ConfigError::key(
+                "payment.provider",
+                format!(
+                    "is {:?}; the only provider built in is \"sandbox\"",
+                    self.payment.provider
+                ),
+            ));
+        }
+        if self.email.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError::key(
+                "email.from",
+                "is not a mail address such as \"name <a@b.c>\"",
+            ));
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            return Err(ConfigError::key(
+                "log.level",
+                format!("is not a tracing filter: {e}"),
+            ));
+        }
+        if self.server.mode == Mode::Production {
+            self.refuse_development_defaults()?;
+        }
+        Ok(())
+    }
+
+    fn refuse_development_defaults(&self) -> Result<(), ConfigError> {
+        let defaults = Self::development_defaults();
+        let secrets = [
+            (
+                "auth.jwt_secret",
+                &self.auth.jwt_secret,
+                &defaults.auth.jwt_secret,
+            ),
+            (
+                "payment.webhook_secret",
+                &self.payment.webhook_secret,
+                &defaults.payment.webhook_secret,
+            ),
+            (
+                "tickets.signing_key",
+                &self.tickets.signing_key,
+                &defaults.tickets.signing_key,
+            ),
+        ];
+        for (key, value, default) in secrets {
+            if value == default {
+                return Err(ConfigError::key(
+                    key,
+                    "still has its development default; production needs a secret of its own",
+                ));
+            }
+            if value.expose().len() < 32 {
+                return Err(ConfigError::key(
+                    key,
+                    "must be at least 32 bytes in production",
+                ));
+            }
+        }
+        if self.payment.provider == "sandbox" && !self.payment.allow_sandbox_in_production {
+            return Err(ConfigError::key(
+                "payment.provider",
+                "is \"sandbox\", which takes no real money; set payment.allow_sandbox_in_production = true to run it anyway",
+            ));
+        }
+        Ok(())
+    }
+
+    fn development_defaults() -> Settings {
+        Figment::from(Toml::string(DEFAULTS))
+            .extract()
+            .expect("the built-in config.toml is valid")
+    }
+
+    /// `host:port/database` of `database.url`, without user or password, for messages.
+    pub fn database_target(&self) -> Option<String> {
+        let options: sqlx::postgres::PgConnectOptions = self.database.url.expose().parse().ok()?;
+        Some(format!(
+            "{}:{}/{}",
+            options.get_host(),
+            options.get_port(),
+            options.get_database().unwrap_or("postgres")
+        ))
+    }
+
+    pub fn hold_duration(&self) -> Duration {
+        Duration::from_secs(self.booking.hold_seconds)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_file_is_valid_and_in_development_mode() {
+        let settings = Settings::from_toml("").unwrap();
+        assert_eq!(settings.server.mode, Mode::Development);
+        assert_eq!(settings.server.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.booking.hold_seconds, 900);
+        assert_eq!(settings.booking.max_per_order, 10);
+        assert_eq!(settings.auth.access_ttl_seconds, 900);
+        assert_eq!(settings.auth.refresh_ttl_seconds, 2_592_000);
+        assert_eq!(settings.email.transport, EmailTransport::File);
+        assert_eq!(
+            settings.database_target().unwrap(),
+            "127.0.0.1:5432/boxoffice"
+        );
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let err = Settings::from_toml("[booking]\nhold_seconds = \"soon\"").unwrap_err();
+        assert!(err.to_string().contains("booking.hold_seconds"), "{err}");
+        let err = Settings::from_toml("[booking]\nhold_seconds = 0").unwrap_err();
+        assert!(err.to_string().contains("booking.hold_seconds"), "{err}");
+        let err = Settings::from_toml("[server]\nbind = \"localhost\"").unwrap_err();
+        assert!(err.to_string().contains("server.bind"), "{err}");
+        let err = Settings::from_toml("[server]\nmode = \"prod\"").unwrap_err();
+        assert!(err.to_string().contains("server.mode"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_by_name() {
+        let err = Settings::from_toml("[booking]\nhold_secs = 60").unwrap_err();
+        assert!(err.to_string().contains("hold_secs"), "{err}");
+    }
+
+    #[test]
+    fn production_refuses_each_development_secret() {
+        let strong = "x".repeat(40);
+        let all_set = format!(
+            "[server]\nmode = \"production\"\n[auth]\njwt_secret = \"{strong}a\"\n\
+             [payment]\nwebhook_secret = \"{strong}b\"\nallow_sandbox_in_production = true\n\
+             [tickets]\nsigning_key = \"{strong}c\"\n"
+        );
+        Settings::from_toml(&all_set).expect("production with its own secrets starts");
+
+        for key in ["jwt_secret", "webhook_secret", "signing_key"] {
+            let left_default = all_set
+                .lines()
+                .filter(|line| !line.starts_with(key))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let err = Settings::from_toml(&left_default).unwrap_err();
+            assert!(err.to_string().contains(key), "{key}: {err}");
+            assert!(err.to_string().contains("development default"), "{err}");
+        }
+
+        let short = all_set.replace(&format!("{strong}a"), "short");
+        assert!(Settings::from_toml(&short)
+            .unwrap_err()
+            .to_string()
+            .contains("auth.jwt_secret"));
+
+        let sandbox = all_set.replace("allow_sandbox_in_production = true", "");
+        let err = Settings::from_toml(&sandbox).unwrap_err();
+        assert!(err.to_string().contains("payment.provider"), "{err}");
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let settings = Settings::from_toml("").unwrap();
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("dev-only"), "{printed}");
+        assert!(!printed.contains("postgres://"), "{printed}");
+    }
+}

@@ -1,0 +1,81 @@
+//! Request input shared by the domains: PATCH semantics (a field left out keeps its value,
+//! `null` clears it) and checks for fields several resources carry.
+use serde::{Deserialize, Deserializer};
+
+/// For `Option<Option<T>>` PATCH fields: absent is `None`, `null` is `Some(None)`.
+pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// An absolute http(s) URL of reasonable length, as used for banners, images and avatars.
+pub fn check_url(url: &str) -> Result<(), &'static str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or("must be an http:// or https:// URL")?;
+    if url.len() > 2048 {
+        return Err("must be at most 2048 characters");
+    }
+    if rest.is_empty()
+        || rest.starts_with('/')
+        || url.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err("must be an http:// or https:// URL");
+    }
+    Ok(())
+}
+
+/// Checks a text field's length in characters, after trimming.
+pub fn check_text(value: &str, min: usize, max: usize) -> Result<(), String> {
+    let chars = value.trim().chars().count();
+    if chars < min {
+        return Err(if min == 1 {
+            "is required".to_owned()
+        } else {
+            format!("must be at least {min} characters")
+        });
+    }
+    if chars > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_must_be_absolute_http() {
+        assert!(check_url("https://cdn.example.com/a.png").is_ok());
+        for bad in [
+            "",
+            "ftp://x.io/a",
+            "https://",
+            "https:///x",
+            "javascript:alert(1)",
+            "https://a b.io",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn nullable_tells_absent_from_null() {
+        #[derive(Deserialize)]
+        struct Patch {
+            #[serde(default, deserialize_with = "nullable")]
+            avatar: Option<Option<String>>,
+        }
+        let absent: Patch = serde_json::from_str("{}").unwrap();
+        let null: Patch = serde_json::from_str(r#"{"avatar": null}"#).unwrap();
+        let set: Patch = serde_json::from_str(r#"{"avatar": "x"}"#).unwrap();
+        assert_eq!(absent.avatar, None);
+        assert_eq!(null.avatar, Some(None));
+        assert_eq!(set.avatar, Some(Some("x".to_owned())));
+    }
+}

@@ -1,0 +1,23 @@
+//! boxoffice: a ticket reservation engine. This crate is the server; the engine (per-event
+//! inventory actors) lives in `boxoffice-actors`.
+//!
+//! - [`config`]: settings from `config.toml` and `BOXOFFICE__*` variables, checked at start.
+//! - [`database`]: connect, create and migrate PostgreSQL.
+//! - [`startup`]: shared state, routes and the HTTP server.
+//! - [`error`]: the table of error codes and the JSON error shape.
+//! - [`auth`]: accounts, login throttling, JWT access tokens, refresh-token families, roles.
+//! - [`users`]: the caller's profile and settings.
+//! - [`catalog`]: events, ticket types and seat maps; public search and organizer admin.
+//! - [`ops`]: health, readiness, Prometheus metrics, the OpenAPI document.
+pub mod auth;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod database;
+pub mod error;
+pub mod input;
+pub mod ops;
+pub mod pagination;
+pub mod startup;
+pub mod telemetry;
+pub mod users;

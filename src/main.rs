@@ -1,0 +1,59 @@
+use std::process::ExitCode;
+
+use boxoffice::auth::store::grant_role;
+use boxoffice::cli::{Cli, Command};
+use boxoffice::config::Settings;
+use boxoffice::startup::Application;
+use boxoffice::{database, telemetry};
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => return fail(e),
+    };
+    telemetry::init(&settings.log);
+    actix_web::rt::System::new().block_on(run(cli.command.unwrap_or(Command::Serve), settings))
+}
+
+async fn run(command: Command, settings: Settings) -> ExitCode {
+    match command {
+        Command::Serve => match Application::build(settings).await {
+            Ok(app) => match app.run_until_stopped().await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(e),
+            },
+            Err(e) => fail(e),
+        },
+        Command::Migrate => match database::connect_and_migrate(&settings).await {
+            Ok(_) => {
+                println!(
+                    "migrations applied to {}",
+                    settings.database_target().unwrap_or_default()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
+        Command::GrantRole { email, role } => {
+            let pool = match database::connect_and_migrate(&settings).await {
+                Ok(pool) => pool,
+                Err(e) => return fail(e),
+            };
+            match grant_role(&pool, &email, role).await {
+                Ok(_) => {
+                    println!("{email} is now {}", role.as_str());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e),
+            }
+        }
+    }
+}
+
+/// One line on stderr, no backtrace.
+fn fail(error: impl std::fmt::Display) -> ExitCode {
+    eprintln!("boxoffice: {error}");
+    ExitCode::FAILURE
+}

@@ -1,0 +1,199 @@
+//! Operations endpoints: liveness, readiness (the database answers), Prometheus metrics by
+//! route, and the OpenAPI document generated from the handlers.
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{web, HttpResponse};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::startup::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/healthz").route(web::get().to(healthz)))
+        .service(web::resource("/readyz").route(web::get().to(readyz)))
+        .service(web::resource("/metrics").route(web::get().to(metrics)))
+        .service(web::resource("/openapi.json").route(web::get().to(openapi)));
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`, or `unavailable` with the reason in `error`
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'static str>,
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health {
+        status: "ok",
+        error: None,
+    })
+}
+
+/// The process can serve: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    match sqlx::query("SELECT 1").execute(&state.pool).await {
+        Ok(_) => HttpResponse::Ok().json(Health {
+            status: "ok",
+            error: None,
+        }),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready: database unreachable");
+            HttpResponse::ServiceUnavailable().json(Health {
+                status: "unavailable",
+                error: Some("database unreachable"),
+            })
+        }
+    }
+}
+
+/// Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain")))]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let mut buffer = Vec::new();
+    TextEncoder::new()
+        .encode(&state.metrics.registry.gather(), &mut buffer)
+        .expect("encoding metrics into memory does not fail");
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(buffer)
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, content_type = "application/json")))]
+pub async fn openapi() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+/// Request counts and latency by route pattern (never the raw path, so ids do not explode the
+/// number of series).
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry =
+            Registry::new_custom(Some("boxoffice".into()), None).expect("a valid prefix");
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests answered, by route, method and status",
+            ),
+            &["route", "method", "status"],
+        )
+        .expect("valid metric");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "HTTP request latency, by route and method",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["route", "method"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(requests.clone()))
+            .expect("registered once");
+        registry
+            .register(Box::new(latency.clone()))
+            .expect("registered once");
+        Self {
+            registry,
+            requests,
+            latency,
+        }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Middleware: counts and times every request.
+pub async fn record(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.metrics.clone());
+    let method = req.method().to_string();
+    let response = next.call(req).await?;
+    if let Some(metrics) = metrics {
+        let route = response
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".to_owned());
+        let status = response.status().as_u16().to_string();
+        metrics
+            .requests
+            .with_label_values(&[&route, &method, &status])
+            .inc();
+        metrics
+            .latency
+            .with_label_values(&[&route, &method])
+            .observe(started.elapsed().as_secs_f64());
+    }
+    Ok(response)
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "boxoffice", description = "Ticket reservation engine: search events, hold seats, pay, get QR tickets. \
+        Errors are `{\"error\": {\"code\", \"message\", \"details\"?}}`; money is integer minor units; times are RFC 3339 UTC."),
+    paths(
+        crate::auth::register, crate::auth::login, crate::auth::refresh, crate::auth::logout,
+        crate::users::me, crate::users::update_me, crate::users::update_settings,
+        crate::catalog::public::list_events, crate::catalog::public::get_event, crate::catalog::public::get_seats,
+        crate::catalog::admin::create_event, crate::catalog::admin::list_events, crate::catalog::admin::get_event,
+        crate::catalog::admin::update_event, crate::catalog::admin::delete_event, crate::catalog::admin::publish_event,
+        crate::catalog::admin::cancel_event, crate::catalog::admin::create_ticket_type, crate::catalog::admin::update_ticket_type,
+        crate::catalog::admin::delete_ticket_type, crate::catalog::admin::define_seats, crate::catalog::admin::define_event_seats,
+        crate::catalog::admin::get_seats, crate::catalog::admin::get_event_seats, crate::catalog::admin::delete_seats,
+        healthz, readyz, metrics, openapi,
+    ),
+    components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::FieldError)),
+    modifiers(&BearerAuth),
+    tags((name = "auth"), (name = "users"), (name = "catalog"), (name = "admin"), (name = "operations"))
+)]
+pub struct ApiDoc;
