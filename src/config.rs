@@ -180,7 +180,7 @@ impl Settings {
             ConfigError(
                 errors
                     .into_iter()
-                    .map(|e| e.to_string())
+                    .map(describe)
                     .collect::<Vec<_>>()
                     .join("; "),
             )
@@ -323,6 +323,25 @@ impl Settings {
     }
 }
 
+/// One extraction error as "`section.key` problem (from source)". Figment keeps the case of
+/// environment variable names in its paths; keys are lower case everywhere else.
+fn describe(error: figment::Error) -> String {
+    let key = error.path.join(".").to_lowercase();
+    let source = error
+        .metadata
+        .as_ref()
+        .map(|m| match &m.source {
+            Some(source) => format!(" (from {source})"),
+            None => format!(" (from {})", m.name),
+        })
+        .unwrap_or_default();
+    if key.is_empty() {
+        format!("{}{source}", error.kind)
+    } else {
+        format!("`{key}` {}{source}", error.kind)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,6 +372,22 @@ mod tests {
         assert!(err.to_string().contains("server.bind"), "{err}");
         let err = Settings::from_toml("[server]\nmode = \"prod\"").unwrap_err();
         assert!(err.to_string().contains("server.mode"), "{err}");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail signature
+    fn an_environment_override_applies_and_its_errors_name_the_key() {
+        // Jail: a private environment and working directory for the closure
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("BOXOFFICE__SERVER__BIND", "127.0.0.1:9000");
+            let settings = Settings::load(None).unwrap();
+            assert_eq!(settings.server.bind.to_string(), "127.0.0.1:9000");
+            jail.set_env("BOXOFFICE__BOOKING__HOLD_SECONDS", "soon");
+            let err = Settings::load(None).unwrap_err().to_string();
+            assert!(err.contains("`booking.hold_seconds`"), "{err}");
+            assert!(err.contains("environment"), "{err}");
+            Ok(())
+        });
     }
 
     #[test]

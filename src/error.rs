@@ -175,6 +175,28 @@ impl From<sqlx::Error> for ApiError {
                 )
                 .retry_after(1)
             }
+            sqlx::Error::Database(db) => match db.code().as_deref() {
+                // a value the database cannot hold (a NUL byte, a number out of range) that
+                // validation let through: still the client's input, never a 500
+                Some(code) if code.starts_with("22") => {
+                    tracing::warn!(sqlstate = code, error = %db, "input refused by the database");
+                    Self::new(Code::BadRequest, "a value in the request cannot be stored (e.g. it contains a NUL character)")
+                }
+                Some("23514") => {
+                    tracing::warn!(
+                        constraint = db.constraint(),
+                        "check constraint refused input"
+                    );
+                    Self::new(
+                        Code::ValidationFailed,
+                        format!(
+                            "a value breaks the rule {}",
+                            db.constraint().unwrap_or("of the schema")
+                        ),
+                    )
+                }
+                _ => Self::internal(sqlx::Error::Database(db)),
+            },
             other => Self::internal(other),
         }
     }

@@ -29,8 +29,15 @@ pub fn check_url(url: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Checks a text field's length in characters, after trimming.
+/// Checks a text field's length in characters, after trimming, and that it holds no control
+/// characters but line breaks and tabs.
 pub fn check_text(value: &str, min: usize, max: usize) -> Result<(), String> {
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err("must not contain control characters".to_owned());
+    }
     let chars = value.trim().chars().count();
     if chars < min {
         return Err(if min == 1 {
@@ -62,6 +69,15 @@ mod tests {
         ] {
             assert!(check_url(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn text_is_checked_for_length_and_control_characters() {
+        assert!(check_text("  Night  ", 1, 5).is_ok());
+        assert!(check_text("   ", 1, 5).is_err());
+        assert!(check_text("toolong", 1, 5).is_err());
+        assert!(check_text("line\nbreak\tand tab", 0, 50).is_ok());
+        assert!(check_text("nul\0byte", 0, 50).is_err());
     }
 
     #[test]

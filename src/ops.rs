@@ -4,12 +4,14 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpMessage, HttpResponse};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
 };
 use serde::Serialize;
+use tracing_actix_web::RequestId;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
@@ -131,7 +133,8 @@ impl Default for Metrics {
     }
 }
 
-/// Middleware: counts and times every request.
+/// Middleware: counts and times every request, and answers with the request id its log lines
+/// carry (`x-request-id`), so a report from a client can be found in the logs.
 pub async fn record(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -141,7 +144,13 @@ pub async fn record(
         .app_data::<web::Data<AppState>>()
         .map(|s| s.metrics.clone());
     let method = req.method().to_string();
-    let response = next.call(req).await?;
+    let request_id = req.extensions().get::<RequestId>().copied();
+    let mut response = next.call(req).await?;
+    if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok()) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), id);
+    }
     if let Some(metrics) = metrics {
         let route = response
             .request()

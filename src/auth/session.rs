@@ -48,6 +48,22 @@ impl FromRequest for AuthUser {
     }
 }
 
+/// An authenticated organizer or admin; anyone else gets 403 before the body is even read.
+#[derive(Clone, Debug)]
+pub struct Organizer(pub AuthUser);
+
+impl FromRequest for Organizer {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req).and_then(|user| {
+            user.require_organizer()?;
+            Ok(Organizer(user))
+        }))
+    }
+}
+
 fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()

@@ -11,7 +11,7 @@ use super::public::EventQuery;
 use super::seat_map::{self, SeatMapRequest};
 use super::store::{self, Scope, ACTIVE_BOOKING};
 use super::{check_category, Event, EventDetail, SeatMap, TicketType};
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, Organizer};
 use crate::error::{ApiError, Code, Validation};
 use crate::input::{check_text, check_url, nullable};
 use crate::pagination::Page;
@@ -147,7 +147,6 @@ pub struct StatusQuery {
 /// The event if the caller runs it: organizers their own, admins any. Others get 404, so
 /// whether an event exists is not revealed.
 async fn owned_event(pool: &PgPool, user: &AuthUser, id: EventId) -> Result<Event, ApiError> {
-    user.require_organizer()?;
     let scope = if user.is_admin() {
         Scope::All
     } else {
@@ -221,10 +220,9 @@ impl EventFields<'_> {
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn create_event(
     state: web::Data<AppState>,
-    user: AuthUser,
+    Organizer(user): Organizer,
     body: web::Json<CreateEvent>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require_organizer()?;
     let body = body.into_inner();
     let category = body.category.trim().to_lowercase();
     let fields = EventFields {
@@ -265,11 +263,10 @@ pub async fn create_event(
     responses((status = 200, body = Page<Event>)))]
 pub async fn list_events(
     state: web::Data<AppState>,
-    user: AuthUser,
+    Organizer(user): Organizer,
     search: web::Query<EventQuery>,
     status: web::Query<StatusQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    user.require_organizer()?;
     let (search, status) = (search.into_inner(), status.into_inner().status);
     let mut validation = Validation::new();
     if let Some(status) = &status {
@@ -295,7 +292,7 @@ pub async fn list_events(
     responses((status = 200, body = EventDetail), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get_event(
     state: web::Data<AppState>,
-    user: AuthUser,
+    Organizer(user): Organizer,
     id: web::Path<EventId>,
 ) -> Result<HttpResponse, ApiError> {
     let event = owned_event(&state.pool, &user, *id).await?;
@@ -308,7 +305,7 @@ pub async fn get_event(
 #[tracing::instrument(skip_all, fields(user_id = %user.id, event_id = %id))]
 pub async fn update_event(
     state: web::Data<AppState>,
-    user: AuthUser,
+    Organizer(user): Organizer,
     id: web::Path<EventId>,
     body: web::Json<UpdateEvent>,
 ) -> Result<HttpResponse, ApiError> {
@@ -357,7 +354,7 @@ pub async fn update_event(
 #[tracing::instrument(skip_all, fields(user_id = %user.id, event_id = %id))]
 pub async fn delete_event(
     state: web::Data<AppState>,
-    user: AuthUser,
+    Organizer(user): Organizer,
     id: web::Path<EventId>,
 ) -> Result<HttpResponse, ApiError> {
     let event = owned_event(&state.pool, &user, *id).await?;
@@ -381,6 +378,12 @@ pub async fn delete_event(
             "the event has bookings or payments, so it cannot be deleted; cancel it instead (POST .../cancel)",
         ));
     }
+    // only expired or cancelled bookings are left: they go first, so that the ticket types
+    // they name can go with the event
+    sqlx::query("DELETE FROM bookings WHERE event_id = $1")
+        .bind(event.id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query("DELETE FROM events WHERE id = $1")
         .bind(event.id)
         .execute(&mut *tx)
@@ -397,7 +400,7 @@ pub async fn delete_event(
 #[tracing::instrument(skip_all, fields(user_id = %user.id, event_id = %id))]
 pub async fn publish_event(
     state: web::Data<AppState>,
-    user: AuthUser,
+    Organizer(user): Organizer,
     id: web::Path<EventId>,
 ) -> Result<HttpResponse, ApiError> {
     let event = owned_event(&state.pool, &user, *id).await?;
@@ -440,7 +443,7 @@ pub async fn publish_event(
 #[tracing::instrument(skip_all, fields(user_id = %user.id, event_id = %id))]
 pub async fn cancel_event(
     state: web::Data<AppState>,
-    user: AuthUser,
+    Organizer(user): Organizer,
     id: web::Path<EventId>,
 ) -> Result<HttpResponse, ApiError> {
     let event = owned_event(&state.pool, &user, *id).await?;
@@ -526,7 +529,7 @@ impl TicketTypeFields {
 #[tracing::instrument(skip_all, fields(user_id = %user.id, event_id = %id))]
 pub async fn create_ticket_type(
     state: web::Data<AppState>,
-    user: AuthUser,
+    Organizer(user): Organizer,
     id: web::Path<EventId>,
     body: web::Json<CreateTicketType>,
 ) -> Result<HttpResponse, ApiError> {
@@ -597,7 +600,7 @@ async fn owned_ticket_type(
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn update_ticket_type(
     state: web::Data<AppState>,
-    user: AuthUser,
+    Organizer(user): Organizer,
     path: web::Path<(EventId, TicketTypeId)>,
     body: web::Json<UpdateTicketType>,
 ) -> Result<HttpResponse, ApiError> {
@@ -679,7 +682,7 @@ pub async fn update_ticket_type(
     responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
 pub async fn delete_ticket_type(
     state: web::Data<AppState>,
-    user: AuthUser,
+    Organizer(user): Organizer,
     path: web::Path<(EventId, TicketTypeId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (event_id, id) = path.into_inner();
@@ -705,7 +708,7 @@ pub async fn delete_ticket_type(
     responses((status = 200, body = SeatMap), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn define_seats(
     state: web::Data<AppState>,
-    user: AuthUser,
+    Organizer(user): Organizer,
     path: web::Path<(EventId, TicketTypeId)>,
     body: web::Json<SeatMapRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -719,7 +722,7 @@ pub async fn define_seats(
     responses((status = 200, body = SeatMap), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn define_event_seats(
     state: web::Data<AppState>,
-    user: AuthUser,
+    Organizer(user): Organizer,
     id: web::Path<EventId>,
     body: web::Json<SeatMapRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -765,7 +768,7 @@ async fn store_seat_map(
     params(("id" = String, Path), ("ticket_type_id" = String, Path)), responses((status = 200, body = SeatMap)))]
 pub async fn get_seats(
     state: web::Data<AppState>,
-    user: AuthUser,
+    Organizer(user): Organizer,
     path: web::Path<(EventId, TicketTypeId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (event_id, id) = path.into_inner();
@@ -782,7 +785,7 @@ pub async fn get_seats(
     params(("id" = String, Path)), responses((status = 200, body = SeatMap)))]
 pub async fn get_event_seats(
     state: web::Data<AppState>,
-    user: AuthUser,
+    Organizer(user): Organizer,
     id: web::Path<EventId>,
 ) -> Result<HttpResponse, ApiError> {
     let event = owned_event(&state.pool, &user, *id).await?;
@@ -798,7 +801,7 @@ pub async fn get_event_seats(
     params(("id" = String, Path), ("ticket_type_id" = String, Path)), responses((status = 204), (status = 409, body = crate::error::ErrorBody)))]
 pub async fn delete_seats(
     state: web::Data<AppState>,
-    user: AuthUser,
+    Organizer(user): Organizer,
     path: web::Path<(EventId, TicketTypeId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (event_id, id) = path.into_inner();

@@ -1,0 +1,291 @@
+//! `spawn_app()`: the real application on port 0 against its own, freshly created PostgreSQL
+//! database (dropped when the test ends), and small helpers for talking to it.
+use std::sync::Once;
+
+use boxoffice::auth::{store::grant_role, Role};
+use boxoffice::config::{Secret, Settings};
+use boxoffice::startup::Application;
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::{json, Value};
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+use uuid::Uuid;
+
+/// The server the tests create their databases on; override with BOXOFFICE_TEST_DATABASE_URL.
+pub fn server_url() -> String {
+    std::env::var("BOXOFFICE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub pool: PgPool,
+    pub settings: Settings,
+    pub client: reqwest::Client,
+    pub db_name: String,
+}
+
+pub fn test_settings(db_name: &str) -> Settings {
+    static LOG: Once = Once::new();
+    let mut settings = Settings::from_toml("").expect("the shipped config loads");
+    LOG.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            boxoffice::telemetry::init(&settings.log);
+        }
+    });
+    settings.server.bind = "127.0.0.1:0".parse().unwrap();
+    settings.server.workers = 2;
+    settings.database.url = Secret::new(format!("{}/{db_name}", server_url()));
+    settings.database.max_connections = 5;
+    settings
+}
+
+pub fn fresh_db_name() -> String {
+    format!("boxoffice_test_{}", Uuid::now_v7().simple())
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// The app with `configure` applied to its settings first.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let db_name = fresh_db_name();
+    let mut settings = test_settings(&db_name);
+    configure(&mut settings);
+    let app = Application::build(settings.clone())
+        .await
+        .expect("the app starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let pool = app.pool().clone();
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        pool,
+        settings,
+        client: reqwest::Client::new(),
+        db_name,
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        drop_database(&self.db_name);
+    }
+}
+
+/// Drops a test database, closing whatever still uses it. Runs on a thread of its own because
+/// Drop cannot await.
+pub fn drop_database(name: &str) {
+    let name = name.to_owned();
+    let _ = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            if let Ok(mut conn) = PgConnection::connect(&format!("{}/postgres", server_url())).await
+            {
+                let _ = conn
+                    .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+                    .await;
+            }
+        });
+    })
+    .join();
+}
+
+/// A logged-in account.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+impl TestApp {
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
+        let builder = self
+            .client
+            .request(method, format!("{}{path}", self.address));
+        match token {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        self.request(Method::GET, path, token)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn send_json(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> reqwest::Response {
+        self.request(method, path, token)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> reqwest::Response {
+        self.send_json(Method::POST, path, token, body).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: &Value) -> reqwest::Response {
+        self.send_json(Method::PATCH, path, token, body).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        self.request(Method::DELETE, path, token)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn register(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post(
+            "/v1/auths/register",
+            None,
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post(
+            "/v1/auths/login",
+            None,
+            &json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Registers a new customer with a unique email and logs it in.
+    pub async fn customer(&self) -> User {
+        let email = format!("buyer-{}@example.com", Uuid::now_v7().simple());
+        let id = expect_json(self.register(&email, PASSWORD).await, StatusCode::CREATED).await
+            ["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.logged_in(id, email).await
+    }
+
+    /// A new account with `role` granted, logged in after the grant so its token carries it.
+    pub async fn with_role(&self, role: Role) -> User {
+        let customer = self.customer().await;
+        grant_role(&self.pool, &customer.email, role)
+            .await
+            .expect("role granted");
+        self.logged_in(customer.id, customer.email).await
+    }
+
+    pub async fn organizer(&self) -> User {
+        self.with_role(Role::Organizer).await
+    }
+
+    async fn logged_in(&self, id: String, email: String) -> User {
+        let tokens = expect_json(self.login(&email, PASSWORD).await, StatusCode::OK).await;
+        User {
+            id,
+            email,
+            access_token: tokens["access_token"].as_str().unwrap().to_owned(),
+            refresh_token: tokens["refresh_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// Creates a draft event from `overrides` on top of a valid body; returns its JSON.
+    pub async fn create_event(&self, organizer: &User, overrides: Value) -> Value {
+        let mut body = json!({
+            "name": "Night of Strings",
+            "title": "A string quartet evening",
+            "description": "Beethoven and Bartók by candlelight.",
+            "category": "music",
+            "start_at": "2027-03-01T19:00:00Z",
+            "end_at": "2027-03-01T22:00:00Z",
+            "location": "Hanoi Opera House",
+            "banner": "https://cdn.example.com/strings.jpg"
+        });
+        merge(&mut body, overrides);
+        expect_json(
+            self.post("/v1/admin/events", Some(&organizer.access_token), &body)
+                .await,
+            StatusCode::CREATED,
+        )
+        .await
+    }
+
+    pub async fn create_ticket_type(
+        &self,
+        organizer: &User,
+        event_id: &str,
+        overrides: Value,
+    ) -> Value {
+        let mut body =
+            json!({"name": "Standard", "price": 250000, "currency": "VND", "number_seats": 100});
+        merge(&mut body, overrides);
+        let path = format!("/v1/admin/events/{event_id}/ticket_types");
+        expect_json(
+            self.post(&path, Some(&organizer.access_token), &body).await,
+            StatusCode::CREATED,
+        )
+        .await
+    }
+
+    /// A published event with one general-admission ticket type.
+    pub async fn published_event(&self, organizer: &User, overrides: Value) -> Value {
+        let event = self.create_event(organizer, overrides).await;
+        let id = event["id"].as_str().unwrap();
+        self.create_ticket_type(organizer, id, json!({})).await;
+        let path = format!("/v1/admin/events/{id}/publish");
+        expect_json(
+            self.post(&path, Some(&organizer.access_token), &json!({}))
+                .await,
+            StatusCode::OK,
+        )
+        .await
+    }
+}
+
+/// Shallow merge of `overrides` into `body`.
+pub fn merge(body: &mut Value, overrides: Value) {
+    if let (Some(body), Value::Object(overrides)) = (body.as_object_mut(), overrides) {
+        body.extend(overrides);
+    }
+}
+
+/// The JSON body, after checking the status.
+pub async fn expect_json(response: reqwest::Response, status: StatusCode) -> Value {
+    let actual = response.status();
+    let text = response.text().await.expect("a body");
+    assert_eq!(actual, status, "body: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+/// Checks the status and the API error shape, and returns the error object.
+pub async fn expect_error(response: reqwest::Response, status: StatusCode, code: &str) -> Value {
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = expect_json(response, status).await;
+    assert_eq!(body["error"]["code"], code, "body: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "body: {body}"
+    );
+    assert_eq!(content_type.as_deref(), Some("application/json"));
+    body["error"].clone()
+}

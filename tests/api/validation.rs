@@ -1,0 +1,396 @@
+//! Bad input gets a 4xx with the error shape, never a 500.
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{expect_error, expect_json, spawn_app, TestApp, User};
+
+async fn fields_refused(
+    app: &TestApp,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+) -> Vec<String> {
+    let error = expect_error(
+        app.post(path, token, &body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    error["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[actix_web::test]
+async fn registration_refuses_a_bad_email_and_a_short_password() {
+    let app = spawn_app().await;
+    assert_eq!(
+        fields_refused(
+            &app,
+            "/v1/auths/register",
+            None,
+            json!({"email": "not-an-email", "password": "correct horse"})
+        )
+        .await,
+        ["email"]
+    );
+    assert_eq!(
+        fields_refused(
+            &app,
+            "/v1/auths/register",
+            None,
+            json!({"email": "a@example.com", "password": "short"})
+        )
+        .await,
+        ["password"]
+    );
+    assert_eq!(
+        fields_refused(
+            &app,
+            "/v1/auths/register",
+            None,
+            json!({"email": "", "password": "", "username": "x"})
+        )
+        .await,
+        ["email", "password", "username"]
+    );
+}
+
+async fn event_path(app: &TestApp) -> (User, String) {
+    let organizer = app.organizer().await;
+    let event = app.create_event(&organizer, json!({})).await;
+    let path = format!("/v1/admin/events/{}", event["id"].as_str().unwrap());
+    (organizer, path)
+}
+
+#[actix_web::test]
+async fn events_refuse_start_after_end_an_unknown_category_and_missing_names() {
+    let app = spawn_app().await;
+    let organizer = app.organizer().await;
+    let token = Some(organizer.access_token.as_str());
+    let valid = json!({"name": "Gig", "category": "music", "start_at": "2027-01-01T20:00:00Z", "end_at": "2027-01-01T22:00:00Z"});
+    let with = |change: Value| {
+        let mut body = valid.clone();
+        crate::helpers::merge(&mut body, change);
+        body
+    };
+    assert_eq!(
+        fields_refused(
+            &app,
+            "/v1/admin/events",
+            token,
+            with(json!({"end_at": "2027-01-01T19:00:00Z"}))
+        )
+        .await,
+        ["end_at"]
+    );
+    assert_eq!(
+        fields_refused(
+            &app,
+            "/v1/admin/events",
+            token,
+            with(json!({"end_at": "2027-01-01T20:00:00Z"}))
+        )
+        .await,
+        ["end_at"]
+    );
+    assert_eq!(
+        fields_refused(
+            &app,
+            "/v1/admin/events",
+            token,
+            with(json!({"category": "opera"}))
+        )
+        .await,
+        ["category"]
+    );
+    assert_eq!(
+        fields_refused(
+            &app,
+            "/v1/admin/events",
+            token,
+            with(json!({"name": "   "}))
+        )
+        .await,
+        ["name"]
+    );
+    assert_eq!(
+        fields_refused(
+            &app,
+            "/v1/admin/events",
+            token,
+            with(json!({"banner": "javascript:alert(1)"}))
+        )
+        .await,
+        ["banner"]
+    );
+    assert_eq!(
+        fields_refused(
+            &app,
+            "/v1/admin/events",
+            token,
+            with(json!({"name": "x".repeat(201)}))
+        )
+        .await,
+        ["name"]
+    );
+    // a missing required field or a date that is not RFC 3339 is unreadable input
+    expect_error(
+        app.post("/v1/admin/events", token, &json!({"name": "Gig"}))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    expect_error(
+        app.post(
+            "/v1/admin/events",
+            token,
+            &with(json!({"start_at": "next friday"})),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn ticket_types_refuse_a_negative_price_zero_capacity_and_a_bad_currency() {
+    let app = spawn_app().await;
+    let (organizer, path) = event_path(&app).await;
+    let path = format!("{path}/ticket_types");
+    let token = Some(organizer.access_token.as_str());
+    let valid = json!({"name": "GA", "price": 100, "currency": "USD", "number_seats": 10});
+    let with = |change: Value| {
+        let mut body = valid.clone();
+        crate::helpers::merge(&mut body, change);
+        body
+    };
+    assert_eq!(
+        fields_refused(&app, &path, token, with(json!({"price": -1}))).await,
+        ["price"]
+    );
+    assert_eq!(
+        fields_refused(&app, &path, token, with(json!({"number_seats": 0}))).await,
+        ["number_seats"]
+    );
+    assert_eq!(
+        fields_refused(&app, &path, token, with(json!({"number_seats": -5}))).await,
+        ["number_seats"]
+    );
+    assert_eq!(
+        fields_refused(&app, &path, token, with(json!({"currency": "dollars"}))).await,
+        ["currency"]
+    );
+    assert_eq!(
+        fields_refused(&app, &path, token, with(json!({"max_per_user": 0}))).await,
+        ["max_per_user"]
+    );
+    assert_eq!(
+        fields_refused(&app, &path, token, with(json!({"status": "sold"}))).await,
+        ["status"]
+    );
+    assert_eq!(
+        fields_refused(
+            &app,
+            &path,
+            token,
+            with(json!({"sale_at": "2027-02-01T00:00:00Z", "sale_end": "2027-01-01T00:00:00Z"}))
+        )
+        .await,
+        ["sale_end"]
+    );
+    expect_error(
+        app.post(&path, token, &with(json!({"price": "free"})))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    // the seed's column name works as well
+    let seed_shaped = json!({"name": "GA", "price": 100, "currency": "USD", "qty": 7});
+    let created = expect_json(
+        app.post(&path, token, &seed_shaped).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(created["number_seats"], 7);
+}
+
+#[actix_web::test]
+async fn malformed_json_is_400() {
+    let app = spawn_app().await;
+    for body in ["{\"email\": ", "not json", "[1, 2]", ""] {
+        let response = app
+            .request(Method::POST, "/v1/auths/register", None)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        expect_error(response, StatusCode::BAD_REQUEST, "bad_request").await;
+    }
+    expect_error(
+        app.post(
+            "/v1/auths/register",
+            None,
+            &json!({"email": 42, "password": "correct horse"}),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn a_body_that_is_not_json_is_415() {
+    let app = spawn_app().await;
+    let response = app
+        .request(Method::POST, "/v1/auths/login", None)
+        .header("content-type", "text/plain")
+        .body("email=a@b.c")
+        .send()
+        .await
+        .unwrap();
+    expect_error(
+        response,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn an_oversized_body_is_413() {
+    let app = spawn_app().await;
+    let (organizer, path) = event_path(&app).await;
+    let huge = "x".repeat(app.settings.server.json_limit_bytes + 1);
+    let response = app
+        .patch(
+            &path,
+            Some(&organizer.access_token),
+            &json!({"description": huge}),
+        )
+        .await;
+    expect_error(response, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+    // the same size without a declared length (chunked)
+    let body = format!("{{\"email\": \"{huge}\", \"password\": \"x\"}}");
+    let stream = futures_util::stream::iter(
+        body.into_bytes()
+            .chunks(8192)
+            .map(|c| Ok::<_, std::io::Error>(c.to_vec()))
+            .collect::<Vec<_>>(),
+    );
+    let response = app
+        .request(Method::POST, "/v1/auths/login", None)
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+}
+
+#[actix_web::test]
+async fn a_large_seat_map_fits_under_its_own_limit() {
+    let app = spawn_app().await;
+    let (organizer, path) = event_path(&app).await;
+    let token = Some(organizer.access_token.as_str());
+    let ticket_type = app
+        .create_ticket_type(
+            &organizer,
+            path.rsplit('/').next().unwrap(),
+            json!({"seat_mapped": true}),
+        )
+        .await;
+    // 100 rows of 150 seats listed one by one: well over the general JSON limit
+    let rows: Vec<Value> = (0..100)
+        .map(|r| json!({"label": format!("R{r}"), "seats": (1..=150).map(|s| s.to_string()).collect::<Vec<_>>()}))
+        .collect();
+    let body = json!({"sections": [{"name": "Arena", "rows": rows}]});
+    assert!(body.to_string().len() > app.settings.server.json_limit_bytes);
+    let map = expect_json(
+        app.post(
+            &format!(
+                "{path}/ticket_types/{}/seats",
+                ticket_type["id"].as_str().unwrap()
+            ),
+            token,
+            &body,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(map["seats"].as_array().unwrap().len(), 15_000);
+}
+
+#[actix_web::test]
+async fn unknown_routes_and_methods_answer_in_the_error_shape() {
+    let app = spawn_app().await;
+    expect_error(
+        app.get("/v1/no-such-thing", None).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_error(
+        app.delete("/healthz", None).await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    )
+    .await;
+    expect_error(
+        app.delete("/v1/events", None).await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+    )
+    .await;
+    let (organizer, _) = event_path(&app).await;
+    expect_error(
+        app.get("/v1/admin/events/not-a-uuid", Some(&organizer.access_token))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn a_nul_character_anywhere_is_refused_without_a_500() {
+    let app = spawn_app().await;
+    let (organizer, path) = event_path(&app).await;
+    let token = Some(organizer.access_token.as_str());
+    let error = expect_error(
+        app.patch(&path, token, &json!({"location": "Hall\u{0}A"}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "location");
+    // fields with no rule of their own are caught when the database refuses them
+    expect_error(
+        app.get("/v1/events?q=rock%00roll", None).await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    expect_error(
+        app.get("/v1/events?location=Ha%00noi", None).await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    expect_error(
+        app.login("a\u{0}@example.com", "correct horse").await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+}
