@@ -105,7 +105,7 @@ pub async fn grant_role(pool: &PgPool, email: &str, role: Role) -> Result<UserId
 }
 
 pub async fn insert_refresh_token(
-    pool: &PgPool,
+    db: impl sqlx::PgExecutor<'_>,
     user: UserId,
     family: Uuid,
     hash: &str,
@@ -120,7 +120,7 @@ pub async fn insert_refresh_token(
     .bind(family)
     .bind(hash)
     .bind(expires_at)
-    .execute(pool)
+    .execute(db)
     .await?;
     Ok(())
 }
@@ -185,17 +185,7 @@ pub async fn rotate_refresh_token(
         .bind(presented)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "INSERT INTO auth_refresh_tokens (id, auth_profile_id, family_id, refresh_token, expired_at)
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(Uuid::now_v7())
-    .bind(user)
-    .bind(family)
-    .bind(next)
-    .bind(next_expires_at)
-    .execute(&mut *tx)
-    .await?;
+    insert_refresh_token(&mut *tx, user, family, next, next_expires_at).await?;
     tx.commit().await?;
     Ok(Rotation::Rotated { user, family })
 }

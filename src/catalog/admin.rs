@@ -522,6 +522,44 @@ impl TicketTypeFields {
     }
 }
 
+/// Creates or overwrites the ticket type `id` of `event` with checked `fields`.
+async fn save_ticket_type(
+    pool: &PgPool,
+    event: EventId,
+    id: TicketTypeId,
+    fields: &TicketTypeFields,
+) -> Result<TicketType, ApiError> {
+    sqlx::query(
+        "INSERT INTO ticket_types (id, event_id, position, name, description, image_url, status, qty, price, currency,
+                                   sale_at, sale_end, seat_mapped, max_per_user)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         ON CONFLICT (id) DO UPDATE SET
+             position = EXCLUDED.position, name = EXCLUDED.name, description = EXCLUDED.description,
+             image_url = EXCLUDED.image_url, status = EXCLUDED.status, qty = EXCLUDED.qty, price = EXCLUDED.price,
+             currency = EXCLUDED.currency, sale_at = EXCLUDED.sale_at, sale_end = EXCLUDED.sale_end,
+             seat_mapped = EXCLUDED.seat_mapped, max_per_user = EXCLUDED.max_per_user",
+    )
+    .bind(id)
+    .bind(event)
+    .bind(fields.position)
+    .bind(fields.name.trim())
+    .bind(fields.description.trim())
+    .bind(&fields.image_url)
+    .bind(&fields.status)
+    .bind(fields.number_seats as i32)
+    .bind(fields.price)
+    .bind(&fields.currency)
+    .bind(fields.sale_at)
+    .bind(fields.sale_end)
+    .bind(fields.seat_mapped)
+    .bind(fields.max_per_user.map(|m| m as i32))
+    .execute(pool)
+    .await?;
+    store::find_ticket_type(pool, event, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("ticket type"))
+}
+
 /// Add a ticket type to an event.
 #[utoipa::path(post, path = "/v1/admin/events/{id}/ticket_types", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
     request_body = CreateTicketType,
@@ -551,31 +589,7 @@ pub async fn create_ticket_type(
         status: body.status.unwrap_or_else(|| "active".to_owned()),
     };
     fields.validate()?;
-    let ticket_type = TicketTypeId::new();
-    sqlx::query(
-        "INSERT INTO ticket_types (id, event_id, position, name, description, image_url, status, qty, price, currency,
-                                   sale_at, sale_end, seat_mapped, max_per_user)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-    )
-    .bind(ticket_type)
-    .bind(event.id)
-    .bind(fields.position)
-    .bind(fields.name.trim())
-    .bind(fields.description.trim())
-    .bind(&fields.image_url)
-    .bind(&fields.status)
-    .bind(fields.number_seats as i32)
-    .bind(fields.price)
-    .bind(&fields.currency)
-    .bind(fields.sale_at)
-    .bind(fields.sale_end)
-    .bind(fields.seat_mapped)
-    .bind(fields.max_per_user.map(|m| m as i32))
-    .execute(&state.pool)
-    .await?;
-    let created = store::find_ticket_type(&state.pool, event.id, ticket_type)
-        .await?
-        .ok_or_else(|| ApiError::not_found("ticket type"))?;
+    let created = save_ticket_type(&state.pool, event.id, TicketTypeId::new(), &fields).await?;
     Ok(HttpResponse::Created().json(created))
 }
 
@@ -650,29 +664,7 @@ pub async fn update_ticket_type(
             format!("{taken} admissions are held or sold, so number_seats cannot go below that"),
         ));
     }
-    sqlx::query(
-        "UPDATE ticket_types SET position = $2, name = $3, description = $4, image_url = $5, status = $6, qty = $7,
-                price = $8, currency = $9, sale_at = $10, sale_end = $11, seat_mapped = $12, max_per_user = $13
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(fields.position)
-    .bind(fields.name.trim())
-    .bind(fields.description.trim())
-    .bind(&fields.image_url)
-    .bind(&fields.status)
-    .bind(fields.number_seats as i32)
-    .bind(fields.price)
-    .bind(&fields.currency)
-    .bind(fields.sale_at)
-    .bind(fields.sale_end)
-    .bind(fields.seat_mapped)
-    .bind(fields.max_per_user.map(|m| m as i32))
-    .execute(&state.pool)
-    .await?;
-    let updated = store::find_ticket_type(&state.pool, event.id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("ticket type"))?;
+    let updated = save_ticket_type(&state.pool, event.id, id, &fields).await?;
     Ok(HttpResponse::Ok().json(updated))
 }
 

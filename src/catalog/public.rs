@@ -92,6 +92,12 @@ pub async fn list_events(
     Ok(HttpResponse::Ok().json(page))
 }
 
+async fn visible_event(pool: &sqlx::PgPool, id: EventId) -> Result<super::Event, ApiError> {
+    store::find_event(pool, id, Scope::Published)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))
+}
+
 /// A published (or cancelled) event with its ticket types on offer and what is left of each.
 #[utoipa::path(get, path = "/v1/events/{id}", tag = "catalog", params(("id" = String, Path)),
     responses((status = 200, body = EventDetail), (status = 404, body = crate::error::ErrorBody)))]
@@ -99,9 +105,7 @@ pub async fn get_event(
     state: web::Data<AppState>,
     id: web::Path<EventId>,
 ) -> Result<HttpResponse, ApiError> {
-    let event = store::find_event(&state.pool, *id, Scope::Published)
-        .await?
-        .ok_or_else(|| ApiError::not_found("event"))?;
+    let event = visible_event(&state.pool, *id).await?;
     let ticket_types = store::ticket_types_of(&state.pool, event.id, false).await?;
     Ok(HttpResponse::Ok().json(EventDetail {
         event,
@@ -116,9 +120,7 @@ pub async fn get_seats(
     state: web::Data<AppState>,
     id: web::Path<EventId>,
 ) -> Result<HttpResponse, ApiError> {
-    let event = store::find_event(&state.pool, *id, Scope::Published)
-        .await?
-        .ok_or_else(|| ApiError::not_found("event"))?;
+    let event = visible_event(&state.pool, *id).await?;
     let seats = store::seats_of(&state.pool, event.id, None).await?;
     Ok(HttpResponse::Ok().json(SeatMap {
         event_id: event.id,
