@@ -649,6 +649,12 @@ pub async fn update_ticket_type(
             "is the number of seats in the map of a seat-mapped ticket type; change the seat map instead",
         ));
     }
+    if has_seats && !fields.seat_mapped {
+        return Err(ApiError::new(
+            Code::InvalidState,
+            "the ticket type has a seat map; delete it before turning seat_mapped off",
+        ));
+    }
     let booked = store::ticket_type_has_bookings(&state.pool, id).await?;
     if booked && (fields.currency != current.currency || fields.seat_mapped != current.seat_mapped)
     {

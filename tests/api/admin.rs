@@ -484,6 +484,13 @@ async fn a_seat_map_sets_the_capacity_and_shows_every_seat_free() {
         "validation_failed",
     )
     .await;
+    expect_error(
+        app.patch(&path, token, &json!({"seat_mapped": false}))
+            .await,
+        StatusCode::CONFLICT,
+        "invalid_state",
+    )
+    .await;
 
     expect_json(
         app.post(&format!("{event_path}/publish"), token, &json!({}))
