@@ -1,0 +1,543 @@
+//! `EventActor`: the single owner of one event's [`EventInventory`]. It decides holds and
+//! releases in memory, in mailbox order, group-commits them through the [`Journal`] and answers
+//! each buyer only after the batch carrying their decision is durable. One timer, driven by the
+//! earliest deadline, expires holds; a panic drops the in-memory state and rebuilds it from
+//! the journal (that is its supervision).
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use actix::prelude::*;
+use tokio::sync::oneshot;
+
+use crate::directory::Shared;
+use crate::ids::{BookingId, EventId, UserId};
+use crate::inventory::{EventInventory, Hold, HoldRequest, HoldState, Millis, Rejection};
+use crate::journal::{Batch, Change, EventStatus, Journal, Loaded, ReleaseReason};
+
+/// The engine's knobs, each with its unit in the name.
+#[derive(Clone, Debug)]
+pub struct EngineSettings {
+    pub hold_seconds: u64,
+    /// Messages an event actor queues before senders are told to retry (503).
+    pub mailbox_capacity: usize,
+    /// Decisions in one journal transaction at most.
+    pub batch_max: usize,
+    /// Write a snapshot after this many committed decisions...
+    pub snapshot_every_changes: u64,
+    /// ...or after this long, if anything changed.
+    pub snapshot_every_seconds: u64,
+    /// Threads (arbiters) the event actors are spread over.
+    pub threads: usize,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            hold_seconds: 900,
+            mailbox_capacity: 4096,
+            batch_max: 1024,
+            snapshot_every_changes: 10_000,
+            snapshot_every_seconds: 60,
+            threads: 1,
+        }
+    }
+}
+
+/// Why the engine did not do what was asked.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    #[error("no such event")]
+    EventNotFound,
+    #[error("the event is cancelled")]
+    EventCancelled,
+    /// The event's mailbox is full: retry in a moment.
+    #[error("too many requests for this event right now")]
+    Overloaded,
+    /// Storage failed or the actor is rebuilding; nothing was decided.
+    #[error("the event's engine is unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub type Reply<T> = oneshot::Sender<Result<T, EngineError>>;
+
+/// Hold admissions; answered with the hold once it is durable.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct HoldSeats {
+    pub request: HoldRequest,
+    pub reply: Reply<Hold>,
+}
+
+/// Release a held booking of `user`; answered once the release is durable.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CancelHold {
+    pub booking: BookingId,
+    pub user: UserId,
+    pub reply: Reply<Hold>,
+}
+
+/// The event or its ticket types changed in the catalog: reload them.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Reload;
+
+/// Panics inside the actor's guard. Tests use it to check that a panic rebuilds the actor
+/// from the journal without losing anything acknowledged.
+#[doc(hidden)]
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Crash;
+
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Flush;
+
+/// Answers one decision's sender once its batch is committed (or failed).
+type Waiter = Box<dyn FnOnce(Result<(), EngineError>) + Send>;
+
+enum Phase {
+    Loading,
+    Ready,
+    /// The load failed; retried after a pause, requests answered "unavailable" meanwhile.
+    Failed(String),
+    Missing,
+}
+
+const LOAD_RETRY: Duration = Duration::from_secs(1);
+/// After a failed commit, expiry waits this long before trying again.
+const COMMIT_RETRY_MILLIS: Millis = 1_000;
+
+pub struct EventActor {
+    event: EventId,
+    journal: Arc<dyn Journal>,
+    settings: Arc<EngineSettings>,
+    shared: Arc<Shared>,
+    phase: Phase,
+    status: EventStatus,
+    inventory: EventInventory,
+    /// Journal position of the last committed batch.
+    version: u64,
+    /// Decisions taken since the last flush, not yet durable.
+    open: Vec<Change>,
+    waiters: Vec<Waiter>,
+    flush_scheduled: bool,
+    reload_requested: bool,
+    since_snapshot: u64,
+    last_snapshot: Instant,
+    /// The deadline the expiry timer is set for.
+    timer: Option<(Millis, SpawnHandle)>,
+    /// No expiry before this (after a failed commit), so a database outage is not hammered.
+    quiet_until: Millis,
+}
+
+pub fn now_millis() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as Millis)
+}
+
+impl EventActor {
+    pub(crate) fn new(
+        event: EventId,
+        journal: Arc<dyn Journal>,
+        settings: Arc<EngineSettings>,
+        shared: Arc<Shared>,
+    ) -> Self {
+        Self {
+            event,
+            journal,
+            settings,
+            shared,
+            phase: Phase::Loading,
+            status: EventStatus::Draft,
+            inventory: EventInventory::default(),
+            version: 0,
+            open: Vec::new(),
+            waiters: Vec::new(),
+            flush_scheduled: false,
+            reload_requested: false,
+            since_snapshot: 0,
+            last_snapshot: Instant::now(),
+            timer: None,
+            quiet_until: 0,
+        }
+    }
+
+    /// Reads the event and its bookings before any other message is taken.
+    fn load(&mut self, ctx: &mut Context<Self>) {
+        self.phase = Phase::Loading;
+        let load = self.journal.load(self.event);
+        ctx.wait(load.into_actor(self).map(|result, act, ctx| match result {
+            Ok(Some(loaded)) => act.install(loaded, ctx),
+            Ok(None) => {
+                // new requests start a fresh actor; queued ones still get a clean "not found"
+                act.phase = Phase::Missing;
+                act.shared.forget(act.event);
+                ctx.run_later(LOAD_RETRY, |_, ctx| ctx.stop());
+            }
+            Err(error) => {
+                tracing::error!(event_id = %act.event, %error, "event actor could not load; retrying");
+                act.phase = Phase::Failed(error.0);
+                ctx.run_later(LOAD_RETRY, |act, ctx| act.load(ctx));
+            }
+        }));
+    }
+
+    fn install(&mut self, loaded: Loaded, ctx: &mut Context<Self>) {
+        let started = Instant::now();
+        let count = loaded.holds.len();
+        let (inventory, errors) = EventInventory::restore(loaded.types, loaded.holds);
+        for error in errors {
+            // the database constraints make this unreachable short of an engine bug
+            tracing::error!(event_id = %self.event, %error, "recorded booking left out of the inventory");
+        }
+        self.inventory = inventory;
+        self.status = loaded.status;
+        self.version = loaded.version;
+        self.phase = Phase::Ready;
+        self.publish();
+        self.arm_timer(ctx);
+        tracing::info!(event_id = %self.event, bookings = count, version = self.version,
+            elapsed_ms = started.elapsed().as_millis() as u64, "event actor ready");
+    }
+
+    /// Whether the actor can decide now; if not, why.
+    fn ready(&self) -> Result<(), EngineError> {
+        match &self.phase {
+            Phase::Ready => Ok(()),
+            Phase::Loading => Err(EngineError::Unavailable("loading".into())),
+            Phase::Failed(cause) => Err(EngineError::Unavailable(cause.clone())),
+            Phase::Missing => Err(EngineError::EventNotFound),
+        }
+    }
+
+    /// Runs `f`; if it panics, the in-memory state can no longer be trusted, so everything not
+    /// yet durable is refused and the actor rebuilds from the journal.
+    fn guarded<T>(&mut self, ctx: &mut Context<Self>, f: impl FnOnce(&mut Self) -> T) -> Option<T> {
+        match catch_unwind(AssertUnwindSafe(|| f(self))) {
+            Ok(value) => Some(value),
+            Err(_) => {
+                tracing::error!(event_id = %self.event, "event actor panicked; rebuilding from the journal");
+                self.restart(ctx);
+                None
+            }
+        }
+    }
+
+    fn restart(&mut self, ctx: &mut Context<Self>) {
+        self.open.clear();
+        for waiter in self.waiters.drain(..) {
+            waiter(Err(EngineError::Unavailable(
+                "the event's engine restarted".into(),
+            )));
+        }
+        if let Some((_, handle)) = self.timer.take() {
+            ctx.cancel_future(handle);
+        }
+        self.inventory = EventInventory::default();
+        self.load(ctx);
+    }
+
+    /// Adds a decision to the open batch; the batch flushes once the mailbox is drained (a
+    /// notification runs after the queued messages) or when it is full.
+    fn enqueue(&mut self, change: Change, waiter: Option<Waiter>, ctx: &mut Context<Self>) {
+        self.open.push(change);
+        self.waiters.extend(waiter);
+        if self.open.len() >= self.settings.batch_max {
+            self.flush(ctx);
+        } else if !self.flush_scheduled {
+            self.flush_scheduled = true;
+            ctx.notify(Flush);
+        }
+    }
+
+    /// Writes the open batch; the mailbox waits until it is durable, so requests arriving
+    /// meanwhile queue up and form the next batch.
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        self.flush_scheduled = false;
+        if self.open.is_empty() {
+            if self.reload_requested {
+                self.reload_requested = false;
+                self.load(ctx);
+            }
+            return;
+        }
+        let batch = Batch {
+            event: self.event,
+            version: self.version + 1,
+            changes: std::mem::take(&mut self.open),
+        };
+        let waiters = std::mem::take(&mut self.waiters);
+        let commit = self.journal.commit(&batch);
+        ctx.wait(commit.into_actor(self).map(move |result, act, ctx| {
+            match result {
+                Ok(()) => {
+                    act.version = batch.version;
+                    act.since_snapshot += batch.changes.len() as u64;
+                    // published first, so a buyer who reads the event page after the answer sees it
+                    act.publish();
+                    for waiter in waiters {
+                        waiter(Ok(()));
+                    }
+                    act.maybe_snapshot(ctx);
+                }
+                Err(error) => {
+                    tracing::error!(event_id = %act.event, %error, decisions = batch.changes.len(),
+                        "journal commit failed; undoing the batch");
+                    act.quiet_until = now_millis() + COMMIT_RETRY_MILLIS;
+                    for waiter in waiters {
+                        waiter(Err(EngineError::Unavailable(
+                            "could not save the booking; retry".into(),
+                        )));
+                    }
+                    if act.guarded(ctx, |act| act.undo(&batch.changes)) == Some(false) {
+                        act.restart(ctx);
+                        return;
+                    }
+                }
+            }
+            if act.reload_requested {
+                act.reload_requested = false;
+                act.load(ctx);
+                return;
+            }
+            act.arm_timer(ctx);
+        }));
+    }
+
+    /// Takes back decisions that did not become durable, newest first. `false` if one could
+    /// not be taken back (the caller then rebuilds from the journal).
+    fn undo(&mut self, changes: &[Change]) -> bool {
+        changes.iter().rev().all(|change| match change {
+            Change::Held(hold) => self.inventory.release(hold.booking).is_ok(),
+            Change::Released { hold, .. } => self.inventory.place(hold.clone()).is_ok(),
+        })
+    }
+
+    fn maybe_snapshot(&mut self, ctx: &mut Context<Self>) {
+        let due = self.since_snapshot >= self.settings.snapshot_every_changes
+            || (self.since_snapshot > 0
+                && self.last_snapshot.elapsed()
+                    >= Duration::from_secs(self.settings.snapshot_every_seconds));
+        if !due {
+            return;
+        }
+        self.since_snapshot = 0;
+        self.last_snapshot = Instant::now();
+        let write = self
+            .journal
+            .snapshot(self.event, self.version, self.inventory.snapshot());
+        let event = self.event;
+        // a snapshot only shortens recovery, so the mailbox does not wait for it
+        ctx.spawn(write.into_actor(self).map(move |result, _, _| {
+            if let Err(error) = result {
+                tracing::warn!(event_id = %event, %error, "snapshot not written");
+            }
+        }));
+    }
+
+    /// Publishes the committed counts to the read model that event pages use.
+    fn publish(&self) {
+        for spec in self.inventory.ticket_types() {
+            if let Some((held, sold, capacity)) = self.inventory.counts(spec.id) {
+                self.shared.publish(
+                    spec.id,
+                    TypeCounts {
+                        capacity,
+                        held,
+                        sold,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Points the single expiry timer at the earliest deadline.
+    fn arm_timer(&mut self, ctx: &mut Context<Self>) {
+        let next = self
+            .inventory
+            .next_expiry()
+            .map(|at| at.max(self.quiet_until));
+        if self.timer.as_ref().map(|(at, _)| *at) == next {
+            return;
+        }
+        if let Some((_, handle)) = self.timer.take() {
+            ctx.cancel_future(handle);
+        }
+        if let Some(at) = next {
+            let delay = Duration::from_millis((at - now_millis()).max(0) as u64);
+            let handle = ctx.run_later(delay, |act, ctx| {
+                act.timer = None;
+                act.expire_due(ctx);
+            });
+            self.timer = Some((at, handle));
+        }
+    }
+
+    fn expire_due(&mut self, ctx: &mut Context<Self>) {
+        if self.ready().is_err() {
+            return;
+        }
+        let now = now_millis();
+        if let Some(expired) = self.guarded(ctx, |act| act.inventory.expire(now)) {
+            for hold in expired {
+                self.enqueue(
+                    Change::Released {
+                        hold,
+                        reason: ReleaseReason::Expired,
+                    },
+                    None,
+                    ctx,
+                );
+            }
+            self.arm_timer(ctx);
+        }
+    }
+
+    /// Replies to `reply` once `change` is durable, with `value`.
+    fn waiter<T: Send + 'static>(reply: Reply<T>, value: T) -> Waiter {
+        Box::new(move |outcome| {
+            let _ = reply.send(outcome.map(|()| value));
+        })
+    }
+}
+
+/// Admissions of one ticket type as of the last commit: what event pages show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TypeCounts {
+    pub capacity: u32,
+    pub held: u32,
+    pub sold: u32,
+}
+
+impl TypeCounts {
+    pub fn available(&self) -> u32 {
+        self.capacity.saturating_sub(self.held + self.sold)
+    }
+}
+
+impl Actor for EventActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.load(ctx);
+    }
+}
+
+impl Handler<HoldSeats> for EventActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: HoldSeats, ctx: &mut Context<Self>) {
+        let HoldSeats { request, reply } = msg;
+        if let Err(error) = self.ready() {
+            let _ = reply.send(Err(error));
+            return;
+        }
+        match self.status {
+            EventStatus::Published => {}
+            EventStatus::Draft => {
+                let _ = reply.send(Err(EngineError::EventNotFound));
+                return;
+            }
+            EventStatus::Cancelled => {
+                let _ = reply.send(Err(EngineError::EventCancelled));
+                return;
+            }
+        }
+        let now = now_millis();
+        let expires_at = now + (self.settings.hold_seconds as Millis) * 1000;
+        let Some(decision) = self.guarded(ctx, |act| {
+            act.inventory.hold(&request, now, expires_at).cloned()
+        }) else {
+            let _ = reply.send(Err(EngineError::Unavailable(
+                "the event's engine restarted".into(),
+            )));
+            return;
+        };
+        match decision {
+            Ok(hold) => {
+                let waiter = Self::waiter(reply, hold.clone());
+                self.enqueue(Change::Held(hold), Some(waiter), ctx);
+                self.arm_timer(ctx);
+            }
+            Err(rejection) => {
+                let _ = reply.send(Err(rejection.into()));
+            }
+        }
+    }
+}
+
+impl Handler<CancelHold> for EventActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: CancelHold, ctx: &mut Context<Self>) {
+        let CancelHold {
+            booking,
+            user,
+            reply,
+        } = msg;
+        if let Err(error) = self.ready() {
+            let _ = reply.send(Err(error));
+            return;
+        }
+        let decision = self.guarded(ctx, |act| match act.inventory.hold_of(booking) {
+            Some(hold) if hold.user != user => Err(Rejection::UnknownBooking),
+            Some(hold) if hold.state == HoldState::Confirmed => Err(Rejection::AlreadyConfirmed),
+            _ => act.inventory.release(booking),
+        });
+        match decision {
+            Some(Ok(hold)) => {
+                let waiter = Self::waiter(reply, hold.clone());
+                self.enqueue(
+                    Change::Released {
+                        hold,
+                        reason: ReleaseReason::Cancelled,
+                    },
+                    Some(waiter),
+                    ctx,
+                );
+                self.arm_timer(ctx);
+            }
+            Some(Err(rejection)) => {
+                let _ = reply.send(Err(rejection.into()));
+            }
+            None => {
+                let _ = reply.send(Err(EngineError::Unavailable(
+                    "the event's engine restarted".into(),
+                )));
+            }
+        }
+    }
+}
+
+impl Handler<Reload> for EventActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Reload, ctx: &mut Context<Self>) {
+        // what is decided but not yet durable is written first, then everything is read back
+        self.reload_requested = true;
+        self.flush(ctx);
+    }
+}
+
+impl Handler<Crash> for EventActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Crash, ctx: &mut Context<Self>) {
+        self.guarded(ctx, |_| panic!("crash requested"));
+    }
+}
+
+impl Handler<Flush> for EventActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Flush, ctx: &mut Context<Self>) {
+        if self.flush_scheduled {
+            self.flush(ctx);
+        }
+    }
+}

@@ -1,0 +1,665 @@
+//! `EventInventory`: one event's seats and admissions as a plain state machine. No I/O and no
+//! clock: every operation that depends on time is given `now`. The event actor owns one and
+//! journals what it decides; property tests drive it against a simple model.
+//!
+//! Times are milliseconds since the Unix epoch (UTC).
+use std::collections::{BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{BookingId, SeatId, TicketTypeId, UserId};
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type Millis = i64;
+
+/// A ticket type as the organizer defined it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketTypeSpec {
+    pub id: TicketTypeId,
+    pub capacity: u32,
+    /// Minor units of `currency`.
+    pub price: i64,
+    pub currency: String,
+    pub sale_at: Option<Millis>,
+    pub sale_end: Option<Millis>,
+    pub max_per_user: Option<u32>,
+    /// Empty for general admission.
+    pub seats: Vec<SeatSpec>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeatSpec {
+    pub id: SeatId,
+    /// The row's place in the map; seats of one row share it.
+    pub row: u32,
+    /// Place in the row: seats whose positions differ by one are side by side.
+    pub position: i32,
+    /// Lower is better.
+    pub rank: i32,
+}
+
+/// Why a hold was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("not enough admissions left")]
+    SoldOut,
+    #[error("a seat is taken")]
+    SeatTaken(SeatId),
+    #[error("no such seat for this ticket type")]
+    UnknownSeat(SeatId),
+    #[error("no such ticket type in this event")]
+    UnknownTicketType(TicketTypeId),
+    #[error("sales for this ticket type are not open")]
+    SaleNotOpen,
+    #[error("more admissions than one order may have")]
+    OverOrderLimit { max: u32 },
+    #[error("more admissions than one buyer may have")]
+    OverUserLimit { max: u32 },
+    #[error("the request names no admissions, or seats that do not match its quantity")]
+    InvalidRequest,
+    #[error("a booking with this id exists")]
+    DuplicateBooking,
+    #[error("no such active booking")]
+    UnknownBooking,
+    #[error("the booking is already confirmed")]
+    AlreadyConfirmed,
+    #[error("one booking cannot mix currencies")]
+    MixedCurrencies,
+}
+
+/// One line of a hold: `qty` admissions of a type, on the named seats if any.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemRequest {
+    pub ticket_type: TicketTypeId,
+    pub qty: u32,
+    /// Either empty (any seats, best available for seat-mapped types) or exactly `qty` seats.
+    pub seats: Vec<SeatId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldRequest {
+    pub booking: BookingId,
+    pub user: UserId,
+    pub items: Vec<ItemRequest>,
+    pub max_per_order: u32,
+}
+
+/// A booking the inventory knows: held (until `expires_at`) or confirmed (sold).
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HoldState {
+    Held,
+    Confirmed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    pub booking: BookingId,
+    pub user: UserId,
+    /// (ticket type, qty, unit price)
+    pub items: Vec<(TicketTypeId, u32, i64)>,
+    pub seats: Vec<(TicketTypeId, SeatId)>,
+    pub currency: String,
+    pub held_at: Millis,
+    pub expires_at: Millis,
+    pub state: HoldState,
+}
+
+impl Hold {
+    pub fn admissions(&self) -> u32 {
+        self.items.iter().map(|(_, qty, _)| qty).sum()
+    }
+
+    pub fn total_price(&self) -> i64 {
+        self.items
+            .iter()
+            .map(|(_, qty, price)| i64::from(*qty) * price)
+            .sum()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SeatState {
+    Free,
+    Taken(BookingId),
+}
+
+#[derive(Clone, Debug)]
+struct TypeState {
+    spec: TicketTypeSpec,
+    held: u32,
+    sold: u32,
+    /// Parallel to `spec.seats`.
+    seat_states: Vec<SeatState>,
+    seat_index: HashMap<SeatId, usize>,
+    /// Seat indexes grouped by row, each row sorted by position; rows sorted by their best rank.
+    rows: Vec<Vec<usize>>,
+    /// For each seat, its row in `rows`; for each row, its free seats: full rows are skipped
+    /// without looking at their seats, which keeps best-available fast in a filling venue.
+    seat_row: Vec<usize>,
+    row_free: Vec<u32>,
+}
+
+impl TypeState {
+    fn new(spec: TicketTypeSpec) -> Self {
+        let seat_states = vec![SeatState::Free; spec.seats.len()];
+        let mut state = Self {
+            spec,
+            held: 0,
+            sold: 0,
+            seat_states,
+            seat_index: HashMap::new(),
+            rows: Vec::new(),
+            seat_row: Vec::new(),
+            row_free: Vec::new(),
+        };
+        state.index();
+        state
+    }
+
+    /// Rebuilds the lookups that are derived from the spec (after `new` or a restore).
+    fn index(&mut self) {
+        let seats = &self.spec.seats;
+        self.seat_index = seats.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
+        let mut rows: HashMap<u32, Vec<usize>> = HashMap::new();
+        for (i, seat) in seats.iter().enumerate() {
+            rows.entry(seat.row).or_default().push(i);
+        }
+        let mut rows: Vec<Vec<usize>> = rows.into_values().collect();
+        for row in &mut rows {
+            row.sort_by_key(|&i| seats[i].position);
+        }
+        rows.sort_by_key(|row| (row.iter().map(|&i| seats[i].rank).min(), seats[row[0]].row));
+        self.seat_row = vec![0; seats.len()];
+        for (r, row) in rows.iter().enumerate() {
+            for &i in row {
+                self.seat_row[i] = r;
+            }
+        }
+        self.row_free = rows
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .filter(|&&i| self.seat_states[i] == SeatState::Free)
+                    .count() as u32
+            })
+            .collect();
+        self.rows = rows;
+    }
+
+    /// Changes a seat's state, keeping its row's free count.
+    fn set_seat(&mut self, i: usize, state: SeatState) {
+        let was_free = self.seat_states[i] == SeatState::Free;
+        let row = self.seat_row[i];
+        match (was_free, state == SeatState::Free) {
+            (true, false) => self.row_free[row] -= 1,
+            (false, true) => self.row_free[row] += 1,
+            _ => {}
+        }
+        self.seat_states[i] = state;
+    }
+
+    fn available(&self) -> u32 {
+        // saturating: a capacity cut below what is taken (see `EventInventory::rebuild`) reads as sold out
+        self.spec.capacity.saturating_sub(self.held + self.sold)
+    }
+
+    fn seat_mapped(&self) -> bool {
+        !self.spec.seats.is_empty()
+    }
+
+    /// The best `n` free seats: the adjacent block in one row with the lowest total rank, or,
+    /// when no row has such a block, the `n` best-ranked free seats.
+    /// `excluded` are seats this request already took for another of its lines.
+    fn best_available(&self, n: usize, excluded: &[usize]) -> Option<Vec<usize>> {
+        let seats = &self.spec.seats;
+        let free = |i: usize| self.seat_states[i] == SeatState::Free && !excluded.contains(&i);
+        let mut best: Option<(i64, Vec<usize>)> = None;
+        for (r, row) in self.rows.iter().enumerate() {
+            if (self.row_free[r] as usize) < n {
+                continue;
+            }
+            // no block in a later row can beat one found already when even the row's best
+            // rank times n is no better
+            let row_floor =
+                i64::from(row.iter().map(|&i| seats[i].rank).min().unwrap_or(0)) * n as i64;
+            if best.as_ref().is_some_and(|(score, _)| *score <= row_floor) {
+                break;
+            }
+            let mut start = 0;
+            let mut sum: i64 = 0;
+            for end in 0..row.len() {
+                let seat = row[end];
+                let adjacent =
+                    end > start && seats[seat].position == seats[row[end - 1]].position + 1;
+                if !free(seat) {
+                    start = end + 1;
+                    sum = 0;
+                    continue;
+                }
+                if end > start && !adjacent {
+                    start = end;
+                    sum = 0;
+                }
+                sum += i64::from(seats[seat].rank);
+                if end + 1 - start > n {
+                    sum -= i64::from(seats[row[start]].rank);
+                    start += 1;
+                }
+                if end + 1 - start == n && best.as_ref().map_or(true, |(score, _)| sum < *score) {
+                    best = Some((sum, row[start..=end].to_vec()));
+                    if sum == row_floor {
+                        // nothing in this row or a later one can do better
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some((_, block)) = best {
+            return Some(block);
+        }
+        let mut free_seats: Vec<usize> = (0..seats.len()).filter(|&i| free(i)).collect();
+        if free_seats.len() < n {
+            return None;
+        }
+        free_seats.sort_by_key(|&i| (seats[i].rank, seats[i].row, seats[i].position));
+        free_seats.truncate(n);
+        Some(free_seats)
+    }
+}
+
+/// A type a recorded hold refers to: it exists, since holds are placed only on known types.
+fn type_mut(types: &mut [TypeState], id: TicketTypeId) -> &mut TypeState {
+    types
+        .iter_mut()
+        .find(|t| t.spec.id == id)
+        .expect("a held type exists")
+}
+
+/// One event's inventory.
+#[derive(Clone, Debug, Default)]
+pub struct EventInventory {
+    types: Vec<TypeState>,
+    holds: HashMap<BookingId, Hold>,
+    /// Admissions held or bought per buyer and ticket type, for `max_per_user`.
+    per_user: HashMap<(UserId, TicketTypeId), u32>,
+    /// Active holds by deadline: one ordered index, so the actor needs one timer.
+    expiry: BTreeSet<(Millis, BookingId)>,
+}
+
+/// Why a recorded booking could not be put back (recovery found state the engine would refuse).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("booking {booking} does not fit the inventory: {reason}")]
+pub struct RestoreError {
+    pub booking: BookingId,
+    pub reason: Rejection,
+}
+
+impl EventInventory {
+    pub fn new(types: Vec<TicketTypeSpec>) -> Self {
+        Self {
+            types: types.into_iter().map(TypeState::new).collect(),
+            ..Self::default()
+        }
+    }
+
+    fn type_index(&self, id: TicketTypeId) -> Result<usize, Rejection> {
+        self.types
+            .iter()
+            .position(|t| t.spec.id == id)
+            .ok_or(Rejection::UnknownTicketType(id))
+    }
+
+    /// Admissions of `ticket_type` neither held nor sold.
+    pub fn available(&self, ticket_type: TicketTypeId) -> Option<u32> {
+        self.types
+            .iter()
+            .find(|t| t.spec.id == ticket_type)
+            .map(TypeState::available)
+    }
+
+    /// (held, sold, capacity) of a ticket type.
+    pub fn counts(&self, ticket_type: TicketTypeId) -> Option<(u32, u32, u32)> {
+        self.types
+            .iter()
+            .find(|t| t.spec.id == ticket_type)
+            .map(|t| (t.held, t.sold, t.spec.capacity))
+    }
+
+    pub fn hold_of(&self, booking: BookingId) -> Option<&Hold> {
+        self.holds.get(&booking)
+    }
+
+    /// The earliest deadline of an active hold: when the actor's timer should fire next.
+    pub fn next_expiry(&self) -> Option<Millis> {
+        self.expiry.first().map(|(at, _)| *at)
+    }
+
+    /// Holds `request`'s admissions until `expires_at`, all of them or none.
+    pub fn hold(
+        &mut self,
+        request: &HoldRequest,
+        now: Millis,
+        expires_at: Millis,
+    ) -> Result<&Hold, Rejection> {
+        if self.holds.contains_key(&request.booking) {
+            return Err(Rejection::DuplicateBooking);
+        }
+        let total: u32 = request.items.iter().map(|i| i.qty).sum();
+        if request.items.is_empty() || request.items.iter().any(|i| i.qty == 0) || expires_at <= now
+        {
+            return Err(Rejection::InvalidRequest);
+        }
+        if total > request.max_per_order {
+            return Err(Rejection::OverOrderLimit {
+                max: request.max_per_order,
+            });
+        }
+        // decide everything first, change nothing until the whole request fits
+        let mut plan: Vec<(usize, u32, Vec<usize>)> = Vec::new();
+        let mut currency: Option<&str> = None;
+        for item in &request.items {
+            let t = self.type_index(item.ticket_type)?;
+            let state = &self.types[t];
+            let spec = &state.spec;
+            if *currency.get_or_insert(&spec.currency) != spec.currency {
+                return Err(Rejection::MixedCurrencies);
+            }
+            if spec.sale_at.is_some_and(|at| now < at)
+                || spec.sale_end.is_some_and(|end| now >= end)
+            {
+                return Err(Rejection::SaleNotOpen);
+            }
+            let already_planned: u32 = plan
+                .iter()
+                .filter(|(p, _, _)| *p == t)
+                .map(|(_, q, _)| q)
+                .sum();
+            let qty = item.qty + already_planned;
+            if let Some(max) = spec.max_per_user {
+                let owned = self
+                    .per_user
+                    .get(&(request.user, spec.id))
+                    .copied()
+                    .unwrap_or(0);
+                if owned + qty > max {
+                    return Err(Rejection::OverUserLimit { max });
+                }
+            }
+            if qty > state.available() {
+                return Err(Rejection::SoldOut);
+            }
+            let seats = if !state.seat_mapped() {
+                if !item.seats.is_empty() {
+                    return Err(Rejection::InvalidRequest);
+                }
+                Vec::new()
+            } else if item.seats.is_empty() {
+                let taken: Vec<usize> = plan
+                    .iter()
+                    .filter(|(p, _, _)| *p == t)
+                    .flat_map(|(_, _, s)| s.iter().copied())
+                    .collect();
+                state
+                    .best_available(item.qty as usize, &taken)
+                    .ok_or(Rejection::SoldOut)?
+            } else {
+                if item.seats.len() != item.qty as usize {
+                    return Err(Rejection::InvalidRequest);
+                }
+                let mut chosen = Vec::with_capacity(item.seats.len());
+                for seat in &item.seats {
+                    let i = *state
+                        .seat_index
+                        .get(seat)
+                        .ok_or(Rejection::UnknownSeat(*seat))?;
+                    let planned = chosen.contains(&i)
+                        || plan.iter().any(|(p, _, s)| *p == t && s.contains(&i));
+                    if state.seat_states[i] != SeatState::Free || planned {
+                        return Err(Rejection::SeatTaken(*seat));
+                    }
+                    chosen.push(i);
+                }
+                chosen
+            };
+            plan.push((t, item.qty, seats));
+        }
+
+        let mut hold = Hold {
+            booking: request.booking,
+            user: request.user,
+            items: Vec::with_capacity(plan.len()),
+            seats: Vec::new(),
+            currency: currency.unwrap_or_default().to_owned(),
+            held_at: now,
+            expires_at,
+            state: HoldState::Held,
+        };
+        for (t, qty, seats) in plan {
+            let state = &mut self.types[t];
+            state.held += qty;
+            for i in seats {
+                state.set_seat(i, SeatState::Taken(request.booking));
+                hold.seats.push((state.spec.id, state.spec.seats[i].id));
+            }
+            hold.items.push((state.spec.id, qty, state.spec.price));
+            *self
+                .per_user
+                .entry((request.user, state.spec.id))
+                .or_default() += qty;
+        }
+        self.expiry.insert((expires_at, request.booking));
+        Ok(self.holds.entry(request.booking).or_insert(hold))
+    }
+
+    /// Gives a held booking's admissions and seats back (cancel, failed payment).
+    pub fn release(&mut self, booking: BookingId) -> Result<Hold, Rejection> {
+        match self.holds.get(&booking) {
+            None => Err(Rejection::UnknownBooking),
+            Some(hold) if hold.state == HoldState::Confirmed => Err(Rejection::AlreadyConfirmed),
+            Some(_) => Ok(self.drop_hold(booking)),
+        }
+    }
+
+    /// Releases every hold whose deadline is at or before `now`; returns them.
+    pub fn expire(&mut self, now: Millis) -> Vec<Hold> {
+        let due: Vec<BookingId> = self
+            .expiry
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .map(|(_, b)| *b)
+            .collect();
+        due.into_iter()
+            .map(|booking| self.drop_hold(booking))
+            .collect()
+    }
+
+    /// Turns a held booking into sold admissions. Confirming twice answers `AlreadyConfirmed`.
+    pub fn confirm(&mut self, booking: BookingId) -> Result<&Hold, Rejection> {
+        let hold = self
+            .holds
+            .get_mut(&booking)
+            .ok_or(Rejection::UnknownBooking)?;
+        if hold.state == HoldState::Confirmed {
+            return Err(Rejection::AlreadyConfirmed);
+        }
+        hold.state = HoldState::Confirmed;
+        self.expiry.remove(&(hold.expires_at, booking));
+        for (ticket_type, qty, _) in &hold.items {
+            let state = type_mut(&mut self.types, *ticket_type);
+            state.held -= qty;
+            state.sold += qty;
+        }
+        Ok(&self.holds[&booking])
+    }
+
+    /// Sells a hold that had expired (a late payment) if the very same admissions and seats are
+    /// still free; all or nothing.
+    pub fn reinstate(&mut self, hold: &Hold) -> Result<&Hold, Rejection> {
+        self.place(Hold {
+            state: HoldState::Confirmed,
+            ..hold.clone()
+        })
+    }
+
+    /// Puts a recorded booking back as it was (recovery, or undoing a release whose commit
+    /// failed), after the same capacity and seat checks as a new hold; all or nothing.
+    pub fn place(&mut self, hold: Hold) -> Result<&Hold, Rejection> {
+        if self.holds.contains_key(&hold.booking) {
+            return Err(Rejection::DuplicateBooking);
+        }
+        let mut wanted: Vec<(usize, u32)> = Vec::with_capacity(hold.items.len());
+        for (ticket_type, qty, _) in &hold.items {
+            let t = self.type_index(*ticket_type)?;
+            match wanted.iter_mut().find(|(w, _)| *w == t) {
+                Some((_, total)) => *total += qty,
+                None => wanted.push((t, *qty)),
+            }
+        }
+        if wanted
+            .iter()
+            .any(|&(t, qty)| qty > self.types[t].available())
+        {
+            return Err(Rejection::SoldOut);
+        }
+        let mut seats = Vec::with_capacity(hold.seats.len());
+        for (ticket_type, seat) in &hold.seats {
+            let t = self.type_index(*ticket_type)?;
+            let i = *self.types[t]
+                .seat_index
+                .get(seat)
+                .ok_or(Rejection::UnknownSeat(*seat))?;
+            if self.types[t].seat_states[i] != SeatState::Free || seats.contains(&(t, i)) {
+                return Err(Rejection::SeatTaken(*seat));
+            }
+            seats.push((t, i));
+        }
+        for (t, qty) in wanted {
+            let state = &mut self.types[t];
+            match hold.state {
+                HoldState::Held => state.held += qty,
+                HoldState::Confirmed => state.sold += qty,
+            }
+            *self.per_user.entry((hold.user, state.spec.id)).or_default() += qty;
+        }
+        for (t, i) in seats {
+            self.types[t].set_seat(i, SeatState::Taken(hold.booking));
+        }
+        if hold.state == HoldState::Held {
+            self.expiry.insert((hold.expires_at, hold.booking));
+        }
+        Ok(self.holds.entry(hold.booking).or_insert(hold))
+    }
+
+    fn drop_hold(&mut self, booking: BookingId) -> Hold {
+        let hold = self
+            .holds
+            .remove(&booking)
+            .expect("the caller checked the hold exists");
+        self.expiry.remove(&(hold.expires_at, booking));
+        for (ticket_type, qty, _) in &hold.items {
+            let state = type_mut(&mut self.types, *ticket_type);
+            state.held -= qty;
+            if let Some(owned) = self.per_user.get_mut(&(hold.user, *ticket_type)) {
+                *owned -= qty;
+            }
+        }
+        for (ticket_type, seat) in &hold.seats {
+            let state = type_mut(&mut self.types, *ticket_type);
+            let i = state.seat_index[seat];
+            state.set_seat(i, SeatState::Free);
+        }
+        hold
+    }
+
+    /// Every booking the inventory knows (held or confirmed): what a snapshot persists.
+    pub fn holds(&self) -> impl Iterator<Item = &Hold> {
+        self.holds.values()
+    }
+
+    /// The bookings to persist; [`EventInventory::restore`] rebuilds everything else from them
+    /// and the ticket types, so a snapshot never carries stale capacities or seat maps.
+    pub fn snapshot(&self) -> Vec<Hold> {
+        self.holds.values().cloned().collect()
+    }
+
+    /// An inventory for `types` with `holds` placed back. A booking that no longer fits (the
+    /// organizer cut capacity or removed a seat in a race with it) is left out and reported.
+    pub fn restore(
+        types: Vec<TicketTypeSpec>,
+        holds: impl IntoIterator<Item = Hold>,
+    ) -> (Self, Vec<RestoreError>) {
+        let mut inventory = Self::new(types);
+        let mut holds: Vec<Hold> = holds.into_iter().collect();
+        // confirmed first: a sale outranks a hold if they cannot both fit
+        holds.sort_by_key(|h| (h.state != HoldState::Confirmed, h.held_at, h.booking));
+        let errors = holds
+            .into_iter()
+            .filter_map(|hold| {
+                let booking = hold.booking;
+                inventory
+                    .place(hold)
+                    .err()
+                    .map(|reason| RestoreError { booking, reason })
+            })
+            .collect();
+        (inventory, errors)
+    }
+
+    /// The same bookings on new ticket types (the organizer edited the event).
+    pub fn rebuild(&mut self, types: Vec<TicketTypeSpec>) -> Vec<RestoreError> {
+        let holds = std::mem::take(&mut self.holds).into_values();
+        let (inventory, errors) = Self::restore(types, holds);
+        *self = inventory;
+        errors
+    }
+
+    /// The ticket types, in the order they were given.
+    pub fn ticket_types(&self) -> impl Iterator<Item = &TicketTypeSpec> {
+        self.types.iter().map(|t| &t.spec)
+    }
+
+    /// The booking holding `seat` of `ticket_type`, if any.
+    pub fn seat_holder(&self, ticket_type: TicketTypeId, seat: SeatId) -> Option<BookingId> {
+        let state = self.types.iter().find(|t| t.spec.id == ticket_type)?;
+        match state.seat_states[*state.seat_index.get(&seat)?] {
+            SeatState::Free => None,
+            SeatState::Taken(booking) => Some(booking),
+        }
+    }
+
+    /// Checks invariants 1 and 2 of DESIGN.md; for tests and debug assertions.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for state in &self.types {
+            if state.held + state.sold > state.spec.capacity {
+                return Err(format!(
+                    "{}: held {} + sold {} > capacity {}",
+                    state.spec.id, state.held, state.sold, state.spec.capacity
+                ));
+            }
+            let in_holds: u32 = self
+                .holds
+                .values()
+                .flat_map(|h| &h.items)
+                .filter(|(t, _, _)| *t == state.spec.id)
+                .map(|(_, q, _)| q)
+                .sum();
+            if in_holds != state.held + state.sold {
+                return Err(format!(
+                    "{}: holds carry {in_holds}, counters say {}",
+                    state.spec.id,
+                    state.held + state.sold
+                ));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for hold in self.holds.values() {
+            for (_, seat) in &hold.seats {
+                if !seen.insert(*seat) {
+                    return Err(format!("seat {seat} is in two bookings"));
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,91 @@
+//! The engine's port to durable storage. The event actor decides in memory and hands each batch
+//! of decisions to a [`Journal`], which makes it durable in one transaction; recovery asks the
+//! journal for the event, its ticket types and every booking that still holds or owns seats.
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::ids::{BookingId, EventId};
+use crate::inventory::{Hold, TicketTypeSpec};
+
+/// A future the journal hands back; it owns everything it needs.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// Storage failed; the batch (or the load) did not happen.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("journal: {0}")]
+pub struct JournalError(pub String);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventStatus {
+    /// Not visible to buyers yet: holds answer "not found".
+    Draft,
+    Published,
+    /// No new holds; existing bookings stay as they are.
+    Cancelled,
+}
+
+/// Everything an event actor needs to start: the event as the catalog defines it and the
+/// bookings that hold or own admissions, as of journal position `version`.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub status: EventStatus,
+    pub types: Vec<TicketTypeSpec>,
+    pub holds: Vec<Hold>,
+    pub version: u64,
+}
+
+/// Why a hold stopped holding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReleaseReason {
+    Expired,
+    Cancelled,
+}
+
+impl ReleaseReason {
+    /// The booking status it leaves behind.
+    pub fn status(self) -> &'static str {
+        match self {
+            Self::Expired => "expired",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One decision of the event actor.
+#[derive(Clone, Debug)]
+pub enum Change {
+    Held(Hold),
+    Released { hold: Hold, reason: ReleaseReason },
+}
+
+impl Change {
+    pub fn booking(&self) -> BookingId {
+        match self {
+            Change::Held(hold) | Change::Released { hold, .. } => hold.booking,
+        }
+    }
+}
+
+/// Decisions written together; `version` orders batches of one event.
+#[derive(Debug)]
+pub struct Batch {
+    pub event: EventId,
+    pub version: u64,
+    pub changes: Vec<Change>,
+}
+
+pub trait Journal: Send + Sync + 'static {
+    /// The event and its live bookings, or `None` if no such event exists.
+    fn load(&self, event: EventId) -> BoxFuture<Result<Option<Loaded>, JournalError>>;
+
+    /// Writes the whole batch in one transaction, or nothing.
+    fn commit(&self, batch: &Batch) -> BoxFuture<Result<(), JournalError>>;
+
+    /// Stores the bookings as of `version` so that recovery replays only what came after.
+    fn snapshot(
+        &self,
+        event: EventId,
+        version: u64,
+        holds: Vec<Hold>,
+    ) -> BoxFuture<Result<(), JournalError>>;
+}
