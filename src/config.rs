@@ -4,7 +4,6 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
@@ -81,6 +80,11 @@ pub struct DatabaseSettings {
 pub struct BookingSettings {
     pub hold_seconds: u64,
     pub max_per_order: u32,
+    pub mailbox_capacity: usize,
+    pub batch_max: usize,
+    pub snapshot_every_changes: u64,
+    pub snapshot_every_seconds: u64,
+    pub engine_threads: usize,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -209,6 +213,20 @@ impl Settings {
             ),
             ("booking.hold_seconds", self.booking.hold_seconds),
             ("booking.max_per_order", self.booking.max_per_order.into()),
+            (
+                "booking.mailbox_capacity",
+                self.booking.mailbox_capacity as u64,
+            ),
+            ("booking.batch_max", self.booking.batch_max as u64),
+            (
+                "booking.snapshot_every_changes",
+                self.booking.snapshot_every_changes,
+            ),
+            (
+                "booking.snapshot_every_seconds",
+                self.booking.snapshot_every_seconds,
+            ),
+            ("booking.engine_threads", self.booking.engine_threads as u64),
             ("auth.access_ttl_seconds", self.auth.access_ttl_seconds),
             ("auth.refresh_ttl_seconds", self.auth.refresh_ttl_seconds),
             (
@@ -318,8 +336,17 @@ impl Settings {
         ))
     }
 
-    pub fn hold_duration(&self) -> Duration {
-        Duration::from_secs(self.booking.hold_seconds)
+    /// The engine's share of the settings.
+    pub fn engine(&self) -> boxoffice_actors::event_actor::EngineSettings {
+        let booking = &self.booking;
+        boxoffice_actors::event_actor::EngineSettings {
+            hold_seconds: booking.hold_seconds,
+            mailbox_capacity: booking.mailbox_capacity,
+            batch_max: booking.batch_max,
+            snapshot_every_changes: booking.snapshot_every_changes,
+            snapshot_every_seconds: booking.snapshot_every_seconds,
+            threads: booking.engine_threads,
+        }
     }
 }
 

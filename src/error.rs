@@ -57,6 +57,26 @@ codes! {
     InvalidState => ("invalid_state", CONFLICT),
     /// A seat with this section, row and label exists in the event already.
     SeatExists => ("seat_exists", CONFLICT),
+    /// Not enough admissions (or no block of seats) left for the request.
+    SoldOut => ("sold_out", CONFLICT),
+    /// A named seat is held or sold; `details` names it.
+    SeatTaken => ("seat_taken", CONFLICT),
+    /// The ticket type is not on sale now (before `sale_at`, after `sale_end`, or hidden).
+    SaleNotOpen => ("sale_not_open", CONFLICT),
+    /// More admissions than one order (`booking.max_per_order`) or one buyer (`max_per_user`) may have.
+    OverLimit => ("over_limit", CONFLICT),
+    /// The event was cancelled by its organizer: nothing more is sold.
+    EventCancelled => ("event_cancelled", CONFLICT),
+    /// The hold ran out (`expired_at` passed) and its seats went back on sale.
+    HoldExpired => ("hold_expired", CONFLICT),
+    /// Checkout needs the buyer's contact information first.
+    InformationRequired => ("information_required", CONFLICT),
+    /// A request with this Idempotency-Key is still being answered; retry shortly.
+    RequestInProgress => ("request_in_progress", CONFLICT),
+    /// A seat id that is not part of the ticket type's seat map.
+    UnknownSeat => ("unknown_seat", UNPROCESSABLE_ENTITY),
+    /// The Idempotency-Key was used before for a different request.
+    IdempotencyKeyReused => ("idempotency_key_reused", UNPROCESSABLE_ENTITY),
     PayloadTooLarge => ("payload_too_large", PAYLOAD_TOO_LARGE),
     UnsupportedMediaType => ("unsupported_media_type", UNSUPPORTED_MEDIA_TYPE),
     /// Well-formed input that breaks a rule; `details` lists each field.
@@ -67,6 +87,8 @@ codes! {
     Internal => ("internal", INTERNAL_SERVER_ERROR),
     /// A dependency (the database) is down or overloaded; retry later.
     Unavailable => ("unavailable", SERVICE_UNAVAILABLE),
+    /// The event's engine has more requests queued than it accepts; `Retry-After` says when to retry.
+    Overloaded => ("overloaded", SERVICE_UNAVAILABLE),
 }
 
 /// One field that failed validation.
@@ -154,13 +176,21 @@ impl ResponseError for ApiError {
         if matches!(self.code, Code::Unauthorized | Code::TokenExpired) {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
-        response.json(ErrorBody {
+        response.json(self.body())
+    }
+}
+
+impl ApiError {
+    /// The JSON the client receives.
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::to_value(ErrorBody {
             error: ErrorDetail {
                 code: self.code.as_str().to_owned(),
                 message: self.message.clone(),
                 details: self.details.clone(),
             },
         })
+        .expect("the error body serializes")
     }
 }
 

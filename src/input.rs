@@ -52,6 +52,15 @@ pub fn check_text(value: &str, min: usize, max: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// SHA-256 of `data` in lower-case hex: how tokens and request fingerprints are stored.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,13 +8,18 @@
 //! - [`auth`]: accounts, login throttling, JWT access tokens, refresh-token families, roles.
 //! - [`users`]: the caller's profile and settings.
 //! - [`catalog`]: events, ticket types and seat maps; public search and organizer admin.
+//! - [`bookings`]: holds through the event engine, contact information, checkout, cancel;
+//!   the engine's PostgreSQL journal.
+//! - [`idempotency`]: `Idempotency-Key` replays for POSTs that create something.
 //! - [`ops`]: health, readiness, Prometheus metrics, the OpenAPI document.
 pub mod auth;
+pub mod bookings;
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod database;
 pub mod error;
+pub mod idempotency;
 pub mod input;
 pub mod ops;
 pub mod pagination;

@@ -8,10 +8,13 @@ use actix_web::dev::{Server, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
+use boxoffice_actors::directory::EventDirectory;
+use boxoffice_actors::ids::EventId;
 use sqlx::PgPool;
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::{self, JwtKeys, LoginThrottle, RevokedSessions};
+use crate::bookings::{self, journal::PgJournal};
 use crate::catalog;
 use crate::config::Settings;
 use crate::database::{self, DatabaseError};
@@ -27,6 +30,8 @@ pub struct AppState {
     pub throttle: LoginThrottle,
     pub revoked: RevokedSessions,
     pub metrics: Metrics,
+    /// The event actors: every hold and release goes through them.
+    pub engine: EventDirectory,
 }
 
 impl AppState {
@@ -35,7 +40,16 @@ impl AppState {
         let access_ttl = Duration::from_secs(auth.access_ttl_seconds);
         let since = chrono::Utc::now() - chrono::Duration::seconds(auth.access_ttl_seconds as i64);
         let revoked = auth::store::families_revoked_since(&pool, since).await?;
+        let engine = EventDirectory::new(Arc::new(PgJournal::new(pool.clone())), settings.engine());
+        // events with live holds get their actors now, so those holds expire on time after a restart
+        let live: Vec<EventId> = sqlx::query_scalar(
+            "SELECT DISTINCT event_id FROM bookings WHERE status IN ('held', 'pending_payment')",
+        )
+        .fetch_all(&pool)
+        .await?;
+        engine.start(live);
         Ok(Self {
+            engine,
             jwt: JwtKeys::new(&auth.jwt_secret, auth.access_ttl_seconds),
             throttle: LoginThrottle::new(
                 auth.login_max_failures_per_account,
@@ -133,6 +147,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                 .configure(auth::routes)
                 .configure(users::routes)
                 .configure(catalog::public::routes)
+                .configure(bookings::routes)
                 .configure(|cfg| catalog::admin::routes(cfg, settings.server.seat_map_limit_bytes)),
         )
         .configure(ops::routes);

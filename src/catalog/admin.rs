@@ -1,5 +1,9 @@
 //! Organizers run their events here: create, edit, publish, cancel, delete; ticket types; seat
 //! maps. An organizer sees only its own events (others answer 404); admins see all.
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
+use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, HttpResponse};
 use boxoffice_actors::ids::{EventId, TicketTypeId};
 use chrono::{DateTime, Utc};
@@ -26,33 +30,68 @@ pub fn routes(cfg: &mut web::ServiceConfig, seat_map_limit: usize) {
     )
     .service(
         web::resource("/admin/events/{id}")
+            .wrap(from_fn(reload_engine))
             .route(web::get().to(get_event))
             .route(web::patch().to(update_event))
             .route(web::delete().to(delete_event)),
     )
-    .service(web::resource("/admin/events/{id}/publish").route(web::post().to(publish_event)))
-    .service(web::resource("/admin/events/{id}/cancel").route(web::post().to(cancel_event)))
+    .service(
+        web::resource("/admin/events/{id}/publish")
+            .wrap(from_fn(reload_engine))
+            .route(web::post().to(publish_event)),
+    )
+    .service(
+        web::resource("/admin/events/{id}/cancel")
+            .wrap(from_fn(reload_engine))
+            .route(web::post().to(cancel_event)),
+    )
     .service(
         web::resource("/admin/events/{id}/seats")
+            .wrap(from_fn(reload_engine))
             .app_data(seat_json.clone())
             .route(web::post().to(define_event_seats))
             .route(web::get().to(get_event_seats)),
     )
     .service(
-        web::resource("/admin/events/{id}/ticket_types").route(web::post().to(create_ticket_type)),
+        web::resource("/admin/events/{id}/ticket_types")
+            .wrap(from_fn(reload_engine))
+            .route(web::post().to(create_ticket_type)),
     )
     .service(
         web::resource("/admin/events/{id}/ticket_types/{ticket_type_id}")
+            .wrap(from_fn(reload_engine))
             .route(web::patch().to(update_ticket_type))
             .route(web::delete().to(delete_ticket_type)),
     )
     .service(
         web::resource("/admin/events/{id}/ticket_types/{ticket_type_id}/seats")
+            .wrap(from_fn(reload_engine))
             .app_data(seat_json)
             .route(web::post().to(define_seats))
             .route(web::get().to(get_seats))
             .route(web::delete().to(delete_seats)),
     );
+}
+
+/// After a successful change to an event (status, ticket types, seats), its engine rereads
+/// the catalog, so holds follow the organizer's edits at once.
+async fn reload_engine(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let event = request
+        .match_info()
+        .get("id")
+        .and_then(|id| id.parse::<EventId>().ok());
+    let changes = request.method() != Method::GET;
+    let state = request.app_data::<web::Data<AppState>>().cloned();
+    let response = next.call(request).await?;
+    if let (true, true, Some(event), Some(state)) =
+        (changes, response.status().is_success(), event, state)
+    {
+        state.engine.reload(event);
+    }
+    Ok(response)
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -106,7 +106,13 @@ pub async fn get_event(
     id: web::Path<EventId>,
 ) -> Result<HttpResponse, ApiError> {
     let event = visible_event(&state.pool, *id).await?;
-    let ticket_types = store::ticket_types_of(&state.pool, event.id, false).await?;
+    let mut ticket_types = store::ticket_types_of(&state.pool, event.id, false).await?;
+    // the engine's counts as of its last commit, when its actor is running
+    for ticket_type in &mut ticket_types {
+        if let Some(counts) = state.engine.counts(ticket_type.id) {
+            ticket_type.available = counts.available().into();
+        }
+    }
     Ok(HttpResponse::Ok().json(EventDetail {
         event,
         ticket_types,

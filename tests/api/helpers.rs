@@ -67,6 +67,24 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     }
 }
 
+impl TestApp {
+    /// Talks to a server started elsewhere (the real binary) on the database `db_name`, which
+    /// is dropped with the returned value.
+    pub async fn attach(port: u16, db_name: &str) -> TestApp {
+        let settings = test_settings(db_name);
+        let pool = PgPool::connect(settings.database.url.expose())
+            .await
+            .unwrap();
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            pool,
+            settings,
+            client: reqwest::Client::new(),
+            db_name: db_name.to_owned(),
+        }
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         drop_database(&self.db_name);
@@ -254,6 +272,121 @@ impl TestApp {
             StatusCode::OK,
         )
         .await
+    }
+}
+
+impl TestApp {
+    /// `POST /v1/bookings/hold` as `buyer`.
+    pub async fn hold(&self, buyer: &User, body: &Value) -> reqwest::Response {
+        self.post("/v1/bookings/hold", Some(&buyer.access_token), body)
+            .await
+    }
+
+    /// A published event with one ticket type made from `ticket_type` (on top of the default
+    /// one) and, when given, `seat_map` for it. Returns (event id, ticket type JSON).
+    pub async fn event_with(
+        &self,
+        organizer: &User,
+        ticket_type: Value,
+        seat_map: Option<Value>,
+    ) -> (String, Value) {
+        let event = self.create_event(organizer, json!({})).await;
+        let id = event["id"].as_str().unwrap().to_owned();
+        let ticket_type = self.create_ticket_type(organizer, &id, ticket_type).await;
+        if let Some(map) = seat_map {
+            let path = format!(
+                "/v1/admin/events/{id}/ticket_types/{}/seats",
+                ticket_type["id"].as_str().unwrap()
+            );
+            expect_json(
+                self.post(&path, Some(&organizer.access_token), &map).await,
+                StatusCode::OK,
+            )
+            .await;
+        }
+        let path = format!("/v1/admin/events/{id}/publish");
+        expect_json(
+            self.post(&path, Some(&organizer.access_token), &json!({}))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        (id, ticket_type)
+    }
+
+    /// `available` of the event's first ticket type, as the event page shows it.
+    pub async fn available(&self, event_id: &str) -> i64 {
+        let event = expect_json(
+            self.get(&format!("/v1/events/{event_id}"), None).await,
+            StatusCode::OK,
+        )
+        .await;
+        event["ticket_types"][0]["available"].as_i64().unwrap()
+    }
+}
+
+/// The real binary, run from the repository with quiet logs unless `env` says otherwise.
+pub fn boxoffice(args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_boxoffice"));
+    command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .env("BOXOFFICE__LOG__LEVEL", "warn");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+}
+
+/// `boxoffice serve` on a free port against `database_url`; returns the process and the port
+/// its "listening" log line names.
+pub fn serve(database_url: &str) -> (std::process::Child, u16) {
+    use std::io::{BufRead, BufReader};
+    let mut child = boxoffice(
+        &["serve"],
+        &[
+            ("BOXOFFICE__DATABASE__URL", database_url),
+            ("BOXOFFICE__SERVER__BIND", "127.0.0.1:0"),
+            ("BOXOFFICE__LOG__LEVEL", "info"),
+        ],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::inherit())
+    .spawn()
+    .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Ok(entry) = serde_json::from_str::<Value>(&line) {
+                if entry["message"] == "listening" {
+                    let _ = tx.send(entry["port"].as_u64().unwrap() as u16);
+                }
+            }
+        }
+    });
+    let port = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the server logs that it listens");
+    (child, port)
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, for at most `seconds`.
+pub async fn eventually<T, F, Fut>(seconds: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out after {seconds} s waiting for {what}"
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 

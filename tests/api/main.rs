@@ -2,7 +2,10 @@
 //! database per test.
 mod admin;
 mod auth;
+mod bookings;
 mod catalog;
+mod crash;
+mod engine;
 mod helpers;
 mod operations;
 mod startup;

@@ -1,6 +1,5 @@
 //! Starting up: database creation and migration, and the real binary's behaviour at the edges.
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use boxoffice::config::Secret;
@@ -9,7 +8,8 @@ use reqwest::StatusCode;
 use sqlx::{Connection, PgConnection};
 
 use crate::helpers::{
-    drop_database, expect_json, fresh_db_name, server_url, test_settings, PASSWORD,
+    boxoffice, drop_database, expect_json, fresh_db_name, serve, server_url, test_settings,
+    PASSWORD,
 };
 
 async fn database_exists(name: &str) -> bool {
@@ -24,7 +24,7 @@ async fn database_exists(name: &str) -> bool {
 }
 
 /// Drops the database when the test ends, however it ends.
-struct DropDatabase(String);
+pub struct DropDatabase(pub String);
 
 impl Drop for DropDatabase {
     fn drop(&mut self) {
@@ -151,18 +151,6 @@ async fn the_schema_backs_the_rules_with_constraints() {
     pool.close().await;
 }
 
-fn boxoffice(args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_boxoffice"));
-    command
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .env("BOXOFFICE__LOG__LEVEL", "warn");
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    command
-}
-
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     boxoffice(args, env).output().expect("the binary runs")
 }
@@ -285,34 +273,7 @@ async fn the_server_answers_ready_and_stops_cleanly_on_sigterm() {
     let name = fresh_db_name();
     let _cleanup = DropDatabase(name.clone());
     let url = format!("{}/{name}", server_url());
-    let mut child = boxoffice(
-        &["serve"],
-        &[
-            ("BOXOFFICE__DATABASE__URL", &url),
-            ("BOXOFFICE__SERVER__BIND", "127.0.0.1:0"),
-            ("BOXOFFICE__LOG__LEVEL", "info"),
-        ],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit())
-    .spawn()
-    .unwrap();
-
-    // the "listening" log line carries the port
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) {
-                if entry["message"] == "listening" {
-                    let _ = tx.send(entry["port"].as_u64().unwrap());
-                }
-            }
-        }
-    });
-    let port = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the server logs that it listens");
+    let (mut child, port) = serve(&url);
     let ready = reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
         .await
         .unwrap();

@@ -1,0 +1,460 @@
+//! The engine's journal in PostgreSQL: each batch of an event actor's decisions becomes one
+//! transaction over `bookings`, `booking_items`, `booking_seats` and `outbox`; recovery reads
+//! the newest `inventory_snapshots` row and the bookings stamped with a later version.
+use std::collections::HashMap;
+
+use boxoffice_actors::ids::{BookingId, EventId, SeatId, TicketTypeId, UserId};
+use boxoffice_actors::inventory::{Hold, HoldState, Millis, SeatSpec, TicketTypeSpec};
+use boxoffice_actors::journal::{
+    Batch, BoxFuture, Change, EventStatus, Journal, JournalError, Loaded,
+};
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use super::booking_code;
+
+pub struct PgJournal {
+    pool: PgPool,
+}
+
+impl PgJournal {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+fn journal_error(error: impl std::fmt::Display) -> JournalError {
+    JournalError(error.to_string())
+}
+
+fn time(millis: Millis) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(millis).unwrap_or_default()
+}
+
+impl Journal for PgJournal {
+    fn load(&self, event: EventId) -> BoxFuture<Result<Option<Loaded>, JournalError>> {
+        let pool = self.pool.clone();
+        Box::pin(async move { load(&pool, event).await.map_err(journal_error) })
+    }
+
+    fn commit(&self, batch: &Batch) -> BoxFuture<Result<(), JournalError>> {
+        let rows = Rows::of(batch);
+        let pool = self.pool.clone();
+        Box::pin(async move {
+            let mut tx = pool.begin().await.map_err(journal_error)?;
+            rows.write(&mut tx).await.map_err(journal_error)?;
+            tx.commit().await.map_err(journal_error)
+        })
+    }
+
+    fn snapshot(
+        &self,
+        event: EventId,
+        version: u64,
+        holds: Vec<Hold>,
+    ) -> BoxFuture<Result<(), JournalError>> {
+        let pool = self.pool.clone();
+        Box::pin(async move {
+            // serializing a large event is CPU work: keep it off the actor's thread
+            let state = tokio::task::spawn_blocking(move || serde_json::to_value(holds))
+                .await
+                .map_err(journal_error)?
+                .map_err(journal_error)?;
+            let mut tx = pool.begin().await.map_err(journal_error)?;
+            sqlx::query(
+                "INSERT INTO inventory_snapshots (id, event_id, version, state) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (event_id, version) DO NOTHING",
+            )
+            .bind(Uuid::now_v7())
+            .bind(event)
+            .bind(version as i64)
+            .bind(state)
+            .execute(&mut *tx)
+            .await
+            .map_err(journal_error)?;
+            sqlx::query("DELETE FROM inventory_snapshots WHERE event_id = $1 AND version < $2")
+                .bind(event)
+                .bind(version as i64)
+                .execute(&mut *tx)
+                .await
+                .map_err(journal_error)?;
+            tx.commit().await.map_err(journal_error)
+        })
+    }
+}
+
+/// A batch as column arrays, so each table takes one `INSERT ... SELECT FROM UNNEST` however
+/// many decisions the batch carries.
+#[derive(Default)]
+struct Rows {
+    event: Option<EventId>,
+    version: i64,
+    // new bookings
+    ids: Vec<BookingId>,
+    users: Vec<UserId>,
+    codes: Vec<String>,
+    held_at: Vec<DateTime<Utc>>,
+    expired_at: Vec<DateTime<Utc>>,
+    totals: Vec<i64>,
+    currencies: Vec<String>,
+    admissions: Vec<i32>,
+    // their items
+    item_ids: Vec<Uuid>,
+    item_bookings: Vec<BookingId>,
+    item_types: Vec<TicketTypeId>,
+    item_qty: Vec<i32>,
+    item_prices: Vec<i64>,
+    // their seats
+    seat_row_ids: Vec<Uuid>,
+    seat_bookings: Vec<BookingId>,
+    seat_ids: Vec<SeatId>,
+    seat_types: Vec<TicketTypeId>,
+    // released bookings and the status they end in
+    released: Vec<BookingId>,
+    released_status: Vec<&'static str>,
+}
+
+impl Rows {
+    fn of(batch: &Batch) -> Self {
+        let mut rows = Rows {
+            event: Some(batch.event),
+            version: batch.version as i64,
+            ..Rows::default()
+        };
+        for change in &batch.changes {
+            match change {
+                Change::Held(hold) => rows.held(hold),
+                Change::Released { hold, reason } => {
+                    rows.released.push(hold.booking);
+                    rows.released_status.push(reason.status());
+                }
+            }
+        }
+        rows
+    }
+
+    fn held(&mut self, hold: &Hold) {
+        self.ids.push(hold.booking);
+        self.users.push(hold.user);
+        self.codes.push(booking_code(hold.booking));
+        self.held_at.push(time(hold.held_at));
+        self.expired_at.push(time(hold.expires_at));
+        self.totals.push(hold.total_price());
+        self.currencies.push(hold.currency.clone());
+        self.admissions.push(hold.admissions() as i32);
+        for &(ticket_type, qty, price) in &hold.items {
+            self.item_ids.push(Uuid::now_v7());
+            self.item_bookings.push(hold.booking);
+            self.item_types.push(ticket_type);
+            self.item_qty.push(qty as i32);
+            self.item_prices.push(price);
+        }
+        for &(ticket_type, seat) in &hold.seats {
+            self.seat_row_ids.push(Uuid::now_v7());
+            self.seat_bookings.push(hold.booking);
+            self.seat_ids.push(seat);
+            self.seat_types.push(ticket_type);
+        }
+    }
+
+    async fn write(self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+        if !self.ids.is_empty() {
+            sqlx::query(
+                "INSERT INTO bookings (id, event_id, user_id, booking_code, status, held_at, expired_at,
+                                       total_price, currency, number_seats, version)
+                 SELECT id, $1, user_id, code, 'held', held_at, expired_at, total, currency, admissions, $2
+                 FROM UNNEST($3::uuid[], $4::uuid[], $5::text[], $6::timestamptz[], $7::timestamptz[],
+                             $8::bigint[], $9::text[], $10::int[])
+                   AS n (id, user_id, code, held_at, expired_at, total, currency, admissions)",
+            )
+            .bind(self.event)
+            .bind(self.version)
+            .bind(&self.ids)
+            .bind(&self.users)
+            .bind(&self.codes)
+            .bind(&self.held_at)
+            .bind(&self.expired_at)
+            .bind(&self.totals)
+            .bind(&self.currencies)
+            .bind(&self.admissions)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO booking_items (id, booking_id, ticket_type_id, qty, price)
+                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::bigint[])",
+            )
+            .bind(&self.item_ids)
+            .bind(&self.item_bookings)
+            .bind(&self.item_types)
+            .bind(&self.item_qty)
+            .bind(&self.item_prices)
+            .execute(&mut **tx)
+            .await?;
+            if !self.seat_ids.is_empty() {
+                // booking_seats_active_key refuses a seat already in an active booking: the
+                // whole batch fails rather than sell a seat twice
+                sqlx::query(
+                    "INSERT INTO booking_seats (id, booking_id, seat_id, ticket_type_id)
+                     SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[])",
+                )
+                .bind(&self.seat_row_ids)
+                .bind(&self.seat_bookings)
+                .bind(&self.seat_ids)
+                .bind(&self.seat_types)
+                .execute(&mut **tx)
+                .await?;
+            }
+            outbox(tx, "'bookings.held'", &self.ids).await?;
+        }
+        if !self.released.is_empty() {
+            let updated = sqlx::query(
+                "UPDATE bookings b SET status = r.status, version = $1
+                 FROM UNNEST($2::uuid[], $3::text[]) AS r (id, status)
+                 WHERE b.id = r.id AND b.status IN ('held', 'pending_payment')",
+            )
+            .bind(self.version)
+            .bind(&self.released)
+            .bind(&self.released_status)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+            if updated != self.released.len() as u64 {
+                tracing::warn!(
+                    expected = self.released.len(),
+                    updated,
+                    "released bookings were not all held"
+                );
+            }
+            sqlx::query(
+                "UPDATE booking_seats SET active = false WHERE booking_id = ANY($1) AND active",
+            )
+            .bind(&self.released)
+            .execute(&mut **tx)
+            .await?;
+            outbox(tx, "'bookings.' || b.status", &self.released).await?;
+        }
+        Ok(())
+    }
+}
+
+/// One outbox row per booking, its subject computed by `subject` (SQL over `b`).
+async fn outbox(
+    tx: &mut Transaction<'_, Postgres>,
+    subject: &str,
+    bookings: &[BookingId],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "INSERT INTO outbox (subject, aggregate_id, payload)
+         SELECT {subject}, b.id, jsonb_build_object(
+                  'booking_id', b.id, 'event_id', b.event_id, 'user_id', b.user_id,
+                  'status', b.status, 'number_seats', b.number_seats,
+                  'total_price', b.total_price, 'currency', b.currency, 'expired_at', b.expired_at)
+         FROM bookings b WHERE b.id = ANY($1)"
+    ))
+    .bind(bookings)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct TypeRow {
+    id: TicketTypeId,
+    qty: i32,
+    price: i64,
+    currency: String,
+    sale_at: Option<DateTime<Utc>>,
+    sale_end: Option<DateTime<Utc>>,
+    max_per_user: Option<i32>,
+    status: String,
+    seat_mapped: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct SeatRow {
+    id: SeatId,
+    ticket_type_id: TicketTypeId,
+    row_index: i32,
+    position: i32,
+    rank: i32,
+}
+
+#[derive(sqlx::FromRow)]
+struct BookingRow {
+    id: BookingId,
+    user_id: UserId,
+    status: String,
+    held_at: DateTime<Utc>,
+    expired_at: DateTime<Utc>,
+    currency: String,
+    version: i64,
+}
+
+/// Statuses in which a booking holds or owns its admissions.
+const LIVE: &str = "('held', 'pending_payment', 'confirmed')";
+
+async fn load(pool: &PgPool, event: EventId) -> Result<Option<Loaded>, sqlx::Error> {
+    let Some(status): Option<String> =
+        sqlx::query_scalar("SELECT status FROM events WHERE id = $1")
+            .bind(event)
+            .fetch_optional(pool)
+            .await?
+    else {
+        return Ok(None);
+    };
+    let status = match status.as_str() {
+        "published" => EventStatus::Published,
+        "cancelled" => EventStatus::Cancelled,
+        _ => EventStatus::Draft,
+    };
+    let types = ticket_types(pool, event).await?;
+
+    let snapshot: Option<(i64, serde_json::Value)> = sqlx::query_as(
+        "SELECT version, state FROM inventory_snapshots WHERE event_id = $1 ORDER BY version DESC LIMIT 1",
+    )
+    .bind(event)
+    .fetch_optional(pool)
+    .await?;
+    let (since, mut holds) = match snapshot {
+        Some((version, state)) => {
+            let holds: Vec<Hold> =
+                tokio::task::spawn_blocking(move || serde_json::from_value(state))
+                    .await
+                    .map_err(|e| sqlx::Error::Protocol(e.to_string()))?
+                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            (version, holds.into_iter().map(|h| (h.booking, h)).collect())
+        }
+        None => (0, HashMap::new()),
+    };
+
+    // the journal after the snapshot: each booking changed since, in its current state
+    let changed: Vec<BookingRow> = sqlx::query_as(
+        "SELECT id, user_id, status, held_at, expired_at, currency, version FROM bookings
+         WHERE event_id = $1 AND version > $2",
+    )
+    .bind(event)
+    .bind(since)
+    .fetch_all(pool)
+    .await?;
+    let mut version = since;
+    for row in &changed {
+        version = version.max(row.version);
+        holds.remove(&row.id);
+    }
+    let live: Vec<&BookingRow> = changed
+        .iter()
+        .filter(|r| matches!(r.status.as_str(), "held" | "pending_payment" | "confirmed"))
+        .collect();
+    if !live.is_empty() {
+        let items: Vec<(BookingId, TicketTypeId, i32, i64)> = sqlx::query_as(&format!(
+            "SELECT bi.booking_id, bi.ticket_type_id, bi.qty, bi.price
+             FROM booking_items bi JOIN bookings b ON b.id = bi.booking_id
+             WHERE b.event_id = $1 AND b.version > $2 AND b.status IN {LIVE}
+             ORDER BY bi.booking_id, bi.id"
+        ))
+        .bind(event)
+        .bind(since)
+        .fetch_all(pool)
+        .await?;
+        let seats: Vec<(BookingId, TicketTypeId, SeatId)> = sqlx::query_as(&format!(
+            "SELECT bs.booking_id, bs.ticket_type_id, bs.seat_id
+             FROM booking_seats bs JOIN bookings b ON b.id = bs.booking_id
+             WHERE b.event_id = $1 AND b.version > $2 AND b.status IN {LIVE} AND bs.active
+             ORDER BY bs.booking_id, bs.id"
+        ))
+        .bind(event)
+        .bind(since)
+        .fetch_all(pool)
+        .await?;
+        for row in live {
+            let state = if row.status == "confirmed" {
+                HoldState::Confirmed
+            } else {
+                HoldState::Held
+            };
+            holds.insert(
+                row.id,
+                Hold {
+                    booking: row.id,
+                    user: row.user_id,
+                    items: Vec::new(),
+                    seats: Vec::new(),
+                    currency: row.currency.clone(),
+                    held_at: row.held_at.timestamp_millis(),
+                    expires_at: row.expired_at.timestamp_millis(),
+                    state,
+                },
+            );
+        }
+        for (booking, ticket_type, qty, price) in items {
+            if let Some(hold) = holds.get_mut(&booking) {
+                hold.items.push((ticket_type, qty as u32, price));
+            }
+        }
+        for (booking, ticket_type, seat) in seats {
+            if let Some(hold) = holds.get_mut(&booking) {
+                hold.seats.push((ticket_type, seat));
+            }
+        }
+    }
+    Ok(Some(Loaded {
+        status,
+        types,
+        holds: holds.into_values().collect(),
+        version: version as u64,
+    }))
+}
+
+/// The event's ticket types as the engine sees them.
+async fn ticket_types(pool: &PgPool, event: EventId) -> Result<Vec<TicketTypeSpec>, sqlx::Error> {
+    let rows: Vec<TypeRow> = sqlx::query_as(
+        "SELECT id, qty, price, currency, sale_at, sale_end, max_per_user, status, seat_mapped
+         FROM ticket_types WHERE event_id = $1 ORDER BY position, id",
+    )
+    .bind(event)
+    .fetch_all(pool)
+    .await?;
+    let seats: Vec<SeatRow> = sqlx::query_as(
+        "SELECT id, ticket_type_id, row_index, position, rank FROM seats
+         WHERE event_id = $1 ORDER BY ticket_type_id, row_index, position",
+    )
+    .bind(event)
+    .fetch_all(pool)
+    .await?;
+    let mut by_type: HashMap<TicketTypeId, Vec<SeatSpec>> = HashMap::new();
+    for seat in seats {
+        by_type
+            .entry(seat.ticket_type_id)
+            .or_default()
+            .push(SeatSpec {
+                id: seat.id,
+                row: seat.row_index as u32,
+                position: seat.position,
+                rank: seat.rank,
+            });
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let seats = by_type.remove(&row.id).unwrap_or_default();
+            // a hidden type, or a seat-mapped one whose map is not drawn yet, is not for sale:
+            // its window never opens (its existing bookings still count)
+            let closed = row.status != "active" || (row.seat_mapped && seats.is_empty());
+            TicketTypeSpec {
+                id: row.id,
+                capacity: row.qty as u32,
+                price: row.price,
+                currency: row.currency,
+                sale_at: if closed {
+                    Some(Millis::MAX)
+                } else {
+                    row.sale_at.map(|t| t.timestamp_millis())
+                },
+                sale_end: row.sale_end.map(|t| t.timestamp_millis()),
+                max_per_user: row.max_per_user.map(|m| m as u32),
+                seats,
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,142 @@
+//! The event actors driven directly (no HTTP) over the real PostgreSQL journal: supervision,
+//! backpressure, recovery from a snapshot plus the journal after it.
+use std::sync::Arc;
+
+use boxoffice::bookings::journal::PgJournal;
+use boxoffice_actors::directory::EventDirectory;
+use boxoffice_actors::event_actor::{EngineError, EngineSettings};
+use boxoffice_actors::ids::{BookingId, EventId, TicketTypeId, UserId};
+use boxoffice_actors::inventory::{HoldRequest, ItemRequest, Rejection};
+use futures_util::future::join_all;
+use serde_json::json;
+
+use crate::helpers::{eventually, spawn_app, TestApp};
+
+/// A published event with one general-admission type of `capacity`, and a buyer's id.
+async fn event(app: &TestApp, capacity: u32) -> (EventId, TicketTypeId, UserId) {
+    let organizer = app.organizer().await;
+    let (event, ticket_type) = app
+        .event_with(&organizer, json!({"number_seats": capacity}), None)
+        .await;
+    let buyer = app.customer().await;
+    (
+        event.parse().unwrap(),
+        ticket_type["id"].as_str().unwrap().parse().unwrap(),
+        buyer.id.parse().unwrap(),
+    )
+}
+
+fn directory(app: &TestApp, settings: EngineSettings) -> EventDirectory {
+    EventDirectory::new(Arc::new(PgJournal::new(app.pool.clone())), settings)
+}
+
+fn request(ticket_type: TicketTypeId, user: UserId, qty: u32) -> HoldRequest {
+    HoldRequest {
+        booking: BookingId::new(),
+        user,
+        items: vec![ItemRequest {
+            ticket_type,
+            qty,
+            seats: vec![],
+        }],
+        max_per_order: 10,
+    }
+}
+
+#[actix_web::test]
+async fn a_panic_rebuilds_the_actor_from_the_journal_without_losing_a_hold() {
+    let app = spawn_app().await;
+    let (event, ticket_type, user) = event(&app, 3).await;
+    let engine = directory(&app, EngineSettings::default());
+
+    let held = engine
+        .hold(event, request(ticket_type, user, 2))
+        .await
+        .unwrap();
+    engine.crash(event);
+    // the crash is handled first; the actor reloads before it takes the next hold
+    let refused = engine.hold(event, request(ticket_type, user, 2)).await;
+    assert_eq!(refused, Err(EngineError::Rejected(Rejection::SoldOut)));
+    assert!(engine.is_running(event));
+    engine
+        .hold(event, request(ticket_type, user, 1))
+        .await
+        .unwrap();
+    let counts = engine.counts(ticket_type).unwrap();
+    assert_eq!((counts.held, counts.sold, counts.capacity), (3, 0, 3));
+    // and the first hold is still the buyer's to cancel
+    engine.cancel(event, held.booking, user).await.unwrap();
+    assert_eq!(engine.counts(ticket_type).unwrap().held, 1);
+}
+
+#[actix_web::test]
+async fn a_full_mailbox_answers_overloaded_instead_of_queueing() {
+    let app = spawn_app().await;
+    let (event, ticket_type, user) = event(&app, 100).await;
+    let engine = directory(
+        &app,
+        EngineSettings {
+            mailbox_capacity: 1,
+            ..EngineSettings::default()
+        },
+    );
+
+    // all sent before the fresh actor has loaded its event
+    let answers =
+        join_all((0..50).map(|_| engine.hold(event, request(ticket_type, user, 1)))).await;
+    let held = answers.iter().filter(|a| a.is_ok()).count();
+    let overloaded = answers
+        .iter()
+        .filter(|a| **a == Err(EngineError::Overloaded))
+        .count();
+    assert!(held >= 1, "{answers:?}");
+    assert!(overloaded >= 1, "{answers:?}");
+    assert_eq!(held + overloaded, 50, "{answers:?}");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM bookings WHERE event_id = $1")
+        .bind(event)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, held as i64, "only what was answered is held");
+}
+
+#[actix_web::test]
+async fn recovery_reads_the_snapshot_and_the_journal_after_it() {
+    let app = spawn_app().await;
+    let (event, ticket_type, user) = event(&app, 3).await;
+    let settings = EngineSettings {
+        snapshot_every_changes: 2,
+        ..EngineSettings::default()
+    };
+    let first = directory(&app, settings.clone());
+    let a = first
+        .hold(event, request(ticket_type, user, 1))
+        .await
+        .unwrap();
+    first
+        .hold(event, request(ticket_type, user, 1))
+        .await
+        .unwrap();
+    let version: i64 = eventually(5, "the snapshot", || async {
+        sqlx::query_scalar("SELECT version FROM inventory_snapshots WHERE event_id = $1")
+            .bind(event)
+            .fetch_optional(&app.pool)
+            .await
+            .unwrap()
+    })
+    .await;
+    assert_eq!(version, 2);
+    // after the snapshot: a cancel that only the journal knows
+    first.cancel(event, a.booking, user).await.unwrap();
+    drop(first);
+
+    let second = directory(&app, settings);
+    second
+        .hold(event, request(ticket_type, user, 2))
+        .await
+        .unwrap();
+    let refused = second.hold(event, request(ticket_type, user, 1)).await;
+    assert_eq!(refused, Err(EngineError::Rejected(Rejection::SoldOut)));
+    let counts = second.counts(ticket_type).unwrap();
+    assert_eq!((counts.held, counts.capacity), (3, 3));
+}
