@@ -35,20 +35,19 @@ pub fn key_of(request: &HttpRequest) -> Result<Option<String>, ApiError> {
 /// a repeat with a different request is 422 `idempotency_key_reused`; one that arrives while
 /// the first is still running is 409 `request_in_progress`. Server-side failures (5xx) are not
 /// kept, so the client may retry them with the same key.
-pub async fn once<F, Fut>(
+pub async fn once<Fut>(
     pool: &PgPool,
     user: UserId,
     key: Option<String>,
     endpoint: &str,
     body: &[u8],
-    action: F,
+    action: Fut,
 ) -> Result<HttpResponse, ApiError>
 where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<(StatusCode, serde_json::Value), ApiError>>,
+    Fut: Future<Output = Result<(StatusCode, serde_json::Value), ApiError>> + 'static,
 {
     let Some(key) = key else {
-        let (status, body) = action().await?;
+        let (status, body) = action.await?;
         return Ok(HttpResponse::build(status).json(body));
     };
     let hash = crate::input::sha256_hex(&[endpoint.as_bytes(), b"\0", body].concat());
@@ -72,15 +71,34 @@ where
     if !claimed {
         return replay(pool, user, &key, &hash).await;
     }
-    let outcome = action().await;
-    let (status, body) = match &outcome {
+    // finished and recorded even if the client hangs up meanwhile: its retry must find the answer
+    let pool = pool.clone();
+    let task = actix_web::rt::spawn(async move {
+        let outcome = action.await;
+        if let Err(error) = record(&pool, user, &key, &outcome).await {
+            tracing::error!(%error, "idempotent answer not recorded");
+        }
+        outcome
+    });
+    let (status, body) = task.await.map_err(ApiError::internal)??;
+    Ok(HttpResponse::build(status).json(body))
+}
+
+/// Keeps the answer for replays; a server-side failure frees the key instead.
+async fn record(
+    pool: &PgPool,
+    user: UserId,
+    key: &str,
+    outcome: &Result<(StatusCode, serde_json::Value), ApiError>,
+) -> Result<(), sqlx::Error> {
+    let (status, body) = match outcome {
         Ok((status, body)) => (*status, body.clone()),
         Err(error) => (error.status_code(), error.body()),
     };
     if status.is_server_error() {
         sqlx::query("DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2")
             .bind(user)
-            .bind(&key)
+            .bind(key)
             .execute(pool)
             .await?;
     } else {
@@ -89,14 +107,13 @@ where
              WHERE user_id = $1 AND key = $2",
         )
         .bind(user)
-        .bind(&key)
+        .bind(key)
         .bind(i32::from(status.as_u16()))
         .bind(&body)
         .execute(pool)
         .await?;
     }
-    let (status, body) = outcome?;
-    Ok(HttpResponse::build(status).json(body))
+    Ok(())
 }
 
 async fn replay(

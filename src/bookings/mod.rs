@@ -294,28 +294,23 @@ pub async fn hold(
         .map_err(|e| ApiError::new(Code::BadRequest, format!("invalid JSON body: {e}")))?;
     let max_per_order = state.settings.booking.max_per_order;
     let (event, items) = parsed.items(max_per_order)?;
-    idempotency::once(
-        &state.pool,
-        user.id,
-        key,
-        "POST /v1/bookings/hold",
-        &body,
-        || async {
-            let request = boxoffice_actors::inventory::HoldRequest {
-                booking: BookingId::new(),
-                user: user.id,
-                items,
-                max_per_order,
-            };
-            let hold = state.engine.hold(event, request).await?;
-            let booking = held_booking(&state, event, hold).await?;
-            Ok((
-                StatusCode::CREATED,
-                serde_json::to_value(booking).expect("bookings serialize"),
-            ))
-        },
-    )
-    .await
+    let app = state.clone();
+    let hold = async move {
+        let request = boxoffice_actors::inventory::HoldRequest {
+            booking: BookingId::new(),
+            user: user.id,
+            items,
+            max_per_order,
+        };
+        let hold = app.engine.hold(event, request).await?;
+        let booking = held_booking(&app, event, hold).await?;
+        Ok((
+            StatusCode::CREATED,
+            serde_json::to_value(booking).expect("bookings serialize"),
+        ))
+    };
+    let endpoint = "POST /v1/bookings/hold";
+    idempotency::once(&state.pool, user.id, key, endpoint, &body, hold).await
 }
 
 /// The answer to a hold, from the engine's decision (no need to read back what was just written).
@@ -501,15 +496,16 @@ pub async fn checkout(
         ));
     }
     let endpoint = format!("POST /v1/bookings/{id}/checkout");
-    idempotency::once(&state.pool, user.id, key, &endpoint, &body, || async {
-        store::checkout(&state.pool, *id, user.id, &parsed.payment_method).await?;
-        let booking = own_booking(&state, &user, *id).await?;
+    let (id, owner, app) = (*id, user.clone(), state.clone());
+    let checkout = async move {
+        store::checkout(&app.pool, id, owner.id, &parsed.payment_method).await?;
+        let booking = own_booking(&app, &owner, id).await?;
         Ok((
             StatusCode::OK,
             serde_json::to_value(booking).expect("bookings serialize"),
         ))
-    })
-    .await
+    };
+    idempotency::once(&state.pool, user.id, key, &endpoint, &body, checkout).await
 }
 
 /// Gives a held (or pending-payment) booking's seats back. Cancelling twice answers the
