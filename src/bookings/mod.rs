@@ -271,6 +271,15 @@ impl HoldBody {
                 seats,
             });
         }
+        let total: i64 = requests.iter().map(|r| i64::from(r.qty)).sum();
+        if requests.len() > 1 && total > i64::from(max_per_order) {
+            validation.fail(
+                "items",
+                format!(
+                    "may hold at most {max_per_order} admissions together (booking.max_per_order)"
+                ),
+            );
+        }
         validation.finish()?;
         Ok((self.event_id, requests))
     }

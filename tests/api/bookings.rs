@@ -634,6 +634,10 @@ async fn bad_holds_get_clear_errors() {
         ),
         (json!({"event_id": event, "qty": 1}), "ticket_type_id"),
         (
+            json!({"event_id": event, "items": [{"ticket_type_id": tt, "qty": 6}, {"ticket_type_id": tt, "qty": 5}]}),
+            "items",
+        ),
+        (
             json!({"event_id": event, "ticket_type_id": tt, "qty": 1, "items": []}),
             "items",
         ),
@@ -722,4 +726,64 @@ async fn bad_holds_get_clear_errors() {
         "event_cancelled",
     )
     .await;
+}
+
+#[actix_web::test]
+async fn a_commit_the_database_refuses_is_undone_and_the_engine_goes_on() {
+    let app = spawn_app().await;
+    let Sale {
+        buyer,
+        event,
+        ticket_type,
+        ..
+    } = sale(&app, json!({"seat_mapped": true}), Some(two_rows(1))).await;
+    let seats = seats_of(&app, &event).await;
+    let hold_seat = |i: usize| json!({"event_id": event, "ticket_type_id": ticket_type["id"], "seats": [seats[i]["id"]]});
+    let kept = expect_json(app.hold(&buyer, &hold_seat(1)).await, StatusCode::CREATED).await;
+
+    // behind the engine's back, seat 0 is taken in the database: the unique index on active
+    // seats must refuse the engine's batch rather than let the seat be sold twice
+    sqlx::query(
+        "INSERT INTO bookings (id, event_id, user_id, booking_code, status, held_at, expired_at,
+                               total_price, currency, number_seats)
+         VALUES ($1, $2::uuid, $3::uuid, 'MANUAL', 'held', now(), now() + interval '1 hour', 0, 'VND', 1);
+         ",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(&event)
+    .bind(&buyer.id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO booking_seats (id, booking_id, seat_id, ticket_type_id)
+         SELECT $1, id, $2::uuid, $3::uuid FROM bookings WHERE booking_code = 'MANUAL'",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(seats[0]["id"].as_str().unwrap())
+    .bind(ticket_type["id"].as_str().unwrap())
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let refused = app.hold(&buyer, &hold_seat(0)).await;
+    assert!(refused.headers().contains_key("retry-after"));
+    expect_error(refused, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+
+    // the failed batch left no trace in memory: the kept hold cancels, its seat sells again
+    let cancel = format!("/v1/bookings/{}/cancel", kept["id"].as_str().unwrap());
+    expect_json(
+        app.post(&cancel, Some(&buyer.access_token), &json!({}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    expect_json(app.hold(&buyer, &hold_seat(1)).await, StatusCode::CREATED).await;
+    let doubled: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM booking_seats WHERE active AND seat_id = $1::uuid",
+    )
+    .bind(seats[0]["id"].as_str().unwrap())
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(doubled, 1);
 }
