@@ -345,12 +345,13 @@ impl EventInventory {
         if self.holds.contains_key(&request.booking) {
             return Err(Rejection::DuplicateBooking);
         }
-        let total: u32 = request.items.iter().map(|i| i.qty).sum();
+        // summed wide: quantities near u32::MAX must be refused, not wrap around
+        let total: u64 = request.items.iter().map(|i| u64::from(i.qty)).sum();
         if request.items.is_empty() || request.items.iter().any(|i| i.qty == 0) || expires_at <= now
         {
             return Err(Rejection::InvalidRequest);
         }
-        if total > request.max_per_order {
+        if total > u64::from(request.max_per_order) {
             return Err(Rejection::OverOrderLimit {
                 max: request.max_per_order,
             });
@@ -382,7 +383,7 @@ impl EventInventory {
                     .get(&(request.user, spec.id))
                     .copied()
                     .unwrap_or(0);
-                if owned + qty > max {
+                if u64::from(owned) + u64::from(qty) > u64::from(max) {
                     return Err(Rejection::OverUserLimit { max });
                 }
             }
@@ -637,14 +638,14 @@ impl EventInventory {
                     state.spec.id, state.held, state.sold, state.spec.capacity
                 ));
             }
-            let in_holds: u32 = self
+            let in_holds: u64 = self
                 .holds
                 .values()
                 .flat_map(|h| &h.items)
                 .filter(|(t, _, _)| *t == state.spec.id)
-                .map(|(_, q, _)| q)
+                .map(|(_, q, _)| u64::from(*q))
                 .sum();
-            if in_holds != state.held + state.sold {
+            if in_holds != u64::from(state.held) + u64::from(state.sold) {
                 return Err(format!(
                     "{}: holds carry {in_holds}, counters say {}",
                     state.spec.id,
