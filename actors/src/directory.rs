@@ -11,7 +11,8 @@ use dashmap::DashMap;
 use tokio::sync::oneshot;
 
 use crate::event_actor::{
-    CancelHold, Crash, EngineError, EngineSettings, EventActor, HoldSeats, Reload, TypeCounts,
+    CancelHold, ConfirmBooking, Confirmation, Crash, EngineError, EngineSettings, EventActor,
+    HoldSeats, Reload, TypeCounts,
 };
 use crate::ids::{BookingId, EventId, TicketTypeId, UserId};
 use crate::inventory::{Hold, HoldRequest};
@@ -82,6 +83,26 @@ impl EventDirectory {
             CancelHold {
                 booking,
                 user,
+                reply,
+            },
+        )?;
+        Self::wait(answer).await
+    }
+
+    /// Sells a paid booking's admissions (reinstating `recorded` if its hold had ended); the
+    /// answer comes once the sale is durable.
+    pub async fn confirm(
+        &self,
+        event: EventId,
+        booking: BookingId,
+        recorded: Option<Hold>,
+    ) -> Result<Confirmation, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(
+            event,
+            ConfirmBooking {
+                booking,
+                recorded,
                 reply,
             },
         )?;

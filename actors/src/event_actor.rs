@@ -80,6 +80,25 @@ pub struct CancelHold {
     pub reply: Reply<Hold>,
 }
 
+/// A payment for `booking` succeeded: sell its admissions. If the hold had already ended,
+/// `recorded` (the booking as the journal has it) is sold again when the very same admissions
+/// and seats are still free. Confirming twice answers [`Confirmation::AlreadyConfirmed`].
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ConfirmBooking {
+    pub booking: BookingId,
+    pub recorded: Option<Hold>,
+    pub reply: Reply<Confirmation>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Confirmation {
+    Confirmed,
+    /// The hold had ended; its admissions were free and are sold now.
+    Reinstated,
+    AlreadyConfirmed,
+}
+
 /// The event or its ticket types changed in the catalog: reload them.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -315,6 +334,8 @@ impl EventActor {
         changes.iter().rev().all(|change| match change {
             Change::Held(hold) => self.inventory.release(hold.booking).is_ok(),
             Change::Released { hold, .. } => self.inventory.place(hold.clone()).is_ok(),
+            Change::Confirmed(hold) => self.inventory.unconfirm(hold.booking).is_ok(),
+            Change::Reinstated(hold) => self.inventory.forget(hold.booking).is_some(),
         })
     }
 
@@ -503,6 +524,53 @@ impl Handler<CancelHold> for EventActor {
                 self.arm_timer(ctx);
             }
             Some(Err(rejection)) => {
+                let _ = reply.send(Err(rejection.into()));
+            }
+            None => {
+                let _ = reply.send(Err(EngineError::Unavailable(
+                    "the event's engine restarted".into(),
+                )));
+            }
+        }
+    }
+}
+
+impl Handler<ConfirmBooking> for EventActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ConfirmBooking, ctx: &mut Context<Self>) {
+        let ConfirmBooking {
+            booking,
+            recorded,
+            reply,
+        } = msg;
+        if let Err(error) = self.ready() {
+            let _ = reply.send(Err(error));
+            return;
+        }
+        let decision = self.guarded(ctx, |act| match act.inventory.confirm(booking) {
+            Ok(hold) => Ok((Change::Confirmed(hold.clone()), Confirmation::Confirmed)),
+            Err(Rejection::AlreadyConfirmed) => Err(Ok(Confirmation::AlreadyConfirmed)),
+            Err(Rejection::UnknownBooking) => match &recorded {
+                Some(recorded) => act
+                    .inventory
+                    .reinstate(recorded)
+                    .map(|hold| (Change::Reinstated(hold.clone()), Confirmation::Reinstated))
+                    .map_err(Err),
+                None => Err(Err(Rejection::UnknownBooking)),
+            },
+            Err(other) => Err(Err(other)),
+        });
+        match decision {
+            Some(Ok((change, outcome))) => {
+                let waiter = Self::waiter(reply, outcome);
+                self.enqueue(change, Some(waiter), ctx);
+                self.arm_timer(ctx);
+            }
+            Some(Err(Ok(outcome))) => {
+                let _ = reply.send(Ok(outcome));
+            }
+            Some(Err(Err(rejection))) => {
                 let _ = reply.send(Err(rejection.into()));
             }
             None => {

@@ -552,6 +552,7 @@ impl EventInventory {
         Ok(self.holds.entry(hold.booking).or_insert(hold))
     }
 
+    /// Removes a booking and gives back what it took, held or sold.
     fn drop_hold(&mut self, booking: BookingId) -> Hold {
         let hold = self
             .holds
@@ -560,7 +561,10 @@ impl EventInventory {
         self.expiry.remove(&(hold.expires_at, booking));
         for (ticket_type, qty, _) in &hold.items {
             let state = type_mut(&mut self.types, *ticket_type);
-            state.held -= qty;
+            match hold.state {
+                HoldState::Held => state.held -= qty,
+                HoldState::Confirmed => state.sold -= qty,
+            }
             if let Some(owned) = self.per_user.get_mut(&(hold.user, *ticket_type)) {
                 *owned -= qty;
             }
@@ -571,6 +575,33 @@ impl EventInventory {
             state.set_seat(i, SeatState::Free);
         }
         hold
+    }
+
+    /// Removes a booking whatever its state (undoing a reinstatement that did not become durable).
+    pub fn forget(&mut self, booking: BookingId) -> Option<Hold> {
+        self.holds
+            .contains_key(&booking)
+            .then(|| self.drop_hold(booking))
+    }
+
+    /// Turns a confirmed booking back into a hold (undoing a confirmation that did not become
+    /// durable); it expires at its old deadline.
+    pub fn unconfirm(&mut self, booking: BookingId) -> Result<(), Rejection> {
+        let hold = self
+            .holds
+            .get_mut(&booking)
+            .ok_or(Rejection::UnknownBooking)?;
+        if hold.state == HoldState::Held {
+            return Ok(());
+        }
+        hold.state = HoldState::Held;
+        self.expiry.insert((hold.expires_at, booking));
+        for (ticket_type, qty, _) in &hold.items {
+            let state = type_mut(&mut self.types, *ticket_type);
+            state.sold -= qty;
+            state.held += qty;
+        }
+        Ok(())
     }
 
     /// Every booking the inventory knows (held or confirmed): what a snapshot persists.

@@ -55,13 +55,23 @@ impl ReleaseReason {
 #[derive(Clone, Debug)]
 pub enum Change {
     Held(Hold),
-    Released { hold: Hold, reason: ReleaseReason },
+    Released {
+        hold: Hold,
+        reason: ReleaseReason,
+    },
+    /// Paid: the hold's admissions are sold.
+    Confirmed(Hold),
+    /// Paid after the hold had ended, and the very same admissions were still free: sold again.
+    Reinstated(Hold),
 }
 
 impl Change {
     pub fn booking(&self) -> BookingId {
         match self {
-            Change::Held(hold) | Change::Released { hold, .. } => hold.booking,
+            Change::Held(hold)
+            | Change::Released { hold, .. }
+            | Change::Confirmed(hold)
+            | Change::Reinstated(hold) => hold.booking,
         }
     }
 }

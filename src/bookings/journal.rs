@@ -113,6 +113,9 @@ struct Rows {
     // released bookings and the status they end in
     released: Vec<BookingId>,
     released_status: Vec<&'static str>,
+    // paid bookings: confirmed holds, and ended holds sold again
+    confirmed: Vec<BookingId>,
+    reinstated: Vec<BookingId>,
 }
 
 impl Rows {
@@ -129,9 +132,23 @@ impl Rows {
                     rows.released.push(hold.booking);
                     rows.released_status.push(reason.status());
                 }
+                Change::Confirmed(hold) => rows.confirmed.push(hold.booking),
+                Change::Reinstated(hold) => {
+                    rows.reinstated.push(hold.booking);
+                    rows.seats_of(hold);
+                }
             }
         }
         rows
+    }
+
+    fn seats_of(&mut self, hold: &Hold) {
+        for &(ticket_type, seat) in &hold.seats {
+            self.seat_row_ids.push(Uuid::now_v7());
+            self.seat_bookings.push(hold.booking);
+            self.seat_ids.push(seat);
+            self.seat_types.push(ticket_type);
+        }
     }
 
     fn held(&mut self, hold: &Hold) {
@@ -150,14 +167,11 @@ impl Rows {
             self.item_qty.push(qty as i32);
             self.item_prices.push(price);
         }
-        for &(ticket_type, seat) in &hold.seats {
-            self.seat_row_ids.push(Uuid::now_v7());
-            self.seat_bookings.push(hold.booking);
-            self.seat_ids.push(seat);
-            self.seat_types.push(ticket_type);
-        }
+        self.seats_of(hold);
     }
 
+    /// In an order that lets one batch release a seat and take it again: releases before
+    /// seat inserts, since the unique index on active seats checks each statement.
     async fn write(self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
         if !self.ids.is_empty() {
             sqlx::query(
@@ -191,21 +205,6 @@ impl Rows {
             .bind(&self.item_prices)
             .execute(&mut **tx)
             .await?;
-            if !self.seat_ids.is_empty() {
-                // booking_seats_active_key refuses a seat already in an active booking: the
-                // whole batch fails rather than sell a seat twice
-                sqlx::query(
-                    "INSERT INTO booking_seats (id, booking_id, seat_id, ticket_type_id)
-                     SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[])",
-                )
-                .bind(&self.seat_row_ids)
-                .bind(&self.seat_bookings)
-                .bind(&self.seat_ids)
-                .bind(&self.seat_types)
-                .execute(&mut **tx)
-                .await?;
-            }
-            outbox(tx, "'bookings.held'", &self.ids).await?;
         }
         if !self.released.is_empty() {
             let updated = sqlx::query(
@@ -232,7 +231,56 @@ impl Rows {
             .bind(&self.released)
             .execute(&mut **tx)
             .await?;
+        }
+        let paid: Vec<BookingId> = self
+            .confirmed
+            .iter()
+            .chain(&self.reinstated)
+            .copied()
+            .collect();
+        if !self.confirmed.is_empty() {
+            sqlx::query(
+                "UPDATE bookings SET status = 'confirmed', version = $1
+                 WHERE id = ANY($2) AND status IN ('held', 'pending_payment')",
+            )
+            .bind(self.version)
+            .bind(&self.confirmed)
+            .execute(&mut **tx)
+            .await?;
+        }
+        if !self.reinstated.is_empty() {
+            sqlx::query(
+                "UPDATE bookings SET status = 'confirmed', version = $1
+                 WHERE id = ANY($2) AND status IN ('expired', 'cancelled')",
+            )
+            .bind(self.version)
+            .bind(&self.reinstated)
+            .execute(&mut **tx)
+            .await?;
+        }
+        if !self.seat_ids.is_empty() {
+            // booking_seats_active_key refuses a seat already in an active booking: the
+            // whole batch fails rather than sell a seat twice
+            sqlx::query(
+                "INSERT INTO booking_seats (id, booking_id, seat_id, ticket_type_id)
+                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[])",
+            )
+            .bind(&self.seat_row_ids)
+            .bind(&self.seat_bookings)
+            .bind(&self.seat_ids)
+            .bind(&self.seat_types)
+            .execute(&mut **tx)
+            .await?;
+        }
+        if !self.ids.is_empty() {
+            outbox(tx, "'bookings.held'", &self.ids).await?;
+        }
+        if !self.released.is_empty() {
             outbox(tx, "'bookings.' || b.status", &self.released).await?;
+        }
+        if !paid.is_empty() {
+            // the tickets follow from this row
+            outbox(tx, "'bookings.paid'", &paid).await?;
         }
         Ok(())
     }

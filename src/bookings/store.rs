@@ -91,7 +91,7 @@ async fn complete(pool: &PgPool, rows: Vec<BookingRow>) -> Result<Vec<Booking>, 
     let seats: Vec<(BookingId, uuid::Uuid, uuid::Uuid, String, String, String)> = sqlx::query_as(
         "SELECT bs.booking_id, s.id, s.ticket_type_id, s.section, s.row_label, s.seat_label
          FROM booking_seats bs JOIN seats s ON s.id = bs.seat_id
-         WHERE bs.booking_id = ANY($1) ORDER BY bs.booking_id, s.row_index, s.position",
+         WHERE bs.booking_id = ANY($1) ORDER BY bs.booking_id, s.row_index, s.position, s.id",
     )
     .bind(&ids)
     .fetch_all(pool)
@@ -108,6 +108,9 @@ async fn complete(pool: &PgPool, rows: Vec<BookingRow>) -> Result<Vec<Booking>, 
         items_of.entry(booking).or_default().push(item);
     }
     let mut seats_of: HashMap<BookingId, Vec<BookedSeat>> = HashMap::new();
+    // a booking sold again after its hold ended has its seats' rows twice (the old ones inactive)
+    let mut seats = seats;
+    seats.dedup_by_key(|(booking, seat, ..)| (*booking, *seat));
     for (booking, id, ticket_type, section, row, label) in seats {
         seats_of.entry(booking).or_default().push(BookedSeat {
             id: id.into(),

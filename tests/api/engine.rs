@@ -140,3 +140,59 @@ async fn recovery_reads_the_snapshot_and_the_journal_after_it() {
     let counts = second.counts(ticket_type).unwrap();
     assert_eq!((counts.held, counts.capacity), (3, 3));
 }
+
+#[actix_web::test]
+async fn one_batch_can_release_a_seat_and_sell_it_again() {
+    let app = spawn_app().await;
+    let organizer = app.organizer().await;
+    let map = json!({"sections": [{"name": "Box", "rows": [{"label": "A", "seats": 1}]}]});
+    let (event, ticket_type) = app
+        .event_with(&organizer, json!({"seat_mapped": true}), Some(map))
+        .await;
+    let (event, ticket_type): (EventId, TicketTypeId) = (
+        event.parse().unwrap(),
+        ticket_type["id"].as_str().unwrap().parse().unwrap(),
+    );
+    let first_buyer: UserId = app.customer().await.id.parse().unwrap();
+    let second_buyer: UserId = app.customer().await.id.parse().unwrap();
+    let first = directory(&app, EngineSettings::default());
+    let held = first
+        .hold(event, request(ticket_type, first_buyer, 1))
+        .await
+        .unwrap();
+    let seat = held.seats[0];
+    drop(first);
+
+    // both reach a fresh actor while it loads, so they are decided in one drain: one batch
+    let second = directory(&app, EngineSettings::default());
+    let named = HoldRequest {
+        items: vec![ItemRequest {
+            ticket_type,
+            qty: 1,
+            seats: vec![seat.1],
+        }],
+        ..request(ticket_type, second_buyer, 1)
+    };
+    let (cancelled, sold_again) = futures_util::future::join(
+        second.cancel(event, held.booking, first_buyer),
+        second.hold(event, named),
+    )
+    .await;
+    cancelled.unwrap();
+    let sold_again = sold_again.unwrap();
+    assert_eq!(sold_again.seats, vec![seat]);
+    let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM bookings WHERE id = ANY($1)")
+        .bind(vec![held.booking, sold_again.booking])
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions[0], versions[1], "written by one batch");
+    let active: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM booking_seats WHERE active AND seat_id = $1")
+            .bind(seat.1)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(active, 1);
+}
