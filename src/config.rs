@@ -64,6 +64,7 @@ pub struct ServerSettings {
     pub json_limit_bytes: usize,
     pub seat_map_limit_bytes: usize,
     pub trust_forwarded_for: bool,
+    pub public_url: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -39,6 +39,8 @@ codes! {
     TokenExpired => ("token_expired", UNAUTHORIZED),
     /// Wrong email or password (which one is not said).
     InvalidCredentials => ("invalid_credentials", UNAUTHORIZED),
+    /// The payment webhook's `X-Boxoffice-Signature` is missing, malformed, stale or wrong.
+    InvalidSignature => ("invalid_signature", UNAUTHORIZED),
     /// The refresh token is unknown, expired, used or revoked.
     InvalidRefreshToken => ("invalid_refresh_token", UNAUTHORIZED),
     /// Authenticated, but the role does not allow it.
@@ -69,6 +71,10 @@ codes! {
     EventCancelled => ("event_cancelled", CONFLICT),
     /// The hold ran out (`expired_at` passed) and its seats went back on sale.
     HoldExpired => ("hold_expired", CONFLICT),
+    /// The webhook names a booking (or transaction) that does not go with the payment.
+    PaymentMismatch => ("payment_mismatch", CONFLICT),
+    /// The gateway reported another amount or currency than the payment's; the payment is flagged.
+    AmountMismatch => ("amount_mismatch", CONFLICT),
     /// Checkout needs the buyer's contact information first.
     InformationRequired => ("information_required", CONFLICT),
     /// A request with this Idempotency-Key is still being answered; retry shortly.

@@ -10,6 +10,8 @@
 //! - [`catalog`]: events, ticket types and seat maps; public search and organizer admin.
 //! - [`bookings`]: holds through the event engine, contact information, checkout, cancel;
 //!   the engine's PostgreSQL journal.
+//! - [`payments`]: the payment a checkout creates, the gateway's signed webhook.
+//! - [`outbox`]: delivers domain events (a paid booking gets sold, or refunded).
 //! - [`idempotency`]: `Idempotency-Key` replays for POSTs that create something.
 //! - [`ops`]: health, readiness, Prometheus metrics, the OpenAPI document.
 pub mod auth;
@@ -22,7 +24,9 @@ pub mod error;
 pub mod idempotency;
 pub mod input;
 pub mod ops;
+pub mod outbox;
 pub mod pagination;
+pub mod payments;
 pub mod startup;
 pub mod telemetry;
 pub mod users;

@@ -196,6 +196,7 @@ impl Modify for BearerAuth {
         crate::catalog::public::list_events, crate::catalog::public::get_event, crate::catalog::public::get_seats,
         crate::bookings::hold, crate::bookings::get_booking, crate::bookings::list_bookings,
         crate::bookings::information, crate::bookings::checkout, crate::bookings::cancel,
+        crate::payments::get_payment, crate::payments::webhook,
         crate::catalog::admin::create_event, crate::catalog::admin::list_events, crate::catalog::admin::get_event,
         crate::catalog::admin::update_event, crate::catalog::admin::delete_event, crate::catalog::admin::publish_event,
         crate::catalog::admin::cancel_event, crate::catalog::admin::create_ticket_type, crate::catalog::admin::update_ticket_type,
@@ -205,6 +206,6 @@ impl Modify for BearerAuth {
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::FieldError)),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "users"), (name = "catalog"), (name = "bookings"), (name = "admin"), (name = "operations"))
+    tags((name = "auth"), (name = "users"), (name = "catalog"), (name = "bookings"), (name = "payments"), (name = "admin"), (name = "operations"))
 )]
 pub struct ApiDoc;

@@ -11,6 +11,7 @@ use actix_web::{web, App, HttpServer};
 use boxoffice_actors::directory::EventDirectory;
 use boxoffice_actors::ids::EventId;
 use sqlx::PgPool;
+use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::{self, JwtKeys, LoginThrottle, RevokedSessions};
@@ -21,6 +22,7 @@ use crate::database::{self, DatabaseError};
 use crate::error::{extractors, ApiError, Code};
 use crate::ops::{self, Metrics};
 use crate::users;
+use crate::{outbox, payments};
 
 /// What every request handler may need, built once.
 pub struct AppState {
@@ -32,6 +34,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The event actors: every hold and release goes through them.
     pub engine: EventDirectory,
+    /// Wakes the outbox dispatcher when rows it should deliver were just written.
+    pub outbox: Arc<Notify>,
 }
 
 impl AppState {
@@ -40,7 +44,9 @@ impl AppState {
         let access_ttl = Duration::from_secs(auth.access_ttl_seconds);
         let since = chrono::Utc::now() - chrono::Duration::seconds(auth.access_ttl_seconds as i64);
         let revoked = auth::store::families_revoked_since(&pool, since).await?;
-        let engine = EventDirectory::new(Arc::new(PgJournal::new(pool.clone())), settings.engine());
+        let outbox = Arc::new(Notify::new());
+        let journal = PgJournal::new(pool.clone(), outbox.clone());
+        let engine = EventDirectory::new(Arc::new(journal), settings.engine());
         // events with live holds get their actors now, so those holds expire on time after a restart
         let live: Vec<EventId> = sqlx::query_scalar(
             "SELECT DISTINCT event_id FROM bookings WHERE status IN ('held', 'pending_payment')",
@@ -50,6 +56,7 @@ impl AppState {
         engine.start(live);
         Ok(Self {
             engine,
+            outbox,
             jwt: JwtKeys::new(&auth.jwt_secret, auth.access_ttl_seconds),
             throttle: LoginThrottle::new(
                 auth.login_max_failures_per_account,
@@ -86,6 +93,7 @@ impl Application {
         let pool = database::connect_and_migrate(&settings).await?;
         let settings = Arc::new(settings);
         let state = web::Data::new(AppState::new(settings.clone(), pool.clone()).await?);
+        actix_web::rt::spawn(outbox::run(state.clone()));
         let listener =
             TcpListener::bind(settings.server.bind).map_err(|cause| StartupError::Bind {
                 addr: settings.server.bind.to_string(),
@@ -148,6 +156,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                 .configure(users::routes)
                 .configure(catalog::public::routes)
                 .configure(bookings::routes)
+                .configure(payments::routes)
                 .configure(|cfg| catalog::admin::routes(cfg, settings.server.seat_map_limit_bytes)),
         )
         .configure(ops::routes);

@@ -2,6 +2,7 @@
 //! transaction over `bookings`, `booking_items`, `booking_seats` and `outbox`; recovery reads
 //! the newest `inventory_snapshots` row and the bookings stamped with a later version.
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use boxoffice_actors::ids::{BookingId, EventId, SeatId, TicketTypeId, UserId};
 use boxoffice_actors::inventory::{Hold, HoldState, Millis, SeatSpec, TicketTypeSpec};
@@ -10,17 +11,20 @@ use boxoffice_actors::journal::{
 };
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Transaction};
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::booking_code;
 
 pub struct PgJournal {
     pool: PgPool,
+    /// Poked after a commit that wrote outbox rows someone consumes, so they go out at once.
+    outbox: Arc<Notify>,
 }
 
 impl PgJournal {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn new(pool: PgPool, outbox: Arc<Notify>) -> Self {
+        Self { pool, outbox }
     }
 }
 
@@ -40,11 +44,16 @@ impl Journal for PgJournal {
 
     fn commit(&self, batch: &Batch) -> BoxFuture<Result<(), JournalError>> {
         let rows = Rows::of(batch);
-        let pool = self.pool.clone();
+        let paid = !rows.confirmed.is_empty() || !rows.reinstated.is_empty();
+        let (pool, outbox) = (self.pool.clone(), self.outbox.clone());
         Box::pin(async move {
             let mut tx = pool.begin().await.map_err(journal_error)?;
             rows.write(&mut tx).await.map_err(journal_error)?;
-            tx.commit().await.map_err(journal_error)
+            tx.commit().await.map_err(journal_error)?;
+            if paid {
+                outbox.notify_one();
+            }
+            Ok(())
         })
     }
 
@@ -415,36 +424,7 @@ async fn load(pool: &PgPool, event: EventId) -> Result<Option<Loaded>, sqlx::Err
         .bind(since)
         .fetch_all(pool)
         .await?;
-        for row in live {
-            let state = if row.status == "confirmed" {
-                HoldState::Confirmed
-            } else {
-                HoldState::Held
-            };
-            holds.insert(
-                row.id,
-                Hold {
-                    booking: row.id,
-                    user: row.user_id,
-                    items: Vec::new(),
-                    seats: Vec::new(),
-                    currency: row.currency.clone(),
-                    held_at: row.held_at.timestamp_millis(),
-                    expires_at: row.expired_at.timestamp_millis(),
-                    state,
-                },
-            );
-        }
-        for (booking, ticket_type, qty, price) in items {
-            if let Some(hold) = holds.get_mut(&booking) {
-                hold.items.push((ticket_type, qty as u32, price));
-            }
-        }
-        for (booking, ticket_type, seat) in seats {
-            if let Some(hold) = holds.get_mut(&booking) {
-                hold.seats.push((ticket_type, seat));
-            }
-        }
+        assemble(&mut holds, live, items, seats);
     }
     Ok(Some(Loaded {
         status,
@@ -452,6 +432,84 @@ async fn load(pool: &PgPool, event: EventId) -> Result<Option<Loaded>, sqlx::Err
         holds: holds.into_values().collect(),
         version: version as u64,
     }))
+}
+
+/// Builds holds from booking rows and their items and seats.
+fn assemble<'a>(
+    holds: &mut HashMap<BookingId, Hold>,
+    rows: impl IntoIterator<Item = &'a BookingRow>,
+    items: Vec<(BookingId, TicketTypeId, i32, i64)>,
+    seats: Vec<(BookingId, TicketTypeId, SeatId)>,
+) {
+    for row in rows {
+        let state = if row.status == "confirmed" {
+            HoldState::Confirmed
+        } else {
+            HoldState::Held
+        };
+        holds.insert(
+            row.id,
+            Hold {
+                booking: row.id,
+                user: row.user_id,
+                items: Vec::new(),
+                seats: Vec::new(),
+                currency: row.currency.clone(),
+                held_at: row.held_at.timestamp_millis(),
+                expires_at: row.expired_at.timestamp_millis(),
+                state,
+            },
+        );
+    }
+    for (booking, ticket_type, qty, price) in items {
+        if let Some(hold) = holds.get_mut(&booking) {
+            hold.items.push((ticket_type, qty as u32, price));
+        }
+    }
+    for (booking, ticket_type, seat) in seats {
+        if let Some(hold) = holds.get_mut(&booking) {
+            if !hold.seats.contains(&(ticket_type, seat)) {
+                hold.seats.push((ticket_type, seat));
+            }
+        }
+    }
+}
+
+/// A booking as the journal has it, whatever its status, with the seats it held: what a late
+/// payment asks the engine to sell again.
+pub async fn recorded(
+    pool: &PgPool,
+    booking: BookingId,
+) -> Result<Option<(EventId, Hold)>, sqlx::Error> {
+    let Some(event): Option<EventId> =
+        sqlx::query_scalar("SELECT event_id FROM bookings WHERE id = $1")
+            .bind(booking)
+            .fetch_optional(pool)
+            .await?
+    else {
+        return Ok(None);
+    };
+    let rows: Vec<BookingRow> = sqlx::query_as(
+        "SELECT id, user_id, status, held_at, expired_at, currency, version FROM bookings WHERE id = $1",
+    )
+    .bind(booking)
+    .fetch_all(pool)
+    .await?;
+    let items = sqlx::query_as(
+        "SELECT booking_id, ticket_type_id, qty, price FROM booking_items WHERE booking_id = $1 ORDER BY id",
+    )
+    .bind(booking)
+    .fetch_all(pool)
+    .await?;
+    let seats = sqlx::query_as(
+        "SELECT booking_id, ticket_type_id, seat_id FROM booking_seats WHERE booking_id = $1 ORDER BY id",
+    )
+    .bind(booking)
+    .fetch_all(pool)
+    .await?;
+    let mut holds = HashMap::new();
+    assemble(&mut holds, &rows, items, seats);
+    Ok(holds.remove(&booking).map(|hold| (event, hold)))
 }
 
 /// The event's ticket types as the engine sees them.

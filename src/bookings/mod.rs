@@ -51,6 +51,17 @@ pub struct Booking {
     pub information: Option<Information>,
     /// The payment method chosen at checkout.
     pub payment_method: Option<String>,
+    /// The latest payment, once checked out: pay at its `checkout_url`.
+    pub payment: Option<BookingPayment>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct BookingPayment {
+    pub id: uuid::Uuid,
+    pub payment_code: String,
+    pub checkout_url: Option<String>,
+    /// `pending`, `succeeded`, `failed`, `refunded` or `flagged`.
+    pub status: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
@@ -80,9 +91,14 @@ pub struct Information {
 
 /// A booking's short code: 60 random bits of its id in Crockford base32, `XXXX-XXXX-XXXX`.
 pub fn booking_code(id: BookingId) -> String {
+    short_code(id.0)
+}
+
+/// 60 random bits of a UUIDv7 in Crockford base32, grouped `XXXX-XXXX-XXXX`.
+pub fn short_code(id: uuid::Uuid) -> String {
     const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     // the low 62 bits of a UUIDv7 are random; the time bits would repeat within a millisecond
-    let random = id.0.as_u128() as u64;
+    let random = id.as_u128() as u64;
     let mut code = String::with_capacity(14);
     for i in 0..12 {
         if i > 0 && i % 4 == 0 {
@@ -352,6 +368,7 @@ async fn held_booking(state: &AppState, event: EventId, hold: Hold) -> Result<Bo
         seats,
         information: None,
         payment_method: None,
+        payment: None,
     })
 }
 
@@ -480,8 +497,9 @@ pub struct CheckoutBody {
 
 pub const PAYMENT_METHODS: [&str; 3] = ["card", "bank_transfer", "ewallet"];
 
-/// Moves a held booking with contact details to `pending_payment` and asks for a payment
-/// (`bookings.confirmed` on the outbox). Checking out again answers the booking unchanged.
+/// Moves a held booking with contact details to `pending_payment`, creates its payment with the
+/// gateway (pay at `payment.checkout_url`) and writes `bookings.confirmed` on the outbox.
+/// Checking out again answers the booking unchanged.
 #[utoipa::path(post, path = "/v1/bookings/{id}/checkout", tag = "bookings", params(("id" = String, Path),
         ("Idempotency-Key" = Option<String>, Header, description = "the same key within 24 h replays the first answer")),
     request_body = CheckoutBody,
@@ -507,7 +525,8 @@ pub async fn checkout(
     let endpoint = format!("POST /v1/bookings/{id}/checkout");
     let (id, owner, app) = (*id, user.clone(), state.clone());
     let checkout = async move {
-        store::checkout(&app.pool, id, owner.id, &parsed.payment_method).await?;
+        let public_url = &app.settings.server.public_url;
+        store::checkout(&app.pool, id, owner.id, &parsed.payment_method, public_url).await?;
         let booking = own_booking(&app, &owner, id).await?;
         Ok((
             StatusCode::OK,

@@ -6,7 +6,7 @@ use boxoffice_actors::ids::{BookingId, EventId, SeatId, UserId};
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use super::{status_conflict, BookedSeat, Booking, BookingItem, Information};
+use super::{status_conflict, BookedSeat, Booking, BookingItem, BookingPayment, Information};
 use crate::error::{ApiError, Code};
 use crate::pagination::Page;
 
@@ -120,6 +120,28 @@ async fn complete(pool: &PgPool, rows: Vec<BookingRow>) -> Result<Vec<Booking>, 
             label,
         });
     }
+    let payments: Vec<(BookingId, BookingPayment)> =
+        sqlx::query_as::<_, (BookingId, uuid::Uuid, String, Option<String>, String)>(
+            "SELECT DISTINCT ON (booking_id) booking_id, id, payment_code, checkout_url, status
+         FROM payments WHERE booking_id = ANY($1) ORDER BY booking_id, id DESC",
+        )
+        .bind(&ids)
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|(booking, id, payment_code, checkout_url, status)| {
+            (
+                booking,
+                BookingPayment {
+                    id,
+                    payment_code,
+                    checkout_url,
+                    status,
+                },
+            )
+        })
+        .collect();
+    let mut payment_of: HashMap<BookingId, BookingPayment> = payments.into_iter().collect();
     let mut information_of: HashMap<BookingId, Information> = information
         .into_iter()
         .map(|(booking, email, phone, address)| {
@@ -139,6 +161,7 @@ async fn complete(pool: &PgPool, rows: Vec<BookingRow>) -> Result<Vec<Booking>, 
             items: items_of.remove(&row.id).unwrap_or_default(),
             seats: seats_of.remove(&row.id).unwrap_or_default(),
             information: information_of.remove(&row.id),
+            payment: payment_of.remove(&row.id),
             id: row.id,
             booking_code: row.booking_code,
             event_id: row.event_id,
@@ -219,6 +242,7 @@ pub async fn checkout(
     id: BookingId,
     user: UserId,
     method: &str,
+    public_url: &str,
 ) -> Result<(), ApiError> {
     let mut tx = pool.begin().await?;
     if lock_live(&mut tx, id, user).await? == "pending_payment" {
@@ -253,6 +277,7 @@ pub async fn checkout(
     .bind(id)
     .execute(&mut *tx)
     .await?;
+    crate::payments::store::create_pending(&mut tx, id, method, public_url).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -27,7 +27,8 @@ async fn event(app: &TestApp, capacity: u32) -> (EventId, TicketTypeId, UserId) 
 }
 
 fn directory(app: &TestApp, settings: EngineSettings) -> EventDirectory {
-    EventDirectory::new(Arc::new(PgJournal::new(app.pool.clone())), settings)
+    let journal = PgJournal::new(app.pool.clone(), Arc::default());
+    EventDirectory::new(Arc::new(journal), settings)
 }
 
 fn request(ticket_type: TicketTypeId, user: UserId, qty: u32) -> HoldRequest {

@@ -8,6 +8,7 @@ mod crash;
 mod engine;
 mod helpers;
 mod operations;
+mod payments;
 mod startup;
 mod users;
 mod validation;

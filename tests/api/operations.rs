@@ -115,6 +115,8 @@ async fn the_openapi_document_describes_every_route() {
         ("post", "/v1/bookings/{id}/information"),
         ("post", "/v1/bookings/{id}/checkout"),
         ("post", "/v1/bookings/{id}/cancel"),
+        ("get", "/v1/payments/{id}"),
+        ("post", "/v1/payments/webhook"),
         ("get", "/healthz"),
         ("get", "/readyz"),
         ("get", "/metrics"),

@@ -1,0 +1,132 @@
+//! The outbox dispatcher: domain events written in the same transaction as the change that
+//! causes them are delivered at least once, in order, by one task per server. Rows not yet
+//! delivered (a crash, a failing handler) are retried with backoff, also after a restart, so
+//! every handler is idempotent.
+use std::time::Duration;
+
+use actix_web::web;
+use boxoffice_actors::event_actor::{Confirmation, EngineError};
+use boxoffice_actors::ids::BookingId;
+use boxoffice_actors::inventory::Rejection;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::bookings::journal;
+use crate::payments;
+use crate::startup::AppState;
+
+/// How often undelivered rows are looked for when nobody pokes the dispatcher.
+const POLL: Duration = Duration::from_millis(500);
+const BATCH: i64 = 100;
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    subject: String,
+    payload: serde_json::Value,
+    attempts: i32,
+}
+
+/// Delivers until the server stops.
+pub async fn run(state: web::Data<AppState>) {
+    loop {
+        match deliver_due(&state).await {
+            Ok(n) if n as i64 == BATCH => continue,
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "outbox delivery failed; retrying"),
+        }
+        tokio::select! {
+            _ = state.outbox.notified() => {}
+            _ = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
+
+/// Delivers the rows that are due; returns how many it looked at.
+async fn deliver_due(state: &AppState) -> Result<usize, sqlx::Error> {
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, subject, payload, attempts FROM outbox
+         WHERE delivered_at IS NULL AND next_attempt_at <= now() ORDER BY id LIMIT $1",
+    )
+    .bind(BATCH)
+    .fetch_all(&state.pool)
+    .await?;
+    let count = rows.len();
+    let mut delivered = Vec::with_capacity(count);
+    for row in rows {
+        match deliver(state, &row).await {
+            Ok(()) => delivered.push(row.id),
+            Err(error) => {
+                let backoff = 2_i64.saturating_pow(row.attempts.clamp(0, 8) as u32);
+                tracing::warn!(outbox_id = row.id, subject = %row.subject, %error, backoff, "delivery failed");
+                sqlx::query(
+                    "UPDATE outbox SET attempts = attempts + 1,
+                            next_attempt_at = now() + make_interval(secs => $2)
+                     WHERE id = $1",
+                )
+                .bind(row.id)
+                .bind(backoff as f64)
+                .execute(&state.pool)
+                .await?;
+            }
+        }
+    }
+    sqlx::query("UPDATE outbox SET delivered_at = now() WHERE id = ANY($1)")
+        .bind(&delivered)
+        .execute(&state.pool)
+        .await?;
+    Ok(count)
+}
+
+/// Routes one domain event to whoever acts on it; subjects nobody consumes yet are done.
+async fn deliver(state: &AppState, row: &Row) -> Result<(), String> {
+    match row.subject.as_str() {
+        "payments.succeeded" => {
+            let paid: Paid =
+                serde_json::from_value(row.payload.clone()).map_err(|e| e.to_string())?;
+            sell_paid_booking(state, paid).await
+        }
+        _ => Ok(()),
+    }
+}
+
+#[derive(Deserialize)]
+struct Paid {
+    payment_id: Uuid,
+    booking_id: BookingId,
+}
+
+/// A payment succeeded: the event's actor sells the booking's admissions, or, if its hold
+/// ended and the admissions went to someone else, the payment is refunded. Delivered twice,
+/// the second time finds the booking confirmed (or the payment refunded) and changes nothing.
+async fn sell_paid_booking(state: &AppState, paid: Paid) -> Result<(), String> {
+    let Some((event, recorded)) = journal::recorded(&state.pool, paid.booking_id)
+        .await
+        .map_err(|e| e.to_string())?
+    else {
+        return Err(format!("booking {} not found", paid.booking_id));
+    };
+    match state
+        .engine
+        .confirm(event, paid.booking_id, Some(recorded))
+        .await
+    {
+        Ok(Confirmation::Confirmed | Confirmation::AlreadyConfirmed) => Ok(()),
+        Ok(Confirmation::Reinstated) => {
+            tracing::info!(booking_id = %paid.booking_id, "late payment: the expired hold was sold again");
+            Ok(())
+        }
+        Err(EngineError::Rejected(
+            rejection @ (Rejection::SoldOut
+            | Rejection::SeatTaken(_)
+            | Rejection::UnknownSeat(_)
+            | Rejection::UnknownTicketType(_)),
+        )) => {
+            tracing::info!(booking_id = %paid.booking_id, %rejection, "late payment for admissions sold since: refunding");
+            payments::store::refund(&state.pool, paid.payment_id, &rejection.to_string())
+                .await
+                .map_err(|e| e.to_string())
+        }
+        Err(error) => Err(error.to_string()),
+    }
+}

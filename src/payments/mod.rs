@@ -1,0 +1,122 @@
+//! Payments: the pending payment a checkout creates with the gateway, the gateway's signed
+//! webhook that settles it, and the buyer's view of it. What a settled payment does to the
+//! booking happens after, through the outbox (see [`crate::outbox`]).
+pub mod signature;
+pub mod store;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use boxoffice_actors::ids::BookingId;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::error::{ApiError, Code};
+use crate::startup::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/payments/webhook").route(web::post().to(webhook)))
+        .service(web::resource("/payments/{id}").route(web::get().to(get_payment)));
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct Payment {
+    pub id: Uuid,
+    pub payment_code: String,
+    pub booking_id: BookingId,
+    /// Minor units of `currency`: the booking's total when it was checked out.
+    pub price: i64,
+    pub currency: String,
+    /// `card`, `bank_transfer` or `ewallet`.
+    pub method: String,
+    pub provider: String,
+    /// `pending`, `succeeded`, `failed`, `refunded` or `flagged` (the gateway reported another amount).
+    pub status: String,
+    /// Where the buyer pays (the gateway's hosted page).
+    pub checkout_url: Option<String>,
+    pub transaction_id: Option<String>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One of the caller's payments.
+#[utoipa::path(get, path = "/v1/payments/{id}", tag = "payments", params(("id" = String, Path)),
+    responses((status = 200, body = Payment), (status = 404, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_payment(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let payment = store::find(&state.pool, *id, user.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("payment"))?;
+    Ok(HttpResponse::Ok().json(payment))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WebhookQuery {
+    pub payment_code: String,
+    pub booking_id: BookingId,
+    /// The gateway's id of the transaction; a second call with the same id changes nothing.
+    pub transaction_id: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct WebhookBody {
+    /// `succeeded` or `failed`.
+    pub status: String,
+    /// Minor units; must equal the payment's price.
+    pub amount: i64,
+    pub currency: String,
+}
+
+/// The gateway reports a payment's outcome. Signed: `X-Boxoffice-Signature: t=<unix
+/// seconds>,v1=<hex HMAC-SHA256(payment.webhook_secret, "<t>.<raw query string>.<raw body>")>`,
+/// within 5 minutes of our clock.
+#[utoipa::path(post, path = "/v1/payments/webhook", tag = "payments", params(WebhookQuery,
+        ("X-Boxoffice-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256>")),
+    request_body = WebhookBody,
+    responses((status = 200, body = Payment), (status = 400, body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody)))]
+#[tracing::instrument(skip_all)]
+pub async fn webhook(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let header = request
+        .headers()
+        .get(signature::HEADER)
+        .and_then(|v| v.to_str().ok());
+    let secret = state.settings.payment.webhook_secret.expose();
+    signature::verify(
+        secret,
+        header,
+        request.query_string(),
+        &body,
+        Utc::now().timestamp(),
+    )
+    .map_err(|e| ApiError::new(Code::InvalidSignature, e.to_string()))?;
+    let query = web::Query::<WebhookQuery>::from_query(request.query_string())
+        .map_err(|e| ApiError::new(Code::BadRequest, format!("invalid query string: {e}")))?
+        .into_inner();
+    let body: WebhookBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(Code::BadRequest, format!("invalid JSON body: {e}")))?;
+    if !matches!(body.status.as_str(), "succeeded" | "failed") {
+        return Err(ApiError::invalid("status", "must be succeeded or failed"));
+    }
+    let payment = store::settle(
+        &state.pool,
+        &query.payment_code,
+        query.booking_id,
+        &query.transaction_id,
+        &body,
+    )
+    .await?;
+    state.outbox.notify_one();
+    Ok(HttpResponse::Ok().json(payment))
+}
