@@ -31,6 +31,8 @@ macro_rules! codes {
 codes! {
     /// The request could not be read: malformed JSON, a wrong type, a bad query string.
     BadRequest => ("bad_request", BAD_REQUEST),
+    /// A scanned code that boxoffice did not sign.
+    InvalidTicketCode => ("invalid_ticket_code", BAD_REQUEST),
     /// A `next_token` that this server did not hand out.
     InvalidNextToken => ("invalid_next_token", BAD_REQUEST),
     /// Missing, malformed or revoked credentials.
@@ -75,6 +77,8 @@ codes! {
     PaymentMismatch => ("payment_mismatch", CONFLICT),
     /// The gateway reported another amount or currency than the payment's; the payment is flagged.
     AmountMismatch => ("amount_mismatch", CONFLICT),
+    /// The ticket was checked in before; the message says when.
+    AlreadyCheckedIn => ("already_checked_in", CONFLICT),
     /// Checkout needs the buyer's contact information first.
     InformationRequired => ("information_required", CONFLICT),
     /// A request with this Idempotency-Key is still being answered; retry shortly.

@@ -11,6 +11,7 @@
 //! - [`bookings`]: holds through the event engine, contact information, checkout, cancel;
 //!   the engine's PostgreSQL journal.
 //! - [`payments`]: the payment a checkout creates, the gateway's signed webhook.
+//! - [`tickets`]: one signed ticket per admission, its QR, check-in at the door.
 //! - [`outbox`]: delivers domain events (a paid booking gets sold, or refunded).
 //! - [`idempotency`]: `Idempotency-Key` replays for POSTs that create something.
 //! - [`ops`]: health, readiness, Prometheus metrics, the OpenAPI document.
@@ -29,4 +30,5 @@ pub mod pagination;
 pub mod payments;
 pub mod startup;
 pub mod telemetry;
+pub mod tickets;
 pub mod users;

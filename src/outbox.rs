@@ -12,8 +12,8 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::bookings::journal;
-use crate::payments;
 use crate::startup::AppState;
+use crate::{payments, tickets};
 
 /// How often undelivered rows are looked for when nobody pokes the dispatcher.
 const POLL: Duration = Duration::from_millis(500);
@@ -86,8 +86,27 @@ async fn deliver(state: &AppState, row: &Row) -> Result<(), String> {
                 serde_json::from_value(row.payload.clone()).map_err(|e| e.to_string())?;
             sell_paid_booking(state, paid).await
         }
+        "bookings.paid" => {
+            let sold: Sold =
+                serde_json::from_value(row.payload.clone()).map_err(|e| e.to_string())?;
+            let settings = &state.settings;
+            tickets::store::issue(
+                &state.pool,
+                sold.booking_id,
+                settings.tickets.signing_key.expose(),
+                &settings.server.public_url,
+            )
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+        }
         _ => Ok(()),
     }
+}
+
+#[derive(Deserialize)]
+struct Sold {
+    booking_id: BookingId,
 }
 
 #[derive(Deserialize)]

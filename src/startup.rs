@@ -22,7 +22,7 @@ use crate::database::{self, DatabaseError};
 use crate::error::{extractors, ApiError, Code};
 use crate::ops::{self, Metrics};
 use crate::users;
-use crate::{outbox, payments};
+use crate::{outbox, payments, tickets};
 
 /// What every request handler may need, built once.
 pub struct AppState {
@@ -157,6 +157,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                 .configure(catalog::public::routes)
                 .configure(bookings::routes)
                 .configure(payments::routes)
+                .configure(tickets::routes)
                 .configure(|cfg| catalog::admin::routes(cfg, settings.server.seat_map_limit_bytes)),
         )
         .configure(ops::routes);

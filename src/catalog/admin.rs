@@ -185,7 +185,11 @@ pub struct StatusQuery {
 
 /// The event if the caller runs it: organizers their own, admins any. Others get 404, so
 /// whether an event exists is not revealed.
-async fn owned_event(pool: &PgPool, user: &AuthUser, id: EventId) -> Result<Event, ApiError> {
+pub(crate) async fn owned_event(
+    pool: &PgPool,
+    user: &AuthUser,
+    id: EventId,
+) -> Result<Event, ApiError> {
     let scope = if user.is_admin() {
         Scope::All
     } else {

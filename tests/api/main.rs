@@ -10,5 +10,6 @@ mod helpers;
 mod operations;
 mod payments;
 mod startup;
+mod tickets;
 mod users;
 mod validation;

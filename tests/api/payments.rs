@@ -8,7 +8,7 @@ use crate::helpers::{
 };
 
 /// The gateway's call, signed `seconds_ago` seconds ago with `secret`.
-struct Webhook<'a> {
+pub struct Webhook<'a> {
     payment: &'a Value,
     booking_id: &'a str,
     transaction_id: &'a str,
@@ -19,7 +19,7 @@ struct Webhook<'a> {
 }
 
 impl<'a> Webhook<'a> {
-    fn new(app: &'a TestApp, booking: &'a Value, transaction_id: &'a str) -> Self {
+    pub fn new(app: &'a TestApp, booking: &'a Value, transaction_id: &'a str) -> Self {
         Self {
             payment: &booking["payment"],
             booking_id: booking["id"].as_str().unwrap(),
@@ -31,7 +31,7 @@ impl<'a> Webhook<'a> {
         }
     }
 
-    async fn send(&self, app: &TestApp) -> reqwest::Response {
+    pub async fn send(&self, app: &TestApp) -> reqwest::Response {
         let query = format!(
             "payment_code={}&booking_id={}&transaction_id={}",
             self.payment["payment_code"].as_str().unwrap(),
@@ -69,7 +69,7 @@ async fn checked_out(
     (buyer, event, booking)
 }
 
-async fn check_out(app: &TestApp, buyer: &User, booking: &Value) -> Value {
+pub async fn check_out(app: &TestApp, buyer: &User, booking: &Value) -> Value {
     let id = booking["id"].as_str().unwrap();
     let token = Some(buyer.access_token.as_str());
     let information = json!({"email": buyer.email});
@@ -102,7 +102,7 @@ async fn booking_status(app: &TestApp, buyer: &User, booking: &Value) -> String 
     booking["status"].as_str().unwrap().to_owned()
 }
 
-async fn wait_for_status(app: &TestApp, buyer: &User, booking: &Value, status: &str) {
+pub async fn wait_for_status(app: &TestApp, buyer: &User, booking: &Value, status: &str) {
     eventually(10, status, || async {
         (booking_status(app, buyer, booking).await == status).then_some(())
     })

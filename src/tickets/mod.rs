@@ -1,0 +1,260 @@
+//! Tickets: one per admission of a sold booking, each with a signed code and its QR; listed
+//! for their owner; checked in once by the event's organizer.
+pub mod code;
+pub mod store;
+
+use actix_web::{web, HttpResponse};
+use boxoffice_actors::ids::{BookingId, EventId, SeatId, TicketTypeId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::{AuthUser, Organizer};
+use crate::error::{ApiError, Code, Validation};
+use crate::pagination::{self, Page};
+use crate::startup::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/tickets").route(web::get().to(list_tickets)))
+        .service(web::resource("/tickets/{id}").route(web::get().to(get_ticket)))
+        // the seed's singular path
+        .service(web::resource("/ticket/{id}").route(web::get().to(get_ticket)))
+        .service(web::resource("/tickets/{id}/qr.svg").route(web::get().to(qr_svg)))
+        .service(web::resource("/admin/events/{id}/checkins").route(web::post().to(check_in)));
+}
+
+#[derive(sqlx::FromRow)]
+pub struct TicketRow {
+    id: Uuid,
+    code: String,
+    status: String,
+    qr_url: String,
+    checked_in_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    admission_no: i32,
+    booking_id: BookingId,
+    booking_code: String,
+    payment_id: Uuid,
+    event_id: EventId,
+    event_name: String,
+    event_start_at: DateTime<Utc>,
+    event_location: String,
+    ticket_type_id: TicketTypeId,
+    ticket_type_name: String,
+    seat_id: Option<SeatId>,
+    seat_section: Option<String>,
+    seat_row: Option<String>,
+    seat_label: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Ticket {
+    pub id: Uuid,
+    /// The signed code the QR carries: show it at the door.
+    pub code: String,
+    /// `valid`, `checked_in` or `void`.
+    pub status: String,
+    /// The QR of `code` as SVG.
+    pub qr_url: String,
+    pub checked_in_at: Option<DateTime<Utc>>,
+    pub issued_at: DateTime<Utc>,
+    /// Which admission of the booking this is, from 1.
+    pub admission_no: i32,
+    pub booking_id: BookingId,
+    pub booking_code: String,
+    pub payment_id: Uuid,
+    pub event: TicketEvent,
+    pub ticket_type_id: TicketTypeId,
+    pub ticket_type_name: String,
+    /// For seat-mapped ticket types.
+    pub seat: Option<TicketSeat>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct TicketEvent {
+    pub id: EventId,
+    pub name: String,
+    pub start_at: DateTime<Utc>,
+    pub location: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct TicketSeat {
+    pub id: SeatId,
+    pub section: String,
+    pub row: String,
+    pub label: String,
+}
+
+impl From<TicketRow> for Ticket {
+    fn from(row: TicketRow) -> Self {
+        let seat = match (row.seat_id, row.seat_section, row.seat_row, row.seat_label) {
+            (Some(id), Some(section), Some(row), Some(label)) => Some(TicketSeat {
+                id,
+                section,
+                row,
+                label,
+            }),
+            _ => None,
+        };
+        Ticket {
+            id: row.id,
+            code: row.code,
+            status: row.status,
+            qr_url: row.qr_url,
+            checked_in_at: row.checked_in_at,
+            issued_at: row.created_at,
+            admission_no: row.admission_no,
+            booking_id: row.booking_id,
+            booking_code: row.booking_code,
+            payment_id: row.payment_id,
+            event: TicketEvent {
+                id: row.event_id,
+                name: row.event_name,
+                start_at: row.event_start_at,
+                location: row.event_location,
+            },
+            ticket_type_id: row.ticket_type_id,
+            ticket_type_name: row.ticket_type_name,
+            seat,
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TicketQuery {
+    /// 1 to 100, default 20.
+    pub limit: Option<i64>,
+    pub next_token: Option<String>,
+}
+
+/// The caller's tickets, newest first.
+#[utoipa::path(get, path = "/v1/tickets", tag = "tickets", params(TicketQuery),
+    responses((status = 200, body = crate::pagination::Page<Ticket>)), security(("bearer" = [])))]
+pub async fn list_tickets(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<TicketQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let mut validation = Validation::new();
+    let limit = pagination::limit(query.limit, &mut validation);
+    validation.finish()?;
+    let after: Option<Uuid> = query
+        .next_token
+        .as_deref()
+        .map(pagination::decode)
+        .transpose()?;
+    let tickets = store::list(&state.pool, user.id, after, limit).await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(tickets, limit, |t| t.id)))
+}
+
+async fn own_ticket(state: &AppState, user: &AuthUser, id: Uuid) -> Result<Ticket, ApiError> {
+    store::find(&state.pool, id, user.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("ticket"))
+}
+
+/// One of the caller's tickets (also at `/v1/ticket/{id}`).
+#[utoipa::path(get, path = "/v1/tickets/{id}", tag = "tickets", params(("id" = String, Path)),
+    responses((status = 200, body = Ticket), (status = 404, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_ticket(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(own_ticket(&state, &user, *id).await?))
+}
+
+/// The ticket's QR code (its signed `code`) as SVG.
+#[utoipa::path(get, path = "/v1/tickets/{id}/qr.svg", tag = "tickets", params(("id" = String, Path)),
+    responses((status = 200, content_type = "image/svg+xml", body = String), (status = 404, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn qr_svg(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let ticket = own_ticket(&state, &user, *id).await?;
+    // rendering is CPU work: off the async workers
+    let svg = web::block(move || render_svg(&ticket.code))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("image/svg+xml")
+        .insert_header(("Cache-Control", "private, max-age=86400"))
+        .body(svg))
+}
+
+pub fn render_svg(code: &str) -> Result<String, qrcode::types::QrError> {
+    use qrcode::render::svg;
+    let qr = qrcode::QrCode::new(code.as_bytes())?;
+    Ok(qr
+        .render::<svg::Color<'_>>()
+        .min_dimensions(240, 240)
+        .quiet_zone(true)
+        .build())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckInBody {
+    /// The code the ticket's QR carries.
+    pub code: String,
+}
+
+/// The door: a genuine ticket of this event checks in once (200 with the ticket); again is 409
+/// `already_checked_in`; a forged code is 400 `invalid_ticket_code`; another event's is 404.
+#[utoipa::path(post, path = "/v1/admin/events/{id}/checkins", tag = "admin", params(("id" = String, Path)),
+    request_body = CheckInBody,
+    responses((status = 200, body = Ticket), (status = 400, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id, event_id = %id))]
+pub async fn check_in(
+    state: web::Data<AppState>,
+    Organizer(user): Organizer,
+    id: web::Path<EventId>,
+    body: web::Json<CheckInBody>,
+) -> Result<HttpResponse, ApiError> {
+    let event = crate::catalog::admin::owned_event(&state.pool, &user, *id).await?;
+    let key = state.settings.tickets.signing_key.expose();
+    let (ticket, ticket_event) = code::verify(key, &body.code).ok_or_else(|| {
+        ApiError::new(
+            Code::InvalidTicketCode,
+            "this is not a boxoffice ticket code",
+        )
+    })?;
+    let not_here = || ApiError::not_found("ticket of this event");
+    if ticket_event != event.id {
+        return Err(not_here());
+    }
+    let checked_in = store::check_in(&state.pool, ticket, event.id).await?;
+    let found = store::find_at_event(&state.pool, ticket, event.id)
+        .await?
+        .ok_or_else(not_here)?;
+    if checked_in {
+        tracing::info!(ticket_id = %ticket, "checked in");
+        return Ok(HttpResponse::Ok().json(found));
+    }
+    match found.status.as_str() {
+        "checked_in" => Err(ApiError::new(
+            Code::AlreadyCheckedIn,
+            format!(
+                "this ticket was checked in at {}",
+                found
+                    .checked_in_at
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default()
+            ),
+        )),
+        other => Err(ApiError::new(
+            Code::InvalidState,
+            format!("the ticket is {other}"),
+        )),
+    }
+}

@@ -1,0 +1,215 @@
+//! After the payment: one ticket per admission with a signed code and a QR, and check-in at
+//! the door, once.
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{eventually, expect_error, expect_json, spawn_app, TestApp, User};
+use crate::payments::{check_out, wait_for_status, Webhook};
+
+/// An organizer's event with two seats, and a buyer who paid for both.
+async fn paid_for_two(app: &TestApp) -> (User, User, String, Vec<Value>) {
+    let organizer = app.organizer().await;
+    let buyer = app.customer().await;
+    let map = json!({"sections": [{"name": "Stalls", "rows": [{"label": "A", "seats": 2}]}]});
+    let (event, ticket_type) = app
+        .event_with(&organizer, json!({"seat_mapped": true}), Some(map))
+        .await;
+    let body = json!({"event_id": event, "ticket_type_id": ticket_type["id"], "qty": 2});
+    let booking = expect_json(app.hold(&buyer, &body).await, StatusCode::CREATED).await;
+    let booking = check_out(app, &buyer, &booking).await;
+    expect_json(
+        Webhook::new(app, &booking, "txn").send(app).await,
+        StatusCode::OK,
+    )
+    .await;
+    wait_for_status(app, &buyer, &booking, "confirmed").await;
+    let tickets = eventually(10, "the tickets", || async {
+        let page = expect_json(
+            app.get("/v1/tickets", Some(&buyer.access_token)).await,
+            StatusCode::OK,
+        )
+        .await;
+        let tickets = page["data"].as_array().unwrap().clone();
+        (tickets.len() == 2).then_some(tickets)
+    })
+    .await;
+    (organizer, buyer, event, tickets)
+}
+
+fn check_in(
+    app: &TestApp,
+    organizer: &User,
+    event: &str,
+    code: &Value,
+) -> impl std::future::Future<Output = reqwest::Response> {
+    let request = app
+        .request(
+            reqwest::Method::POST,
+            &format!("/v1/admin/events/{event}/checkins"),
+            Some(&organizer.access_token),
+        )
+        .json(&json!({"code": code}));
+    async move { request.send().await.unwrap() }
+}
+
+#[actix_web::test]
+async fn a_paid_booking_gets_one_ticket_per_seat_with_a_working_qr() {
+    let app = spawn_app().await;
+    let (_, buyer, event, tickets) = paid_for_two(&app).await;
+    let mut seats: Vec<&str> = tickets
+        .iter()
+        .map(|t| t["seat"]["label"].as_str().unwrap())
+        .collect();
+    seats.sort();
+    assert_eq!(seats, ["1", "2"]);
+    let ticket = &tickets[0];
+    assert_eq!(ticket["status"], "valid");
+    assert_eq!(ticket["event"]["id"], event.as_str());
+    assert_eq!(ticket["seat"]["row"], "A");
+    let id = ticket["id"].as_str().unwrap();
+    assert!(ticket["qr_url"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/v1/tickets/{id}/qr.svg")));
+
+    // the seed's singular path too
+    for path in [format!("/v1/tickets/{id}"), format!("/v1/ticket/{id}")] {
+        let read = expect_json(
+            app.get(&path, Some(&buyer.access_token)).await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(read["code"], ticket["code"]);
+    }
+    let qr = app
+        .get(
+            &format!("/v1/tickets/{id}/qr.svg"),
+            Some(&buyer.access_token),
+        )
+        .await;
+    assert_eq!(qr.status(), StatusCode::OK);
+    assert_eq!(qr.headers()["content-type"], "image/svg+xml");
+    let svg = qr.text().await.unwrap();
+    assert!(svg.contains("<svg") && svg.contains("</svg>"), "{svg}");
+    // only their owner sees them
+    let stranger = app.customer().await;
+    expect_error(
+        app.get(&format!("/v1/tickets/{id}"), Some(&stranger.access_token))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_error(
+        app.get(
+            &format!("/v1/tickets/{id}/qr.svg"),
+            Some(&stranger.access_token),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+
+    // issuing again (a redelivered event) changes nothing
+    let booking: uuid::Uuid = ticket["booking_id"].as_str().unwrap().parse().unwrap();
+    let again = boxoffice::tickets::store::issue(
+        &app.pool,
+        booking.into(),
+        app.settings.tickets.signing_key.expose(),
+        "http://x",
+    )
+    .await
+    .unwrap();
+    assert!(!again);
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 2);
+    let issued: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE subject = 'tickets.issued'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(issued, 1);
+}
+
+#[actix_web::test]
+async fn a_ticket_checks_in_once_and_forged_or_foreign_codes_are_refused() {
+    let app = spawn_app().await;
+    let (organizer, buyer, event, tickets) = paid_for_two(&app).await;
+    let code = &tickets[0]["code"];
+
+    let first = expect_json(
+        check_in(&app, &organizer, &event, code).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(first["status"], "checked_in");
+    assert_eq!(first["id"], tickets[0]["id"]);
+    let error = expect_error(
+        check_in(&app, &organizer, &event, code).await,
+        StatusCode::CONFLICT,
+        "already_checked_in",
+    )
+    .await;
+    assert!(error["message"].as_str().unwrap().contains("checked in at"));
+
+    let forged = json!(format!("{}x", code.as_str().unwrap()));
+    expect_error(
+        check_in(&app, &organizer, &event, &forged).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_ticket_code",
+    )
+    .await;
+    let other_event = app.published_event(&organizer, json!({})).await;
+    expect_error(
+        check_in(&app, &organizer, other_event["id"].as_str().unwrap(), code).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    expect_error(
+        check_in(&app, &buyer, &event, code).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let rival = app.organizer().await;
+    expect_error(
+        check_in(&app, &rival, &event, code).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+
+    // two scanners at once: one gets in
+    let second = &tickets[1]["code"];
+    let answers = join_all((0..2).map(|_| check_in(&app, &organizer, &event, second))).await;
+    let statuses: Vec<StatusCode> = answers.iter().map(|r| r.status()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CONFLICT)
+            .count(),
+        1,
+        "{statuses:?}"
+    );
+    let page = expect_json(
+        app.get("/v1/tickets", Some(&buyer.access_token)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["status"] == "checked_in"));
+}
