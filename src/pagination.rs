@@ -3,10 +3,31 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, Code, Validation};
+
+/// `?limit=&next_token=` of a list that has no other filters.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 1 to 100, default 20.
+    pub limit: Option<i64>,
+    pub next_token: Option<String>,
+}
+
+impl PageQuery {
+    /// The position to continue after and the page size; 422 for a bad limit, 400 for a
+    /// `next_token` this server did not hand out.
+    pub fn parse<C: DeserializeOwned>(self) -> Result<(Option<C>, u32), ApiError> {
+        let mut validation = Validation::new();
+        let limit = limit(self.limit, &mut validation);
+        validation.finish()?;
+        let after = self.next_token.as_deref().map(decode).transpose()?;
+        Ok((after, limit))
+    }
+}
 
 pub const DEFAULT_LIMIT: u32 = 20;
 pub const MAX_LIMIT: u32 = 100;

@@ -11,7 +11,7 @@ use boxoffice_actors::ids::{BookingId, EventId, SeatId, TicketTypeId};
 use boxoffice_actors::inventory::{Hold, ItemRequest, Millis, Rejection};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
 use crate::error::{ApiError, Code, FieldError, Validation};
@@ -394,31 +394,15 @@ pub async fn get_booking(
     Ok(HttpResponse::Ok().json(own_booking(&state, &user, *id).await?))
 }
 
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct BookingQuery {
-    /// 1 to 100, default 20.
-    pub limit: Option<i64>,
-    pub next_token: Option<String>,
-}
-
 /// The caller's bookings, newest first.
-#[utoipa::path(get, path = "/v1/bookings", tag = "bookings", params(BookingQuery),
+#[utoipa::path(get, path = "/v1/bookings", tag = "bookings", params(crate::pagination::PageQuery),
     responses((status = 200, body = crate::pagination::Page<Booking>)), security(("bearer" = [])))]
 pub async fn list_bookings(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<BookingQuery>,
+    query: web::Query<pagination::PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = query.into_inner();
-    let mut validation = Validation::new();
-    let limit = pagination::limit(query.limit, &mut validation);
-    validation.finish()?;
-    let after: Option<BookingId> = query
-        .next_token
-        .as_deref()
-        .map(pagination::decode)
-        .transpose()?;
+    let (after, limit): (Option<BookingId>, u32) = query.into_inner().parse()?;
     Ok(HttpResponse::Ok().json(store::list(&state.pool, user.id, after, limit).await?))
 }
 

@@ -7,11 +7,11 @@ use actix_web::{web, HttpResponse};
 use boxoffice_actors::ids::{BookingId, EventId, SeatId, TicketTypeId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::{AuthUser, Organizer};
-use crate::error::{ApiError, Code, Validation};
+use crate::error::{ApiError, Code};
 use crate::pagination::{self, Page};
 use crate::startup::AppState;
 
@@ -122,31 +122,15 @@ impl From<TicketRow> for Ticket {
     }
 }
 
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct TicketQuery {
-    /// 1 to 100, default 20.
-    pub limit: Option<i64>,
-    pub next_token: Option<String>,
-}
-
 /// The caller's tickets, newest first.
-#[utoipa::path(get, path = "/v1/tickets", tag = "tickets", params(TicketQuery),
+#[utoipa::path(get, path = "/v1/tickets", tag = "tickets", params(crate::pagination::PageQuery),
     responses((status = 200, body = crate::pagination::Page<Ticket>)), security(("bearer" = [])))]
 pub async fn list_tickets(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<TicketQuery>,
+    query: web::Query<pagination::PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = query.into_inner();
-    let mut validation = Validation::new();
-    let limit = pagination::limit(query.limit, &mut validation);
-    validation.finish()?;
-    let after: Option<Uuid> = query
-        .next_token
-        .as_deref()
-        .map(pagination::decode)
-        .transpose()?;
+    let (after, limit): (Option<Uuid>, u32) = query.into_inner().parse()?;
     let tickets = store::list(&state.pool, user.id, after, limit).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(tickets, limit, |t| t.id)))
 }
