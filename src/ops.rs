@@ -197,7 +197,7 @@ impl Modify for BearerAuth {
         crate::bookings::hold, crate::bookings::get_booking, crate::bookings::list_bookings,
         crate::bookings::information, crate::bookings::checkout, crate::bookings::cancel,
         crate::payments::get_payment, crate::payments::webhook,
-        crate::tickets::list_tickets, crate::tickets::get_ticket, crate::tickets::qr_svg, crate::tickets::check_in,
+        crate::tickets::list_tickets, crate::tickets::get_ticket, crate::tickets::qr_svg, crate::tickets::qr_png, crate::tickets::check_in,
         crate::catalog::admin::create_event, crate::catalog::admin::list_events, crate::catalog::admin::get_event,
         crate::catalog::admin::update_event, crate::catalog::admin::delete_event, crate::catalog::admin::publish_event,
         crate::catalog::admin::cancel_event, crate::catalog::admin::create_ticket_type, crate::catalog::admin::update_ticket_type,

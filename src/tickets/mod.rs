@@ -1,6 +1,7 @@
 //! Tickets: one per admission of a sold booking, each with a signed code and its QR; listed
 //! for their owner; checked in once by the event's organizer.
 pub mod code;
+pub mod qr;
 pub mod store;
 
 use actix_web::{web, HttpResponse};
@@ -21,6 +22,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         // the seed's singular path
         .service(web::resource("/ticket/{id}").route(web::get().to(get_ticket)))
         .service(web::resource("/tickets/{id}/qr.svg").route(web::get().to(qr_svg)))
+        .service(web::resource("/tickets/{id}/qr.png").route(web::get().to(qr_png)))
         .service(web::resource("/admin/events/{id}/checkins").route(web::post().to(check_in)));
 }
 
@@ -164,7 +166,7 @@ pub async fn qr_svg(
 ) -> Result<HttpResponse, ApiError> {
     let ticket = own_ticket(&state, &user, *id).await?;
     // rendering is CPU work: off the async workers
-    let svg = web::block(move || render_svg(&ticket.code))
+    let svg = web::block(move || qr::svg(&ticket.code))
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)?;
@@ -174,14 +176,24 @@ pub async fn qr_svg(
         .body(svg))
 }
 
-pub fn render_svg(code: &str) -> Result<String, qrcode::types::QrError> {
-    use qrcode::render::svg;
-    let qr = qrcode::QrCode::new(code.as_bytes())?;
-    Ok(qr
-        .render::<svg::Color<'_>>()
-        .min_dimensions(240, 240)
-        .quiet_zone(true)
-        .build())
+/// The ticket's QR code as PNG.
+#[utoipa::path(get, path = "/v1/tickets/{id}/qr.png", tag = "tickets", params(("id" = String, Path)),
+    responses((status = 200, content_type = "image/png", body = Vec<u8>), (status = 404, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn qr_png(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let ticket = own_ticket(&state, &user, *id).await?;
+    let png = web::block(move || qr::png(&ticket.code))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok()
+        .content_type("image/png")
+        .insert_header(("Cache-Control", "private, max-age=86400"))
+        .body(png))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -120,6 +120,7 @@ async fn the_openapi_document_describes_every_route() {
         ("get", "/v1/tickets"),
         ("get", "/v1/tickets/{id}"),
         ("get", "/v1/tickets/{id}/qr.svg"),
+        ("get", "/v1/tickets/{id}/qr.png"),
         ("post", "/v1/admin/events/{id}/checkins"),
         ("get", "/healthz"),
         ("get", "/readyz"),

@@ -92,6 +92,15 @@ async fn a_paid_booking_gets_one_ticket_per_seat_with_a_working_qr() {
     assert_eq!(qr.headers()["content-type"], "image/svg+xml");
     let svg = qr.text().await.unwrap();
     assert!(svg.contains("<svg") && svg.contains("</svg>"), "{svg}");
+    let png = app
+        .get(
+            &format!("/v1/tickets/{id}/qr.png"),
+            Some(&buyer.access_token),
+        )
+        .await;
+    assert_eq!(png.status(), StatusCode::OK);
+    assert_eq!(png.headers()["content-type"], "image/png");
+    assert!(png.bytes().await.unwrap().starts_with(b"\x89PNG\r\n\x1a\n"));
     // only their owner sees them
     let stranger = app.customer().await;
     expect_error(
