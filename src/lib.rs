@@ -12,6 +12,7 @@
 //!   the engine's PostgreSQL journal.
 //! - [`payments`]: the payment a checkout creates, the gateway's signed webhook.
 //! - [`tickets`]: one signed ticket per admission, its QR, check-in at the door.
+//! - [`mail`]: outgoing mail (files or SMTP); the ticket mail.
 //! - [`outbox`]: delivers domain events (a paid booking gets sold, or refunded).
 //! - [`idempotency`]: `Idempotency-Key` replays for POSTs that create something.
 //! - [`ops`]: health, readiness, Prometheus metrics, the OpenAPI document.
@@ -24,6 +25,7 @@ pub mod database;
 pub mod error;
 pub mod idempotency;
 pub mod input;
+pub mod mail;
 pub mod ops;
 pub mod outbox;
 pub mod pagination;

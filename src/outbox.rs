@@ -100,6 +100,11 @@ async fn deliver(state: &AppState, row: &Row) -> Result<(), String> {
             .map(|_| ())
             .map_err(|e| e.to_string())
         }
+        "tickets.issued" => {
+            let sold: Sold =
+                serde_json::from_value(row.payload.clone()).map_err(|e| e.to_string())?;
+            tickets::mail_tickets(state, sold.booking_id).await
+        }
         _ => Ok(()),
     }
 }

@@ -20,6 +20,7 @@ use crate::catalog;
 use crate::config::Settings;
 use crate::database::{self, DatabaseError};
 use crate::error::{extractors, ApiError, Code};
+use crate::mail::Mailer;
 use crate::ops::{self, Metrics};
 use crate::users;
 use crate::{outbox, payments, tickets};
@@ -36,10 +37,11 @@ pub struct AppState {
     pub engine: EventDirectory,
     /// Wakes the outbox dispatcher when rows it should deliver were just written.
     pub outbox: Arc<Notify>,
+    pub mailer: Mailer,
 }
 
 impl AppState {
-    pub async fn new(settings: Arc<Settings>, pool: PgPool) -> Result<Self, sqlx::Error> {
+    pub async fn new(settings: Arc<Settings>, pool: PgPool) -> Result<Self, StartupError> {
         let auth = &settings.auth;
         let access_ttl = Duration::from_secs(auth.access_ttl_seconds);
         let since = chrono::Utc::now() - chrono::Duration::seconds(auth.access_ttl_seconds as i64);
@@ -54,9 +56,14 @@ impl AppState {
         .fetch_all(&pool)
         .await?;
         engine.start(live);
+        let mailer = Mailer::new(&settings.email).map_err(|cause| StartupError::MailDir {
+            dir: settings.email.dir.display().to_string(),
+            cause,
+        })?;
         Ok(Self {
             engine,
             outbox,
+            mailer,
             jwt: JwtKeys::new(&auth.jwt_secret, auth.access_ttl_seconds),
             throttle: LoginThrottle::new(
                 auth.login_max_failures_per_account,
@@ -77,6 +84,8 @@ pub enum StartupError {
     Database(#[from] DatabaseError),
     #[error("could not load state from the database: {0}")]
     State(#[from] sqlx::Error),
+    #[error("could not create the mail directory {dir} (email.dir): {cause}")]
+    MailDir { dir: String, cause: std::io::Error },
     #[error("could not listen on {addr}: {cause}")]
     Bind { addr: String, cause: std::io::Error },
 }

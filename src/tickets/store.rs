@@ -164,3 +164,14 @@ pub async fn check_in(pool: &PgPool, id: Uuid, event: EventId) -> Result<bool, A
     .rows_affected();
     Ok(updated == 1)
 }
+
+/// A booking's tickets in admission order.
+pub async fn of_booking(pool: &PgPool, booking: BookingId) -> Result<Vec<Ticket>, sqlx::Error> {
+    let rows: Vec<TicketRow> = sqlx::query_as(&format!(
+        "SELECT {TICKET_COLUMNS} {TICKET_FROM} WHERE t.booking_id = $1 ORDER BY t.admission_no"
+    ))
+    .bind(booking)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(Ticket::from).collect())
+}

@@ -36,6 +36,8 @@ pub fn test_settings(db_name: &str) -> Settings {
     settings.server.workers = 2;
     settings.database.url = Secret::new(format!("{}/{db_name}", server_url()));
     settings.database.max_connections = 5;
+    // mail (file transport) goes where this test can read it, away from the repository
+    settings.email.dir = std::env::temp_dir().join(db_name);
     settings
 }
 
@@ -87,6 +89,7 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.settings.email.dir);
         drop_database(&self.db_name);
     }
 }
@@ -348,6 +351,13 @@ pub fn serve(database_url: &str) -> (std::process::Child, u16) {
             ("BOXOFFICE__DATABASE__URL", database_url),
             ("BOXOFFICE__SERVER__BIND", "127.0.0.1:0"),
             ("BOXOFFICE__LOG__LEVEL", "info"),
+            (
+                "BOXOFFICE__EMAIL__DIR",
+                std::env::temp_dir()
+                    .join("boxoffice-test-mail")
+                    .to_str()
+                    .unwrap(),
+            ),
         ],
     )
     .stdout(std::process::Stdio::piped())

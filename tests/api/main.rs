@@ -7,6 +7,7 @@ mod catalog;
 mod crash;
 mod engine;
 mod helpers;
+mod mail;
 mod operations;
 mod payments;
 mod startup;

@@ -8,7 +8,7 @@ use crate::helpers::{eventually, expect_error, expect_json, spawn_app, TestApp, 
 use crate::payments::{check_out, wait_for_status, Webhook};
 
 /// An organizer's event with two seats, and a buyer who paid for both.
-async fn paid_for_two(app: &TestApp) -> (User, User, String, Vec<Value>) {
+pub async fn paid_for_two(app: &TestApp) -> (User, User, String, Vec<Value>) {
     let organizer = app.organizer().await;
     let buyer = app.customer().await;
     let map = json!({"sections": [{"name": "Stalls", "rows": [{"label": "A", "seats": 2}]}]});

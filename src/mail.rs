@@ -1,0 +1,134 @@
+//! Outgoing mail through lettre: `email.transport = "file"` writes each message as an `.eml`
+//! file under `email.dir`; `"smtp"` sends through `email.smtp_host`:`email.smtp_port`. The
+//! ticket mail carries every ticket with its QR inline (HTML and plain text).
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use crate::config::{EmailSettings, EmailTransport};
+use crate::tickets::{qr, Ticket};
+
+pub struct Mailer {
+    from: Mailbox,
+    transport: Transport,
+}
+
+enum Transport {
+    File(AsyncFileTransport<Tokio1Executor>),
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+}
+
+impl Mailer {
+    /// Creates `email.dir` for the file transport.
+    pub fn new(settings: &EmailSettings) -> std::io::Result<Self> {
+        let from = settings
+            .from
+            .parse()
+            .expect("email.from is checked when the settings load");
+        let transport = match settings.transport {
+            EmailTransport::File => {
+                std::fs::create_dir_all(&settings.dir)?;
+                Transport::File(AsyncFileTransport::new(&settings.dir))
+            }
+            EmailTransport::Smtp => Transport::Smtp(
+                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.smtp_host)
+                    .port(settings.smtp_port)
+                    .build(),
+            ),
+        };
+        Ok(Self { from, transport })
+    }
+
+    pub async fn send(&self, message: Message) -> Result<(), String> {
+        match &self.transport {
+            Transport::File(file) => file
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Transport::Smtp(smtp) => smtp
+                .send(message)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Who the mail comes from (`email.from`).
+    pub fn from(&self) -> &Mailbox {
+        &self.from
+    }
+}
+
+/// The mail with a booking's tickets, each with its QR as an inline PNG. QR rendering is CPU
+/// work: call this off the async workers.
+pub fn tickets_message(
+    from: Mailbox,
+    to: Mailbox,
+    booking_code: &str,
+    tickets: &[Ticket],
+) -> Result<Message, String> {
+    let Some(first) = tickets.first() else {
+        return Err("a ticket mail needs tickets".into());
+    };
+    let event = &first.event;
+    let when = event.start_at.format("%A %-d %B %Y, %H:%M UTC");
+    let mut text = format!(
+        "Your tickets for {} ({when}, {}). Booking {booking_code}.\n\n",
+        event.name, event.location
+    );
+    let mut html = format!(
+            "<html><body style=\"font-family: sans-serif\"><h1>Your tickets for {}</h1><p>{when}, {}<br>Booking <b>{booking_code}</b></p>",
+            escape(&event.name),
+            escape(&event.location)
+        );
+    let mut images = Vec::with_capacity(tickets.len());
+    for (n, ticket) in tickets.iter().enumerate() {
+        let place = ticket
+            .seat
+            .as_ref()
+            .map(|s| format!("{}, row {}, seat {}", s.section, s.row, s.label))
+            .unwrap_or_else(|| "general admission".into());
+        text.push_str(&format!(
+            "Ticket {}: {} - {place}\nCode: {}\n\n",
+            ticket.admission_no, ticket.ticket_type_name, ticket.code
+        ));
+        html.push_str(&format!(
+                "<div style=\"margin: 1em 0\"><h2>Ticket {}: {}</h2><p>{}</p><img src=\"cid:ticket-{n}\" alt=\"QR code\" width=\"240\" height=\"240\"><p><code>{}</code></p></div>",
+                ticket.admission_no,
+                escape(&ticket.ticket_type_name),
+                escape(&place),
+                escape(&ticket.code)
+            ));
+        let png = qr::png(&ticket.code).map_err(|e| e.to_string())?;
+        images.push(
+            Attachment::new_inline(format!("ticket-{n}"))
+                .body(png, ContentType::parse("image/png").expect("a valid type")),
+        );
+    }
+    text.push_str("Show the code (or its QR) at the door. Each ticket lets one person in once.\n");
+    html.push_str(
+        "<p>Show the QR at the door. Each ticket lets one person in once.</p></body></html>",
+    );
+    let mut related = MultiPart::related().singlepart(SinglePart::html(html));
+    for image in images {
+        related = related.singlepart(image);
+    }
+    Message::builder()
+        .from(from)
+        .to(to)
+        .subject(format!("Your tickets for {}", event.name))
+        .multipart(
+            MultiPart::alternative()
+                .singlepart(SinglePart::plain(text))
+                .multipart(related),
+        )
+        .map_err(|e| e.to_string())
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
