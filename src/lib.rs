@@ -13,6 +13,7 @@
 //! - [`payments`]: the payment a checkout creates, the gateway's signed webhook.
 //! - [`tickets`]: one signed ticket per admission, its QR, check-in at the door.
 //! - [`mail`]: outgoing mail (files or SMTP); the ticket mail.
+//! - [`notifications`]: in-site notifications, listed and pushed live (server-sent events).
 //! - [`outbox`]: delivers domain events (a paid booking gets sold, or refunded).
 //! - [`idempotency`]: `Idempotency-Key` replays for POSTs that create something.
 //! - [`ops`]: health, readiness, Prometheus metrics, the OpenAPI document.
@@ -26,6 +27,7 @@ pub mod error;
 pub mod idempotency;
 pub mod input;
 pub mod mail;
+pub mod notifications;
 pub mod ops;
 pub mod outbox;
 pub mod pagination;

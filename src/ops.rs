@@ -198,6 +198,7 @@ impl Modify for BearerAuth {
         crate::bookings::information, crate::bookings::checkout, crate::bookings::cancel,
         crate::payments::get_payment, crate::payments::webhook,
         crate::tickets::list_tickets, crate::tickets::get_ticket, crate::tickets::qr_svg, crate::tickets::qr_png, crate::tickets::check_in,
+        crate::notifications::list_notifications, crate::notifications::mark_read, crate::notifications::stream_notifications,
         crate::catalog::admin::create_event, crate::catalog::admin::list_events, crate::catalog::admin::get_event,
         crate::catalog::admin::update_event, crate::catalog::admin::delete_event, crate::catalog::admin::publish_event,
         crate::catalog::admin::cancel_event, crate::catalog::admin::create_ticket_type, crate::catalog::admin::update_ticket_type,
@@ -207,6 +208,6 @@ impl Modify for BearerAuth {
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::FieldError)),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "users"), (name = "catalog"), (name = "bookings"), (name = "payments"), (name = "tickets"), (name = "admin"), (name = "operations"))
+    tags((name = "auth"), (name = "users"), (name = "catalog"), (name = "bookings"), (name = "payments"), (name = "tickets"), (name = "notifications"), (name = "admin"), (name = "operations"))
 )]
 pub struct ApiDoc;

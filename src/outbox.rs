@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::bookings::journal;
 use crate::startup::AppState;
-use crate::{payments, tickets};
+use crate::{notifications, payments, tickets};
 
 /// How often undelivered rows are looked for when nobody pokes the dispatcher.
 const POLL: Duration = Duration::from_millis(500);
@@ -78,8 +78,14 @@ async fn deliver_due(state: &AppState) -> Result<usize, sqlx::Error> {
     Ok(count)
 }
 
-/// Routes one domain event to whoever acts on it; subjects nobody consumes yet are done.
+/// Routes one domain event to whoever acts on it, then to its user's notifications.
 async fn deliver(state: &AppState, row: &Row) -> Result<(), String> {
+    act(state, row).await?;
+    notifications::notify(state, row.id, &row.subject, &row.payload).await
+}
+
+/// What the event makes happen; subjects nobody acts on are done.
+async fn act(state: &AppState, row: &Row) -> Result<(), String> {
     match row.subject.as_str() {
         "payments.succeeded" => {
             let paid: Paid =

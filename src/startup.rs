@@ -4,6 +4,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix::{Addr, Supervisor};
 use actix_web::dev::{Server, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers};
@@ -21,6 +22,7 @@ use crate::config::Settings;
 use crate::database::{self, DatabaseError};
 use crate::error::{extractors, ApiError, Code};
 use crate::mail::Mailer;
+use crate::notifications::{self, NotificationHub};
 use crate::ops::{self, Metrics};
 use crate::users;
 use crate::{outbox, payments, tickets};
@@ -38,6 +40,7 @@ pub struct AppState {
     /// Wakes the outbox dispatcher when rows it should deliver were just written.
     pub outbox: Arc<Notify>,
     pub mailer: Mailer,
+    pub hub: Addr<NotificationHub>,
 }
 
 impl AppState {
@@ -64,6 +67,7 @@ impl AppState {
             engine,
             outbox,
             mailer,
+            hub: Supervisor::start(|_| NotificationHub::default()),
             jwt: JwtKeys::new(&auth.jwt_secret, auth.access_ttl_seconds),
             throttle: LoginThrottle::new(
                 auth.login_max_failures_per_account,
@@ -167,6 +171,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                 .configure(bookings::routes)
                 .configure(payments::routes)
                 .configure(tickets::routes)
+                .configure(notifications::routes)
                 .configure(|cfg| catalog::admin::routes(cfg, settings.server.seat_map_limit_bytes)),
         )
         .configure(ops::routes);

@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub use credentials::{Email, NewPassword};
-pub use session::{AuthUser, Organizer, RevokedSessions};
+pub use session::{AuthUser, Organizer, RevokedSessions, StreamUser};
 pub use throttle::LoginThrottle;
 pub use token::{Claims, JwtKeys};
 

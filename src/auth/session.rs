@@ -64,12 +64,28 @@ impl FromRequest for Organizer {
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .expect("AppState is registered with the app");
-    let token = req
-        .headers()
+/// The caller of an event stream: browsers' `EventSource` cannot send headers, so the access
+/// token may also come as `?access_token=`.
+#[derive(Clone, Debug)]
+pub struct StreamUser(pub AuthUser);
+
+impl FromRequest for StreamUser {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let from_query = || {
+            web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+                .ok()
+                .and_then(|q| q.get("access_token").cloned())
+        };
+        let token = bearer(req).map(str::to_owned).or_else(from_query);
+        ready(authenticate_token(req, token.as_deref()).map(StreamUser))
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    req.headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| {
@@ -77,12 +93,22 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
                 .strip_prefix("Bearer ")
                 .or_else(|| value.strip_prefix("bearer "))
         })
-        .ok_or_else(|| {
-            ApiError::new(
-                Code::Unauthorized,
-                "send an access token: Authorization: Bearer <token>",
-            )
-        })?;
+}
+
+fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
+    authenticate_token(req, bearer(req))
+}
+
+fn authenticate_token(req: &HttpRequest, token: Option<&str>) -> Result<AuthUser, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .expect("AppState is registered with the app");
+    let token = token.ok_or_else(|| {
+        ApiError::new(
+            Code::Unauthorized,
+            "send an access token: Authorization: Bearer <token>",
+        )
+    })?;
     let claims = state.jwt.verify(token.trim())?;
     if state.revoked.contains(claims.sid) {
         return Err(ApiError::new(

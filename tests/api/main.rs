@@ -8,6 +8,7 @@ mod crash;
 mod engine;
 mod helpers;
 mod mail;
+mod notifications;
 mod operations;
 mod payments;
 mod startup;

@@ -1,0 +1,236 @@
+//! In-site notifications: stored per user from domain events (payment received, tickets
+//! issued, refund, hold expired), listed and marked read, and pushed live over server-sent
+//! events by the `NotificationHub` actor to every open stream of their user.
+use std::collections::HashMap;
+use std::time::Duration;
+
+use actix::prelude::*;
+use actix_web::{web, HttpResponse};
+use boxoffice_actors::ids::UserId;
+use chrono::{DateTime, Utc};
+use futures_util::stream;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc::{self, error::TrySendError};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::{AuthUser, StreamUser};
+use crate::error::ApiError;
+use crate::pagination::{Page, PageQuery};
+use crate::startup::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/notifications").route(web::get().to(list_notifications)))
+        .service(web::resource("/notifications/stream").route(web::get().to(stream_notifications)))
+        .service(web::resource("/notifications/{id}/read").route(web::post().to(mark_read)));
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct Notification {
+    pub id: Uuid,
+    /// `payment_succeeded`, `tickets_issued`, `payment_refunded` or `booking_expired`.
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    /// Ids to link to: `booking_id`, `payment_id`.
+    pub data: serde_json::Value,
+    pub read_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, kind, title, body, data, read_at, created_at";
+
+/// What a domain event tells its user, if anything.
+fn from_event(
+    subject: &str,
+    payload: &serde_json::Value,
+) -> Option<(&'static str, &'static str, String)> {
+    let price = || {
+        format!(
+            "{} {}",
+            payload["price"].as_i64().unwrap_or_default(),
+            payload["currency"].as_str().unwrap_or_default()
+        )
+    };
+    match subject {
+        "payments.succeeded" => Some(("payment_succeeded", "Payment received", format!("We received {}; your tickets are on their way.", price()))),
+        "tickets.issued" => Some(("tickets_issued", "Your tickets are ready", format!("{} ticket(s) are in My tickets.", payload["tickets"].as_i64().unwrap_or_default()))),
+        "payments.refunded" => Some(("payment_refunded", "Payment refunded", "Your hold had ended and the seats were sold before the payment arrived, so it was refunded.".to_owned())),
+        "bookings.expired" => Some(("booking_expired", "Your hold expired", "The seats went back on sale; you can book again.".to_owned())),
+        _ => None,
+    }
+}
+
+/// Stores the notification an outbox row makes for its user (once: the row's id is unique
+/// among notifications) if they want in-site notifications, and pushes it to their streams.
+pub async fn notify(
+    state: &AppState,
+    outbox_id: i64,
+    subject: &str,
+    payload: &serde_json::Value,
+) -> Result<(), String> {
+    let Some((kind, title, body)) = from_event(subject, payload) else {
+        return Ok(());
+    };
+    let Some(user) = payload["user_id"]
+        .as_str()
+        .and_then(|u| u.parse::<UserId>().ok())
+    else {
+        return Err(format!("{subject} without a user_id"));
+    };
+    let data = serde_json::json!({"booking_id": payload["booking_id"], "payment_id": payload["payment_id"]});
+    let stored: Option<Notification> = sqlx::query_as(&format!(
+        "INSERT INTO notifications (id, user_id, kind, title, body, data, outbox_id)
+         SELECT $1, $2, $3, $4, $5, $6, $7
+         WHERE COALESCE((SELECT site_notifications FROM user_settings WHERE user_id = $2), true)
+         ON CONFLICT (outbox_id) DO NOTHING
+         RETURNING {COLUMNS}"
+    ))
+    .bind(Uuid::now_v7())
+    .bind(user)
+    .bind(kind)
+    .bind(title)
+    .bind(body)
+    .bind(data)
+    .bind(outbox_id)
+    .fetch_optional(&state.pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    if let Some(notification) = stored {
+        state.hub.do_send(Publish { user, notification });
+    }
+    Ok(())
+}
+
+/// The caller's notifications, newest first.
+#[utoipa::path(get, path = "/v1/notifications", tag = "notifications", params(PageQuery),
+    responses((status = 200, body = crate::pagination::Page<Notification>)), security(("bearer" = [])))]
+pub async fn list_notifications(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (after, limit): (Option<Uuid>, u32) = query.into_inner().parse()?;
+    let rows: Vec<Notification> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM notifications WHERE user_id = $1 AND ($2::uuid IS NULL OR id < $2)
+         ORDER BY id DESC LIMIT $3"
+    ))
+    .bind(user.id)
+    .bind(after)
+    .bind(i64::from(limit) + 1)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |n| n.id)))
+}
+
+/// Marks one of the caller's notifications read (again: no change).
+#[utoipa::path(post, path = "/v1/notifications/{id}/read", tag = "notifications", params(("id" = String, Path)),
+    responses((status = 200, body = Notification), (status = 404, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn mark_read(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let notification: Option<Notification> = sqlx::query_as(&format!(
+        "UPDATE notifications SET read_at = COALESCE(read_at, now())
+         WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
+    ))
+    .bind(*id)
+    .bind(user.id)
+    .fetch_optional(&state.pool)
+    .await?;
+    Ok(HttpResponse::Ok().json(notification.ok_or_else(|| ApiError::not_found("notification"))?))
+}
+
+/// Server-sent events: each new notification of the caller as `event: notification` with the
+/// notification as JSON, and a comment every 15 s to keep the connection open. The access token
+/// may be given as `?access_token=` (browsers' EventSource cannot send headers).
+#[utoipa::path(get, path = "/v1/notifications/stream", tag = "notifications",
+    responses((status = 200, content_type = "text/event-stream", body = String)), security(("bearer" = [])))]
+pub async fn stream_notifications(
+    state: web::Data<AppState>,
+    StreamUser(user): StreamUser,
+) -> HttpResponse {
+    let (tx, rx) = mpsc::channel::<Notification>(64);
+    state.hub.do_send(Subscribe { user: user.id, tx });
+    let opened = stream::once(async {
+        Ok::<_, actix_web::Error>(web::Bytes::from_static(b": connected\n\n"))
+    });
+    let events = stream::unfold(
+        (rx, tokio::time::interval(KEEP_ALIVE)),
+        |(mut rx, mut tick)| async move {
+            tick.reset();
+            let chunk = tokio::select! {
+                notification = rx.recv() => {
+                    let notification = notification?;
+                    let json = serde_json::to_string(&notification).expect("notifications serialize");
+                    format!("event: notification\nid: {}\ndata: {json}\n\n", notification.id)
+                }
+                _ = tick.tick() => ": keep-alive\n\n".to_owned(),
+            };
+            Some((
+                Ok::<_, actix_web::Error>(web::Bytes::from(chunk)),
+                (rx, tick),
+            ))
+        },
+    );
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(("Cache-Control", "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(futures_util::StreamExt::chain(opened, events))
+}
+
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// The open streams of each user. Streams whose client left are dropped on the next publish.
+#[derive(Default)]
+pub struct NotificationHub {
+    streams: HashMap<UserId, Vec<mpsc::Sender<Notification>>>,
+}
+
+impl Actor for NotificationHub {
+    type Context = Context<Self>;
+}
+
+impl Supervised for NotificationHub {}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Subscribe {
+    pub user: UserId,
+    pub tx: mpsc::Sender<Notification>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Publish {
+    pub user: UserId,
+    pub notification: Notification,
+}
+
+impl Handler<Subscribe> for NotificationHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) {
+        self.streams.entry(msg.user).or_default().push(msg.tx);
+    }
+}
+
+impl Handler<Publish> for NotificationHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: Publish, _: &mut Context<Self>) {
+        if let Some(streams) = self.streams.get_mut(&msg.user) {
+            // a full stream (a client not reading) misses the push; the list still has it
+            streams.retain(|tx| match tx.try_send(msg.notification.clone()) {
+                Ok(()) | Err(TrySendError::Full(_)) => true,
+                Err(TrySendError::Closed(_)) => false,
+            });
+            if streams.is_empty() {
+                self.streams.remove(&msg.user);
+            }
+        }
+    }
+}
