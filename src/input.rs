@@ -52,6 +52,14 @@ pub fn check_text(value: &str, min: usize, max: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// `text` safe to place in HTML text or a quoted attribute.
+pub fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// SHA-256 of `data` in lower-case hex: how tokens and request fingerprints are stored.
 pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::{Digest, Sha256};

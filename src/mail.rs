@@ -6,6 +6,7 @@ use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::{EmailSettings, EmailTransport};
+use crate::input::escape_html;
 use crate::tickets::{qr, Ticket};
 
 pub struct Mailer {
@@ -79,8 +80,8 @@ pub fn tickets_message(
     );
     let mut html = format!(
             "<html><body style=\"font-family: sans-serif\"><h1>Your tickets for {}</h1><p>{when}, {}<br>Booking <b>{booking_code}</b></p>",
-            escape(&event.name),
-            escape(&event.location)
+            escape_html(&event.name),
+            escape_html(&event.location)
         );
     let mut images = Vec::with_capacity(tickets.len());
     for (n, ticket) in tickets.iter().enumerate() {
@@ -96,9 +97,9 @@ pub fn tickets_message(
         html.push_str(&format!(
                 "<div style=\"margin: 1em 0\"><h2>Ticket {}: {}</h2><p>{}</p><img src=\"cid:ticket-{n}\" alt=\"QR code\" width=\"240\" height=\"240\"><p><code>{}</code></p></div>",
                 ticket.admission_no,
-                escape(&ticket.ticket_type_name),
-                escape(&place),
-                escape(&ticket.code)
+                escape_html(&ticket.ticket_type_name),
+                escape_html(&place),
+                escape_html(&ticket.code)
             ));
         let png = qr::png(&ticket.code).map_err(|e| e.to_string())?;
         images.push(
@@ -124,11 +125,4 @@ pub fn tickets_message(
                 .multipart(related),
         )
         .map_err(|e| e.to_string())
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

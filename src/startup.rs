@@ -174,6 +174,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                 .configure(notifications::routes)
                 .configure(|cfg| catalog::admin::routes(cfg, settings.server.seat_map_limit_bytes)),
         )
+        .configure(payments::sandbox::routes)
         .configure(ops::routes);
 }
 

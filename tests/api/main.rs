@@ -6,6 +6,7 @@ mod bookings;
 mod catalog;
 mod crash;
 mod engine;
+mod flow;
 mod helpers;
 mod mail;
 mod notifications;

@@ -1,0 +1,182 @@
+//! The seed's whole flow over HTTP, through the sandbox gateway's hosted page as a buyer's
+//! browser would use it.
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{eventually, expect_json, spawn_app, TestApp, User};
+
+/// The sandbox page of `booking`'s payment, on the test server.
+fn sandbox_path(booking: &Value) -> String {
+    let url = booking["payment"]["checkout_url"].as_str().unwrap();
+    url[url.find("/sandbox/").expect("a sandbox checkout URL")..].to_owned()
+}
+
+async fn press(app: &TestApp, booking: &Value, outcome: &str) -> String {
+    let page = app
+        .client
+        .post(format!("{}{}", app.address, sandbox_path(booking)))
+        .form(&[("outcome", outcome)])
+        .send()
+        .await
+        .unwrap();
+    // the gateway answers with a redirect back to its page, which shows the outcome
+    assert_eq!(page.status(), StatusCode::OK);
+    page.text().await.unwrap()
+}
+
+async fn book(
+    app: &TestApp,
+    buyer: &User,
+    event: &str,
+    ticket_type: &Value,
+    method: &str,
+) -> Value {
+    let token = Some(buyer.access_token.as_str());
+    let body = json!({"event_id": event, "ticket_type_id": ticket_type["id"], "qty": 2});
+    let booking = expect_json(app.hold(buyer, &body).await, StatusCode::CREATED).await;
+    let id = booking["id"].as_str().unwrap();
+    let information = json!({"email": buyer.email, "phone": "+84 90 000 0000", "address": "Hanoi"});
+    expect_json(
+        app.post(
+            &format!("/v1/bookings/{id}/information"),
+            token,
+            &information,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let checkout = json!({"payment_method": method});
+    expect_json(
+        app.post(&format!("/v1/bookings/{id}/checkout"), token, &checkout)
+            .await,
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[actix_web::test]
+async fn a_buyer_goes_from_search_to_a_checked_in_ticket() {
+    let app = spawn_app().await;
+    let organizer = app.organizer().await;
+    let map = json!({"sections": [{"name": "Stalls", "rows": [{"label": "A", "seats": 4}]}]});
+    let (event, ticket_type) = app
+        .event_with(
+            &organizer,
+            json!({"seat_mapped": true, "price": 300000}),
+            Some(map),
+        )
+        .await;
+    let buyer = app.customer().await;
+    let found = expect_json(app.get("/v1/events?q=strings", None).await, StatusCode::OK).await;
+    assert_eq!(found["data"][0]["id"], event.as_str());
+    let stream = app
+        .request(
+            reqwest::Method::GET,
+            "/v1/notifications/stream",
+            Some(&buyer.access_token),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut live = stream.bytes_stream();
+
+    let booking = book(&app, &buyer, &event, &ticket_type, "ewallet").await;
+    assert_eq!(booking["status"], "pending_payment");
+    let page = app.get(&sandbox_path(&booking), None).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains("E-wallet") && page.contains("600000 VND"),
+        "{page}"
+    );
+    let outcome = press(&app, &booking, "pay").await;
+    assert!(outcome.contains("<b>succeeded</b>"), "{outcome}");
+    // pressing again (a double click) pays nothing twice
+    assert!(press(&app, &booking, "pay")
+        .await
+        .contains("<b>succeeded</b>"));
+
+    let id = booking["id"].as_str().unwrap();
+    eventually(10, "the booking to be confirmed", || async {
+        let b = expect_json(
+            app.get(&format!("/v1/bookings/{id}"), Some(&buyer.access_token))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        (b["status"] == "confirmed").then_some(())
+    })
+    .await;
+    let tickets = eventually(10, "the tickets", || async {
+        let page = expect_json(
+            app.get("/v1/tickets", Some(&buyer.access_token)).await,
+            StatusCode::OK,
+        )
+        .await;
+        let tickets = page["data"].as_array().unwrap().clone();
+        (tickets.len() == 2).then_some(tickets)
+    })
+    .await;
+    for ticket in &tickets {
+        let id = ticket["id"].as_str().unwrap();
+        for qr in ["qr.svg", "qr.png"] {
+            let image = app
+                .get(&format!("/v1/tickets/{id}/{qr}"), Some(&buyer.access_token))
+                .await;
+            assert_eq!(image.status(), StatusCode::OK, "{qr}");
+        }
+    }
+    let mail_dir = app.settings.email.dir.clone();
+    eventually(10, "the ticket mail", || async {
+        std::fs::read_dir(&mail_dir)
+            .ok()?
+            .flatten()
+            .next()
+            .map(|_| ())
+    })
+    .await;
+    let mut received = String::new();
+    while !received.contains("tickets_issued") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), live.next())
+            .await
+            .expect("the notification arrives live")
+            .unwrap()
+            .unwrap();
+        received.push_str(&String::from_utf8_lossy(&chunk));
+    }
+
+    let scan = |code: Value| {
+        let request = app
+            .request(
+                reqwest::Method::POST,
+                &format!("/v1/admin/events/{event}/checkins"),
+                Some(&organizer.access_token),
+            )
+            .json(&json!({"code": code}));
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(scan(tickets[0]["code"].clone()).await, StatusCode::OK);
+    assert_eq!(scan(tickets[0]["code"].clone()).await, StatusCode::CONFLICT);
+}
+
+#[actix_web::test]
+async fn declining_on_the_sandbox_page_leaves_the_hold_to_try_again() {
+    let app = spawn_app().await;
+    let organizer = app.organizer().await;
+    let (event, ticket_type) = app.event_with(&organizer, json!({}), None).await;
+    let buyer = app.customer().await;
+    let booking = book(&app, &buyer, &event, &ticket_type, "card").await;
+    let outcome = press(&app, &booking, "decline").await;
+    assert!(outcome.contains("<b>failed</b>"), "{outcome}");
+    let id = booking["id"].as_str().unwrap();
+    let after = expect_json(
+        app.get(&format!("/v1/bookings/{id}"), Some(&buyer.access_token))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(after["status"], "held");
+    assert_eq!(after["payment"]["status"], "failed");
+}
