@@ -10,10 +10,10 @@ use serde_json::{json, Value};
 use crate::helpers::{eventually, expect_json, fresh_db_name, serve, server_url, TestApp, User};
 
 /// Kills the server when the test ends, however it ends.
-struct Server(Child);
+pub struct Server(pub Child);
 
 impl Server {
-    fn kill_9(&mut self) {
+    pub fn kill_9(&mut self) {
         let status = Command::new("kill")
             .args(["-KILL", &self.0.id().to_string()])
             .status()

@@ -12,6 +12,7 @@ mod mail;
 mod notifications;
 mod operations;
 mod payments;
+mod redelivery;
 mod startup;
 mod tickets;
 mod users;

@@ -1,0 +1,142 @@
+//! At-least-once delivery: domain events written but not delivered when the server dies are
+//! delivered after it restarts, and delivering every event again changes nothing: one
+//! payment, one sale, one set of tickets, one mail, one notification each.
+use reqwest::StatusCode;
+use serde_json::json;
+
+use boxoffice::payments::{store, WebhookBody};
+
+use crate::crash::Server;
+use crate::helpers::{eventually, expect_json, fresh_db_name, serve, server_url, TestApp};
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(&app.pool).await.unwrap()
+}
+
+async fn all_delivered(app: &TestApp) {
+    eventually(20, "every outbox row delivered", || async {
+        (count(
+            app,
+            "SELECT count(*) FROM outbox WHERE delivered_at IS NULL",
+        )
+        .await
+            == 0)
+            .then_some(())
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn undelivered_events_are_delivered_after_a_restart_and_redelivery_changes_nothing() {
+    let db_name = fresh_db_name();
+    let url = format!("{}/{db_name}", server_url());
+    let (child, port) = serve(&url);
+    let mut server = Server(child);
+    let mut app = TestApp::attach(port, &db_name).await;
+    let organizer = app.organizer().await;
+    let buyer = app.customer().await;
+    let (event, ticket_type) = app.event_with(&organizer, json!({}), None).await;
+    let body = json!({"event_id": event, "ticket_type_id": ticket_type["id"], "qty": 2});
+    let booking = expect_json(app.hold(&buyer, &body).await, StatusCode::CREATED).await;
+    let id = booking["id"].as_str().unwrap().to_owned();
+    let token = Some(buyer.access_token.as_str());
+    let information = json!({"email": buyer.email});
+    expect_json(
+        app.post(
+            &format!("/v1/bookings/{id}/information"),
+            token,
+            &information,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let checkout = json!({"payment_method": "card"});
+    let booking = expect_json(
+        app.post(&format!("/v1/bookings/{id}/checkout"), token, &checkout)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    server.kill_9();
+
+    // the gateway's success lands while no server runs: the payment and its outbox row are
+    // written (as the webhook writes them), nobody has delivered the row
+    let paid = WebhookBody {
+        status: "succeeded".into(),
+        amount: booking["total_price"].as_i64().unwrap(),
+        currency: "VND".into(),
+    };
+    let code = booking["payment"]["payment_code"].as_str().unwrap();
+    store::settle(&app.pool, code, id.parse().unwrap(), "txn-restart", &paid)
+        .await
+        .unwrap();
+    assert_eq!(count(&app, "SELECT count(*) FROM outbox WHERE subject = 'payments.succeeded' AND delivered_at IS NULL").await, 1);
+
+    let (child, port) = serve(&url);
+    let mut server = Server(child);
+    app.address = format!("http://127.0.0.1:{port}");
+    all_delivered(&app).await;
+    let read = expect_json(
+        app.get(&format!("/v1/bookings/{id}"), token).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(read["status"], "confirmed");
+
+    // as if every delivery had been lost just before it was recorded
+    sqlx::query("UPDATE outbox SET delivered_at = NULL")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    server.kill_9();
+    let (child, port) = serve(&url);
+    let _server = Server(child);
+    app.address = format!("http://127.0.0.1:{port}");
+    all_delivered(&app).await;
+
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM payments WHERE status = 'succeeded'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(count(&app, "SELECT count(*) FROM tickets").await, 2);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM outbox WHERE subject = 'bookings.paid'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM outbox WHERE subject = 'tickets.issued'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(count(&app, "SELECT count(*) FROM sent_mail").await, 1);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM notifications WHERE kind = 'tickets_issued'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM notifications WHERE kind = 'payment_succeeded'"
+        )
+        .await,
+        1
+    );
+    let tickets = expect_json(app.get("/v1/tickets", token).await, StatusCode::OK).await;
+    assert_eq!(tickets["data"].as_array().unwrap().len(), 2);
+}
