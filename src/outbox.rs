@@ -12,8 +12,9 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::bookings::journal;
+use crate::payments::provider::{EnsurePayment, Refund};
 use crate::startup::AppState;
-use crate::{notifications, payments, tickets};
+use crate::{notifications, tickets};
 
 /// How often undelivered rows are looked for when nobody pokes the dispatcher.
 const POLL: Duration = Duration::from_millis(500);
@@ -106,6 +107,15 @@ async fn act(state: &AppState, row: &Row) -> Result<(), String> {
             .map(|_| ())
             .map_err(|e| e.to_string())
         }
+        "bookings.confirmed" => {
+            let sold: Sold =
+                serde_json::from_value(row.payload.clone()).map_err(|e| e.to_string())?;
+            state
+                .payments
+                .send(EnsurePayment(sold.booking_id))
+                .await
+                .map_err(|e| e.to_string())?
+        }
         "tickets.issued" => {
             let sold: Sold =
                 serde_json::from_value(row.payload.clone()).map_err(|e| e.to_string())?;
@@ -153,9 +163,15 @@ async fn sell_paid_booking(state: &AppState, paid: Paid) -> Result<(), String> {
             | Rejection::UnknownTicketType(_)),
         )) => {
             tracing::info!(booking_id = %paid.booking_id, %rejection, "late payment for admissions sold since: refunding");
-            payments::store::refund(&state.pool, paid.payment_id, &rejection.to_string())
+            let refund = Refund {
+                payment: paid.payment_id,
+                reason: rejection.to_string(),
+            };
+            state
+                .payments
+                .send(refund)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?
         }
         Err(error) => Err(error.to_string()),
     }

@@ -24,6 +24,7 @@ use crate::error::{extractors, ApiError, Code};
 use crate::mail::Mailer;
 use crate::notifications::{self, NotificationHub};
 use crate::ops::{self, Metrics};
+use crate::payments::provider::{PaymentActor, Sandbox};
 use crate::users;
 use crate::{outbox, payments, tickets};
 
@@ -41,6 +42,8 @@ pub struct AppState {
     pub outbox: Arc<Notify>,
     pub mailer: Mailer,
     pub hub: Addr<NotificationHub>,
+    /// Creates and refunds payments with the gateway.
+    pub payments: Addr<PaymentActor>,
 }
 
 impl AppState {
@@ -68,6 +71,13 @@ impl AppState {
             outbox,
             mailer,
             hub: Supervisor::start(|_| NotificationHub::default()),
+            payments: {
+                let provider = Arc::new(Sandbox {
+                    public_url: settings.server.public_url.clone(),
+                });
+                let pool = pool.clone();
+                Supervisor::start(move |_| PaymentActor::new(pool, provider))
+            },
             jwt: JwtKeys::new(&auth.jwt_secret, auth.access_ttl_seconds),
             throttle: LoginThrottle::new(
                 auth.login_max_failures_per_account,

@@ -17,6 +17,7 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, Code, FieldError, Validation};
 use crate::idempotency;
 use crate::pagination;
+use crate::payments::provider::EnsurePayment;
 use crate::startup::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -509,8 +510,21 @@ pub async fn checkout(
     let endpoint = format!("POST /v1/bookings/{id}/checkout");
     let (id, owner, app) = (*id, user.clone(), state.clone());
     let checkout = async move {
-        let public_url = &app.settings.server.public_url;
-        store::checkout(&app.pool, id, owner.id, &parsed.payment_method, public_url).await?;
+        store::checkout(&app.pool, id, owner.id, &parsed.payment_method).await?;
+        // the payment actor creates the payment with the gateway; the outbox's
+        // bookings.confirmed asks again if this answer is lost
+        app.payments
+            .send(EnsurePayment(id))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(|cause| {
+                tracing::warn!(%cause, booking_id = %id, "payment not created");
+                ApiError::new(
+                    Code::Unavailable,
+                    "the payment gateway is unavailable; retry the checkout",
+                )
+                .retry_after(1)
+            })?;
         let booking = own_booking(&app, &owner, id).await?;
         Ok((
             StatusCode::OK,

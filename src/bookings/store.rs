@@ -242,7 +242,6 @@ pub async fn checkout(
     id: BookingId,
     user: UserId,
     method: &str,
-    public_url: &str,
 ) -> Result<(), ApiError> {
     let mut tx = pool.begin().await?;
     if lock_live(&mut tx, id, user).await? == "pending_payment" {
@@ -277,7 +276,6 @@ pub async fn checkout(
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    crate::payments::store::create_pending(&mut tx, id, method, public_url).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! Payments: the pending payment a checkout creates with the gateway, the gateway's signed
 //! webhook that settles it, and the buyer's view of it. What a settled payment does to the
 //! booking happens after, through the outbox (see [`crate::outbox`]).
+pub mod provider;
 pub mod sandbox;
 pub mod signature;
 pub mod store;

@@ -1,9 +1,10 @@
 //! Payments in PostgreSQL: the pending payment a checkout creates, and what the gateway's
 //! webhook does to it (in one transaction with the outbox row that tells the rest).
 use boxoffice_actors::ids::{BookingId, UserId};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::provider::{NewPayment, PaymentProvider};
 use super::{Payment, WebhookBody};
 use crate::error::{ApiError, Code};
 
@@ -11,30 +12,52 @@ const PAYMENT_COLUMNS: &str =
     "id, payment_code, booking_id, price, currency, method, provider, status,
     checkout_url, transaction_id, paid_at, created_at";
 
-/// A pending payment for the booking with the sandbox gateway, unless one is pending already.
-pub async fn create_pending(
-    tx: &mut Transaction<'_, Postgres>,
+/// A checked-out booking's pending payment, created with the provider unless one is pending
+/// (or succeeded) already.
+pub async fn ensure_pending(
+    pool: &PgPool,
     booking: BookingId,
-    method: &str,
-    public_url: &str,
+    provider: &dyn PaymentProvider,
 ) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let wanted: Option<(i64, String, Option<String>)> = sqlx::query_as(
+        "SELECT b.total_price, b.currency, b.payment_method FROM bookings b
+         WHERE b.id = $1 AND b.status = 'pending_payment'
+           AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.booking_id = b.id AND p.status IN ('pending', 'succeeded'))
+         FOR UPDATE",
+    )
+    .bind(booking)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((amount, currency, Some(method))) = wanted else {
+        return Ok(());
+    };
     let id = Uuid::now_v7();
-    let code = format!("PAY-{}", crate::bookings::short_code(id));
-    let checkout_url = format!("{}/sandbox/pay/{code}", public_url.trim_end_matches('/'));
+    let payment = NewPayment {
+        payment_code: format!("PAY-{}", crate::bookings::short_code(id)),
+        amount,
+        currency,
+        method,
+    };
+    let checkout_url = provider
+        .checkout(&payment)
+        .await
+        .map_err(sqlx::Error::Protocol)?;
     sqlx::query(
         "INSERT INTO payments (id, payment_code, user_id, booking_id, price, currency, method, status, provider, checkout_url)
-         SELECT $1, $2, b.user_id, b.id, b.total_price, b.currency, $3, 'pending', 'sandbox', $4
-         FROM bookings b
-         WHERE b.id = $5 AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.booking_id = b.id AND p.status = 'pending')",
+         SELECT $1, $2, b.user_id, b.id, $3, $4, $5, 'pending', $6, $7 FROM bookings b WHERE b.id = $8",
     )
     .bind(id)
-    .bind(code)
-    .bind(method)
+    .bind(&payment.payment_code)
+    .bind(payment.amount)
+    .bind(&payment.currency)
+    .bind(&payment.method)
+    .bind(provider.name())
     .bind(checkout_url)
     .bind(booking)
-    .execute(&mut **tx)
+    .execute(&mut *tx)
     .await?;
-    Ok(())
+    tx.commit().await
 }
 
 pub async fn find(pool: &PgPool, id: Uuid, user: UserId) -> Result<Option<Payment>, ApiError> {
@@ -155,27 +178,41 @@ pub async fn settle(
 }
 
 /// A payment that succeeded for seats the engine could not sell any more goes back to the
-/// buyer. The sandbox gateway refunds instantly; a real provider would be called here.
-pub async fn refund(pool: &PgPool, payment: Uuid, reason: &str) -> Result<(), sqlx::Error> {
-    let mut tx = pool.begin().await?;
-    let refunded = sqlx::query(
-        "UPDATE payments SET status = 'refunded' WHERE id = $1 AND status = 'succeeded'",
+/// buyer, through the provider; refunding twice changes nothing.
+pub async fn refund(
+    pool: &PgPool,
+    payment: Uuid,
+    reason: &str,
+    provider: &dyn PaymentProvider,
+) -> Result<(), String> {
+    let failed = |e: sqlx::Error| e.to_string();
+    let mut tx = pool.begin().await.map_err(failed)?;
+    let settled: Option<(String, i64, String)> = sqlx::query_as(
+        "SELECT payment_code, price, currency FROM payments WHERE id = $1 AND status = 'succeeded' FOR UPDATE",
     )
     .bind(payment)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if refunded == 1 {
-        sqlx::query(
-            "INSERT INTO outbox (subject, aggregate_id, payload)
-             SELECT 'payments.refunded', p.id, jsonb_build_object('payment_id', p.id,
-                      'booking_id', p.booking_id, 'user_id', p.user_id, 'reason', $2::text)
-             FROM payments p WHERE p.id = $1",
-        )
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(failed)?;
+    let Some((code, amount, currency)) = settled else {
+        return Ok(());
+    };
+    provider.refund(&code, amount, &currency).await?;
+    sqlx::query("UPDATE payments SET status = 'refunded' WHERE id = $1")
         .bind(payment)
-        .bind(reason)
         .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await
+        .await
+        .map_err(failed)?;
+    sqlx::query(
+        "INSERT INTO outbox (subject, aggregate_id, payload)
+         SELECT 'payments.refunded', p.id, jsonb_build_object('payment_id', p.id,
+                  'booking_id', p.booking_id, 'user_id', p.user_id, 'reason', $2::text)
+         FROM payments p WHERE p.id = $1",
+    )
+    .bind(payment)
+    .bind(reason)
+    .execute(&mut *tx)
+    .await
+    .map_err(failed)?;
+    tx.commit().await.map_err(failed)
 }
