@@ -1,6 +1,6 @@
-//! In-site notifications: stored per user from domain events (payment received, tickets
-//! issued, refund, hold expired), listed and marked read, and pushed live over server-sent
-//! events by the `NotificationHub` actor to every open stream of their user.
+//! In-site notifications: the `NotificationHub` actor stores them per user from domain events
+//! (payment received, tickets issued, refund, hold expired) and pushes them live to every open
+//! server-sent-event stream of their user; the API lists them and marks them read.
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ use boxoffice_actors::ids::UserId;
 use chrono::{DateTime, Utc};
 use futures_util::stream;
 use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
 use tokio::sync::mpsc::{self, error::TrySendError};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -59,47 +60,6 @@ fn from_event(
         "bookings.expired" => Some(("booking_expired", "Your hold expired", "The seats went back on sale; you can book again.".to_owned())),
         _ => None,
     }
-}
-
-/// Stores the notification an outbox row makes for its user (once: the row's id is unique
-/// among notifications) if they want in-site notifications, and pushes it to their streams.
-pub async fn notify(
-    state: &AppState,
-    outbox_id: i64,
-    subject: &str,
-    payload: &serde_json::Value,
-) -> Result<(), String> {
-    let Some((kind, title, body)) = from_event(subject, payload) else {
-        return Ok(());
-    };
-    let Some(user) = payload["user_id"]
-        .as_str()
-        .and_then(|u| u.parse::<UserId>().ok())
-    else {
-        return Err(format!("{subject} without a user_id"));
-    };
-    let data = serde_json::json!({"booking_id": payload["booking_id"], "payment_id": payload["payment_id"]});
-    let stored: Option<Notification> = sqlx::query_as(&format!(
-        "INSERT INTO notifications (id, user_id, kind, title, body, data, outbox_id)
-         SELECT $1, $2, $3, $4, $5, $6, $7
-         WHERE COALESCE((SELECT site_notifications FROM user_settings WHERE user_id = $2), true)
-         ON CONFLICT (outbox_id) DO NOTHING
-         RETURNING {COLUMNS}"
-    ))
-    .bind(Uuid::now_v7())
-    .bind(user)
-    .bind(kind)
-    .bind(title)
-    .bind(body)
-    .bind(data)
-    .bind(outbox_id)
-    .fetch_optional(&state.pool)
-    .await
-    .map_err(|e| e.to_string())?;
-    if let Some(notification) = stored {
-        state.hub.do_send(Publish { user, notification });
-    }
-    Ok(())
 }
 
 /// The caller's notifications, newest first.
@@ -184,10 +144,57 @@ pub async fn stream_notifications(
 
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-/// The open streams of each user. Streams whose client left are dropped on the next publish.
-#[derive(Default)]
+/// The `NotificationActor`: stores the notifications domain events make and pushes them to
+/// the open streams of their user. Streams whose client left are dropped on the next push.
 pub struct NotificationHub {
+    pool: PgPool,
     streams: HashMap<UserId, Vec<mpsc::Sender<Notification>>>,
+}
+
+impl NotificationHub {
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            streams: HashMap::new(),
+        }
+    }
+
+    fn push(&mut self, user: UserId, notification: Notification) {
+        if let Some(streams) = self.streams.get_mut(&user) {
+            // a full stream (a client not reading) misses the push; the list still has it
+            streams.retain(|tx| match tx.try_send(notification.clone()) {
+                Ok(()) | Err(TrySendError::Full(_)) => true,
+                Err(TrySendError::Closed(_)) => false,
+            });
+            if streams.is_empty() {
+                self.streams.remove(&user);
+            }
+        }
+    }
+}
+
+/// A domain event from the outbox: notify its user if it concerns them.
+#[derive(Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct FromEvent {
+    pub outbox_id: i64,
+    pub subject: String,
+    pub payload: serde_json::Value,
+}
+
+impl Handler<FromEvent> for NotificationHub {
+    type Result = ResponseActFuture<Self, Result<(), String>>;
+
+    fn handle(&mut self, msg: FromEvent, _: &mut Context<Self>) -> Self::Result {
+        let pool = self.pool.clone();
+        let stored = async move { store(&pool, msg.outbox_id, &msg.subject, &msg.payload).await };
+        Box::pin(stored.into_actor(self).map(|stored, hub, _| {
+            if let Some((user, notification)) = stored? {
+                hub.push(user, notification);
+            }
+            Ok(())
+        }))
+    }
 }
 
 impl Actor for NotificationHub {
@@ -203,13 +210,6 @@ pub struct Subscribe {
     pub tx: mpsc::Sender<Notification>,
 }
 
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Publish {
-    pub user: UserId,
-    pub notification: Notification,
-}
-
 impl Handler<Subscribe> for NotificationHub {
     type Result = ();
 
@@ -218,19 +218,40 @@ impl Handler<Subscribe> for NotificationHub {
     }
 }
 
-impl Handler<Publish> for NotificationHub {
-    type Result = ();
-
-    fn handle(&mut self, msg: Publish, _: &mut Context<Self>) {
-        if let Some(streams) = self.streams.get_mut(&msg.user) {
-            // a full stream (a client not reading) misses the push; the list still has it
-            streams.retain(|tx| match tx.try_send(msg.notification.clone()) {
-                Ok(()) | Err(TrySendError::Full(_)) => true,
-                Err(TrySendError::Closed(_)) => false,
-            });
-            if streams.is_empty() {
-                self.streams.remove(&msg.user);
-            }
-        }
-    }
+/// Stores the notification an outbox row makes for its user (once: the row's id is unique
+/// among notifications) if they want in-site notifications; returns it when it is new.
+async fn store(
+    pool: &PgPool,
+    outbox_id: i64,
+    subject: &str,
+    payload: &serde_json::Value,
+) -> Result<Option<(UserId, Notification)>, String> {
+    let Some((kind, title, body)) = from_event(subject, payload) else {
+        return Ok(None);
+    };
+    let Some(user) = payload["user_id"]
+        .as_str()
+        .and_then(|u| u.parse::<UserId>().ok())
+    else {
+        return Err(format!("{subject} without a user_id"));
+    };
+    let data = serde_json::json!({"booking_id": payload["booking_id"], "payment_id": payload["payment_id"]});
+    let stored: Option<Notification> = sqlx::query_as(&format!(
+        "INSERT INTO notifications (id, user_id, kind, title, body, data, outbox_id)
+         SELECT $1, $2, $3, $4, $5, $6, $7
+         WHERE COALESCE((SELECT site_notifications FROM user_settings WHERE user_id = $2), true)
+         ON CONFLICT (outbox_id) DO NOTHING
+         RETURNING {COLUMNS}"
+    ))
+    .bind(Uuid::now_v7())
+    .bind(user)
+    .bind(kind)
+    .bind(title)
+    .bind(body)
+    .bind(data)
+    .bind(outbox_id)
+    .fetch_optional(pool)
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(stored.map(|notification| (user, notification)))
 }

@@ -12,9 +12,10 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::bookings::journal;
+use crate::notifications::FromEvent;
 use crate::payments::provider::{EnsurePayment, Refund};
 use crate::startup::AppState;
-use crate::{notifications, tickets};
+use crate::tickets::actor::{IssueTickets, MailTickets};
 
 /// How often undelivered rows are looked for when nobody pokes the dispatcher.
 const POLL: Duration = Duration::from_millis(500);
@@ -82,7 +83,12 @@ async fn deliver_due(state: &AppState) -> Result<usize, sqlx::Error> {
 /// Routes one domain event to whoever acts on it, then to its user's notifications.
 async fn deliver(state: &AppState, row: &Row) -> Result<(), String> {
     act(state, row).await?;
-    notifications::notify(state, row.id, &row.subject, &row.payload).await
+    let event = FromEvent {
+        outbox_id: row.id,
+        subject: row.subject.clone(),
+        payload: row.payload.clone(),
+    };
+    state.hub.send(event).await.map_err(|e| e.to_string())?
 }
 
 /// What the event makes happen; subjects nobody acts on are done.
@@ -96,16 +102,11 @@ async fn act(state: &AppState, row: &Row) -> Result<(), String> {
         "bookings.paid" => {
             let sold: Sold =
                 serde_json::from_value(row.payload.clone()).map_err(|e| e.to_string())?;
-            let settings = &state.settings;
-            tickets::store::issue(
-                &state.pool,
-                sold.booking_id,
-                settings.tickets.signing_key.expose(),
-                &settings.server.public_url,
-            )
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            state
+                .tickets
+                .send(IssueTickets(sold.booking_id))
+                .await
+                .map_err(|e| e.to_string())?
         }
         "bookings.confirmed" => {
             let sold: Sold =
@@ -119,7 +120,11 @@ async fn act(state: &AppState, row: &Row) -> Result<(), String> {
         "tickets.issued" => {
             let sold: Sold =
                 serde_json::from_value(row.payload.clone()).map_err(|e| e.to_string())?;
-            tickets::mail_tickets(state, sold.booking_id).await
+            state
+                .tickets
+                .send(MailTickets(sold.booking_id))
+                .await
+                .map_err(|e| e.to_string())?
         }
         _ => Ok(()),
     }

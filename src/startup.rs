@@ -25,6 +25,7 @@ use crate::mail::Mailer;
 use crate::notifications::{self, NotificationHub};
 use crate::ops::{self, Metrics};
 use crate::payments::provider::{PaymentActor, Sandbox};
+use crate::tickets::actor::TicketActor;
 use crate::users;
 use crate::{outbox, payments, tickets};
 
@@ -40,7 +41,9 @@ pub struct AppState {
     pub engine: EventDirectory,
     /// Wakes the outbox dispatcher when rows it should deliver were just written.
     pub outbox: Arc<Notify>,
-    pub mailer: Mailer,
+    pub mailer: Arc<Mailer>,
+    /// Issues and mails tickets.
+    pub tickets: Addr<TicketActor>,
     pub hub: Addr<NotificationHub>,
     /// Creates and refunds payments with the gateway.
     pub payments: Addr<PaymentActor>,
@@ -66,18 +69,26 @@ impl AppState {
             dir: settings.email.dir.display().to_string(),
             cause,
         })?;
+        let mailer = Arc::new(mailer);
+        let signing_key = settings.tickets.signing_key.expose();
+        let tickets = TicketActor::new(
+            pool.clone(),
+            signing_key,
+            &settings.server.public_url,
+            mailer.clone(),
+        );
+        let hub = NotificationHub::new(pool.clone());
+        let provider = Arc::new(Sandbox {
+            public_url: settings.server.public_url.clone(),
+        });
+        let payments = PaymentActor::new(pool.clone(), provider);
         Ok(Self {
             engine,
             outbox,
             mailer,
-            hub: Supervisor::start(|_| NotificationHub::default()),
-            payments: {
-                let provider = Arc::new(Sandbox {
-                    public_url: settings.server.public_url.clone(),
-                });
-                let pool = pool.clone();
-                Supervisor::start(move |_| PaymentActor::new(pool, provider))
-            },
+            tickets: Supervisor::start(move |_| tickets),
+            hub: Supervisor::start(move |_| hub),
+            payments: Supervisor::start(move |_| payments),
             jwt: JwtKeys::new(&auth.jwt_secret, auth.access_ttl_seconds),
             throttle: LoginThrottle::new(
                 auth.login_max_failures_per_account,

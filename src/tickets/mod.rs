@@ -1,5 +1,6 @@
 //! Tickets: one per admission of a sold booking, each with a signed code and its QR; listed
 //! for their owner; checked in once by the event's organizer.
+pub mod actor;
 pub mod code;
 pub mod qr;
 pub mod store;
@@ -253,58 +254,4 @@ pub async fn check_in(
             format!("the ticket is {other}"),
         )),
     }
-}
-
-/// Mails a booking's tickets to its contact address (the account's email if none was given),
-/// unless the buyer turned email off. Once per booking: `sent_mail` remembers it, in the same
-/// transaction, so a redelivered `tickets.issued` does not mail again.
-pub async fn mail_tickets(state: &AppState, booking: BookingId) -> Result<(), String> {
-    let failed = |e: sqlx::Error| e.to_string();
-    let contact: Option<(String, String, bool)> = sqlx::query_as(
-        "SELECT COALESCE(bu.email, u.email), b.booking_code, COALESCE(us.email_notifications, true)
-         FROM bookings b JOIN users u ON u.id = b.user_id
-         LEFT JOIN booking_users bu ON bu.booking_id = b.id
-         LEFT JOIN user_settings us ON us.user_id = b.user_id
-         WHERE b.id = $1",
-    )
-    .bind(booking)
-    .fetch_optional(&state.pool)
-    .await
-    .map_err(failed)?;
-    let Some((email, booking_code, wanted)) = contact else {
-        return Err(format!("booking {booking} not found"));
-    };
-    if !wanted {
-        return Ok(());
-    }
-    let to: lettre::message::Mailbox =
-        email.parse().map_err(|e| format!("contact {email}: {e}"))?;
-    let mut tx = state.pool.begin().await.map_err(failed)?;
-    let first_time = sqlx::query(
-        "INSERT INTO sent_mail (id, kind, aggregate_id, recipient) VALUES ($1, 'tickets', $2, $3)
-         ON CONFLICT (kind, aggregate_id) DO NOTHING",
-    )
-    .bind(Uuid::now_v7())
-    .bind(booking)
-    .bind(&email)
-    .execute(&mut *tx)
-    .await
-    .map_err(failed)?
-    .rows_affected()
-        == 1;
-    if !first_time {
-        return Ok(());
-    }
-    let tickets = store::of_booking(&state.pool, booking)
-        .await
-        .map_err(failed)?;
-    let from = state.mailer.from().clone();
-    let message =
-        web::block(move || crate::mail::tickets_message(from, to, &booking_code, &tickets))
-            .await
-            .map_err(|e| e.to_string())??;
-    state.mailer.send(message).await?;
-    tx.commit().await.map_err(failed)?;
-    tracing::info!(booking_id = %booking, "tickets mailed");
-    Ok(())
 }
