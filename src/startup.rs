@@ -15,6 +15,8 @@ use sqlx::PgPool;
 use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
 
+use crate::telemetry::RequestSpan;
+
 use crate::auth::{self, JwtKeys, LoginThrottle, RevokedSessions};
 use crate::bookings::{self, journal::PgJournal};
 use crate::catalog;
@@ -141,7 +143,7 @@ impl Application {
             App::new()
                 .wrap(ErrorHandlers::new().default_handler(json_error_body))
                 .wrap(from_fn(ops::record))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<RequestSpan>::new())
                 .configure(|cfg| configure(cfg, state.clone()))
         })
         .shutdown_timeout(settings.server.shutdown_timeout_seconds);

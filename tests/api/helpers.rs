@@ -344,6 +344,18 @@ pub fn boxoffice(args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
 /// `boxoffice serve` on a free port against `database_url`; returns the process and the port
 /// its "listening" log line names.
 pub fn serve(database_url: &str) -> (std::process::Child, u16) {
+    let (child, port, _) = serve_logged(database_url);
+    (child, port)
+}
+
+/// [`serve`], also collecting every line the server logs.
+pub fn serve_logged(
+    database_url: &str,
+) -> (
+    std::process::Child,
+    u16,
+    std::sync::Arc<std::sync::Mutex<String>>,
+) {
     use std::io::{BufRead, BufReader};
     let mut child = boxoffice(
         &["serve"],
@@ -365,6 +377,8 @@ pub fn serve(database_url: &str) -> (std::process::Child, u16) {
     .spawn()
     .unwrap();
     let stdout = child.stdout.take().unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = log.clone();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -373,12 +387,15 @@ pub fn serve(database_url: &str) -> (std::process::Child, u16) {
                     let _ = tx.send(entry["port"].as_u64().unwrap() as u16);
                 }
             }
+            let mut log = sink.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
         }
     });
     let port = rx
         .recv_timeout(std::time::Duration::from_secs(60))
         .expect("the server logs that it listens");
-    (child, port)
+    (child, port, log)
 }
 
 /// Polls `check` every 50 ms until it returns `Some`, for at most `seconds`.

@@ -8,8 +8,8 @@ use reqwest::StatusCode;
 use sqlx::{Connection, PgConnection};
 
 use crate::helpers::{
-    boxoffice, drop_database, expect_json, fresh_db_name, serve, server_url, test_settings,
-    PASSWORD,
+    boxoffice, drop_database, expect_json, fresh_db_name, serve, serve_logged, server_url,
+    test_settings, PASSWORD,
 };
 
 async fn database_exists(name: &str) -> bool {
@@ -296,4 +296,30 @@ async fn the_server_answers_ready_and_stops_cleanly_on_sigterm() {
         actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "exit status {status:?}");
+}
+
+#[actix_web::test]
+async fn tokens_in_query_strings_never_reach_the_log() {
+    let name = fresh_db_name();
+    let _cleanup = DropDatabase(name.clone());
+    let url = format!("{}/{name}", server_url());
+    let (mut child, port, log) = serve_logged(&url);
+    let stream = reqwest::Client::new()
+        .get(format!(
+            "http://127.0.0.1:{port}/v1/notifications/stream?access_token=not.a.real.token-SECRET"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::UNAUTHORIZED);
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let log = log.lock().unwrap().clone();
+    assert!(
+        log.contains("/v1/notifications/stream"),
+        "the request is logged: {log}"
+    );
+    assert!(!log.contains("SECRET"), "a token reached the log: {log}");
 }
