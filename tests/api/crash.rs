@@ -1,34 +1,12 @@
 //! Invariant 3: a hold acknowledged to a buyer survives `kill -9` of the server. The real
 //! binary is killed in the middle of a burst of holds and started again on the same database.
-use std::process::{Child, Command};
 use std::sync::Mutex;
 
 use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{eventually, expect_json, fresh_db_name, serve, server_url, TestApp, User};
-
-/// Kills the server when the test ends, however it ends.
-pub struct Server(pub Child);
-
-impl Server {
-    pub fn kill_9(&mut self) {
-        let status = Command::new("kill")
-            .args(["-KILL", &self.0.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        self.0.wait().unwrap();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::helpers::{eventually, expect_json, fresh_db_name, server_url, Server, TestApp, User};
 
 const CAPACITY: i64 = 400;
 
@@ -36,8 +14,7 @@ const CAPACITY: i64 = 400;
 async fn holds_answered_before_a_kill_9_survive_it_and_nothing_is_sold_twice() {
     let db_name = fresh_db_name();
     let url = format!("{}/{db_name}", server_url());
-    let (child, port) = serve(&url);
-    let mut server = Server(child);
+    let (mut server, port) = Server::start(&url);
     let mut app = TestApp::attach(port, &db_name).await;
     let organizer = app.organizer().await;
     let rows: Vec<Value> = (1..=20)
@@ -89,8 +66,7 @@ async fn holds_answered_before_a_kill_9_survive_it_and_nothing_is_sold_twice() {
     let acknowledged = acknowledged.into_inner().unwrap();
     assert!(acknowledged.len() >= 40 && (acknowledged.len() as i64) * 2 < CAPACITY);
 
-    let (child, port) = serve(&url);
-    let _server = Server(child);
+    let (_server, port) = Server::start(&url);
     app.address = format!("http://127.0.0.1:{port}");
 
     // every answered hold is there, held, with the seats it was answered with

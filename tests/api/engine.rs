@@ -26,8 +26,13 @@ async fn event(app: &TestApp, capacity: u32) -> (EventId, TicketTypeId, UserId) 
     )
 }
 
-fn directory(app: &TestApp, settings: EngineSettings) -> EventDirectory {
-    let journal = PgJournal::new(app.pool.clone(), Arc::default());
+/// A directory with a pool of its own: connections opened on an engine thread die with it,
+/// so a directory dropped mid-test must not leave them to the next one.
+async fn directory(app: &TestApp, settings: EngineSettings) -> EventDirectory {
+    let pool = sqlx::PgPool::connect(app.settings.database.url.expose())
+        .await
+        .unwrap();
+    let journal = PgJournal::new(pool, Arc::default());
     EventDirectory::new(Arc::new(journal), settings)
 }
 
@@ -48,7 +53,7 @@ fn request(ticket_type: TicketTypeId, user: UserId, qty: u32) -> HoldRequest {
 async fn a_panic_rebuilds_the_actor_from_the_journal_without_losing_a_hold() {
     let app = spawn_app().await;
     let (event, ticket_type, user) = event(&app, 3).await;
-    let engine = directory(&app, EngineSettings::default());
+    let engine = directory(&app, EngineSettings::default()).await;
 
     let held = engine
         .hold(event, request(ticket_type, user, 2))
@@ -80,7 +85,8 @@ async fn a_full_mailbox_answers_overloaded_instead_of_queueing() {
             mailbox_capacity: 1,
             ..EngineSettings::default()
         },
-    );
+    )
+    .await;
 
     // all sent before the fresh actor has loaded its event
     let answers =
@@ -109,7 +115,7 @@ async fn recovery_reads_the_snapshot_and_the_journal_after_it() {
         snapshot_every_changes: 2,
         ..EngineSettings::default()
     };
-    let first = directory(&app, settings.clone());
+    let first = directory(&app, settings.clone()).await;
     let a = first
         .hold(event, request(ticket_type, user, 1))
         .await
@@ -131,7 +137,7 @@ async fn recovery_reads_the_snapshot_and_the_journal_after_it() {
     first.cancel(event, a.booking, user).await.unwrap();
     drop(first);
 
-    let second = directory(&app, settings);
+    let second = directory(&app, settings).await;
     second
         .hold(event, request(ticket_type, user, 2))
         .await
@@ -156,7 +162,7 @@ async fn one_batch_can_release_a_seat_and_sell_it_again() {
     );
     let first_buyer: UserId = app.customer().await.id.parse().unwrap();
     let second_buyer: UserId = app.customer().await.id.parse().unwrap();
-    let first = directory(&app, EngineSettings::default());
+    let first = directory(&app, EngineSettings::default()).await;
     let held = first
         .hold(event, request(ticket_type, first_buyer, 1))
         .await
@@ -165,7 +171,7 @@ async fn one_batch_can_release_a_seat_and_sell_it_again() {
     drop(first);
 
     // both reach a fresh actor while it loads, so they are decided in one drain: one batch
-    let second = directory(&app, EngineSettings::default());
+    let second = directory(&app, EngineSettings::default()).await;
     let named = HoldRequest {
         items: vec![ItemRequest {
             ticket_type,

@@ -5,6 +5,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::{eventually, expect_json, spawn_app, TestApp, User};
+use crate::payments::{check_out_with, wait_for_status};
+use crate::tickets::tickets_of;
 
 /// The sandbox page of `booking`'s payment, on the test server.
 fn sandbox_path(booking: &Value) -> String {
@@ -32,28 +34,9 @@ async fn book(
     ticket_type: &Value,
     method: &str,
 ) -> Value {
-    let token = Some(buyer.access_token.as_str());
     let body = json!({"event_id": event, "ticket_type_id": ticket_type["id"], "qty": 2});
     let booking = expect_json(app.hold(buyer, &body).await, StatusCode::CREATED).await;
-    let id = booking["id"].as_str().unwrap();
-    let information = json!({"email": buyer.email, "phone": "+84 90 000 0000", "address": "Hanoi"});
-    expect_json(
-        app.post(
-            &format!("/v1/bookings/{id}/information"),
-            token,
-            &information,
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
-    let checkout = json!({"payment_method": method});
-    expect_json(
-        app.post(&format!("/v1/bookings/{id}/checkout"), token, &checkout)
-            .await,
-        StatusCode::OK,
-    )
-    .await
+    check_out_with(app, buyer, &booking, method).await
 }
 
 #[actix_web::test]
@@ -98,27 +81,8 @@ async fn a_buyer_goes_from_search_to_a_checked_in_ticket() {
         .await
         .contains("<b>succeeded</b>"));
 
-    let id = booking["id"].as_str().unwrap();
-    eventually(10, "the booking to be confirmed", || async {
-        let b = expect_json(
-            app.get(&format!("/v1/bookings/{id}"), Some(&buyer.access_token))
-                .await,
-            StatusCode::OK,
-        )
-        .await;
-        (b["status"] == "confirmed").then_some(())
-    })
-    .await;
-    let tickets = eventually(10, "the tickets", || async {
-        let page = expect_json(
-            app.get("/v1/tickets", Some(&buyer.access_token)).await,
-            StatusCode::OK,
-        )
-        .await;
-        let tickets = page["data"].as_array().unwrap().clone();
-        (tickets.len() == 2).then_some(tickets)
-    })
-    .await;
+    wait_for_status(&app, &buyer, &booking, "confirmed").await;
+    let tickets = tickets_of(&app, &buyer, 2).await;
     for ticket in &tickets {
         let id = ticket["id"].as_str().unwrap();
         for qr in ["qr.svg", "qr.png"] {

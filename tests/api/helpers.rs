@@ -398,6 +398,33 @@ pub fn serve_logged(
     (child, port, log)
 }
 
+/// Kills the server when the test ends, however it ends.
+pub struct Server(pub std::process::Child);
+
+impl Server {
+    /// [`serve`] against `database_url`; the port it listens on.
+    pub fn start(database_url: &str) -> (Self, u16) {
+        let (child, port) = serve(database_url);
+        (Self(child), port)
+    }
+
+    pub fn kill_9(&mut self) {
+        let status = std::process::Command::new("kill")
+            .args(["-KILL", &self.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        self.0.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Polls `check` every 50 ms until it returns `Some`, for at most `seconds`.
 pub async fn eventually<T, F, Fut>(seconds: u64, what: &str, mut check: F) -> T
 where

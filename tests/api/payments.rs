@@ -70,6 +70,11 @@ async fn checked_out(
 }
 
 pub async fn check_out(app: &TestApp, buyer: &User, booking: &Value) -> Value {
+    check_out_with(app, buyer, booking, "card").await
+}
+
+/// Gives the buyer's email as contact and checks out with `method`; the booking after it.
+pub async fn check_out_with(app: &TestApp, buyer: &User, booking: &Value, method: &str) -> Value {
     let id = booking["id"].as_str().unwrap();
     let token = Some(buyer.access_token.as_str());
     let information = json!({"email": buyer.email});
@@ -83,7 +88,7 @@ pub async fn check_out(app: &TestApp, buyer: &User, booking: &Value) -> Value {
         StatusCode::OK,
     )
     .await;
-    let checkout = json!({"payment_method": "card"});
+    let checkout = json!({"payment_method": method});
     expect_json(
         app.post(&format!("/v1/bookings/{id}/checkout"), token, &checkout)
             .await,

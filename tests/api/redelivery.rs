@@ -6,8 +6,8 @@ use serde_json::json;
 
 use boxoffice::payments::{store, WebhookBody};
 
-use crate::crash::Server;
-use crate::helpers::{eventually, expect_json, fresh_db_name, serve, server_url, TestApp};
+use crate::helpers::{eventually, expect_json, fresh_db_name, server_url, Server, TestApp};
+use crate::payments::check_out;
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(&app.pool).await.unwrap()
@@ -30,34 +30,16 @@ async fn all_delivered(app: &TestApp) {
 async fn undelivered_events_are_delivered_after_a_restart_and_redelivery_changes_nothing() {
     let db_name = fresh_db_name();
     let url = format!("{}/{db_name}", server_url());
-    let (child, port) = serve(&url);
-    let mut server = Server(child);
+    let (mut server, port) = Server::start(&url);
     let mut app = TestApp::attach(port, &db_name).await;
     let organizer = app.organizer().await;
     let buyer = app.customer().await;
     let (event, ticket_type) = app.event_with(&organizer, json!({}), None).await;
     let body = json!({"event_id": event, "ticket_type_id": ticket_type["id"], "qty": 2});
     let booking = expect_json(app.hold(&buyer, &body).await, StatusCode::CREATED).await;
+    let booking = check_out(&app, &buyer, &booking).await;
     let id = booking["id"].as_str().unwrap().to_owned();
     let token = Some(buyer.access_token.as_str());
-    let information = json!({"email": buyer.email});
-    expect_json(
-        app.post(
-            &format!("/v1/bookings/{id}/information"),
-            token,
-            &information,
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
-    let checkout = json!({"payment_method": "card"});
-    let booking = expect_json(
-        app.post(&format!("/v1/bookings/{id}/checkout"), token, &checkout)
-            .await,
-        StatusCode::OK,
-    )
-    .await;
     server.kill_9();
 
     // the gateway's success lands while no server runs: the payment and its outbox row are
@@ -73,8 +55,7 @@ async fn undelivered_events_are_delivered_after_a_restart_and_redelivery_changes
         .unwrap();
     assert_eq!(count(&app, "SELECT count(*) FROM outbox WHERE subject = 'payments.succeeded' AND delivered_at IS NULL").await, 1);
 
-    let (child, port) = serve(&url);
-    let mut server = Server(child);
+    let (mut server, port) = Server::start(&url);
     app.address = format!("http://127.0.0.1:{port}");
     all_delivered(&app).await;
     let read = expect_json(
@@ -90,8 +71,7 @@ async fn undelivered_events_are_delivered_after_a_restart_and_redelivery_changes
         .await
         .unwrap();
     server.kill_9();
-    let (child, port) = serve(&url);
-    let _server = Server(child);
+    let (_server, port) = Server::start(&url);
     app.address = format!("http://127.0.0.1:{port}");
     all_delivered(&app).await;
 

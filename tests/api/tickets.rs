@@ -7,6 +7,20 @@ use serde_json::{json, Value};
 use crate::helpers::{eventually, expect_error, expect_json, spawn_app, TestApp, User};
 use crate::payments::{check_out, wait_for_status, Webhook};
 
+/// The buyer's tickets once there are `count` of them.
+pub async fn tickets_of(app: &TestApp, buyer: &User, count: usize) -> Vec<Value> {
+    eventually(10, "the tickets", || async {
+        let page = expect_json(
+            app.get("/v1/tickets", Some(&buyer.access_token)).await,
+            StatusCode::OK,
+        )
+        .await;
+        let tickets = page["data"].as_array().unwrap().clone();
+        (tickets.len() == count).then_some(tickets)
+    })
+    .await
+}
+
 /// An organizer's event with two seats, and a buyer who paid for both.
 pub async fn paid_for_two(app: &TestApp) -> (User, User, String, Vec<Value>) {
     let organizer = app.organizer().await;
@@ -24,16 +38,7 @@ pub async fn paid_for_two(app: &TestApp) -> (User, User, String, Vec<Value>) {
     )
     .await;
     wait_for_status(app, &buyer, &booking, "confirmed").await;
-    let tickets = eventually(10, "the tickets", || async {
-        let page = expect_json(
-            app.get("/v1/tickets", Some(&buyer.access_token)).await,
-            StatusCode::OK,
-        )
-        .await;
-        let tickets = page["data"].as_array().unwrap().clone();
-        (tickets.len() == 2).then_some(tickets)
-    })
-    .await;
+    let tickets = tickets_of(app, &buyer, 2).await;
     (organizer, buyer, event, tickets)
 }
 
