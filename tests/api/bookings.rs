@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    eventually, expect_error, expect_json, spawn_app, spawn_app_with, TestApp, User,
+    error_fields, eventually, expect_error, expect_json, spawn_app, spawn_app_with, TestApp, User,
 };
 
 /// Two rows of `seats` seats each: row A (rank 0) is better than row B (rank 1).
@@ -435,12 +435,7 @@ async fn information_then_checkout_moves_the_booking_to_pending_payment() {
         "validation_failed",
     )
     .await;
-    let fields: Vec<&str> = error["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&error);
     assert_eq!(fields, ["email", "phone"]);
     let given = json!({"email": "ada@example.com", "phone": "+84 90 123 4567", "address": "1 Trang Tien, Hanoi"});
     let with_information =

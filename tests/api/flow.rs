@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{eventually, expect_json, spawn_app, TestApp, User};
 use crate::payments::{check_out_with, wait_for_status};
-use crate::tickets::tickets_of;
+use crate::tickets::{check_in, tickets_of};
 
 /// The sandbox page of `booking`'s payment, on the test server.
 fn sandbox_path(booking: &Value) -> String {
@@ -111,18 +111,15 @@ async fn a_buyer_goes_from_search_to_a_checked_in_ticket() {
         received.push_str(&String::from_utf8_lossy(&chunk));
     }
 
-    let scan = |code: Value| {
-        let request = app
-            .request(
-                reqwest::Method::POST,
-                &format!("/v1/admin/events/{event}/checkins"),
-                Some(&organizer.access_token),
-            )
-            .json(&json!({"code": code}));
-        async move { request.send().await.unwrap().status() }
-    };
-    assert_eq!(scan(tickets[0]["code"].clone()).await, StatusCode::OK);
-    assert_eq!(scan(tickets[0]["code"].clone()).await, StatusCode::CONFLICT);
+    let code = &tickets[0]["code"];
+    assert_eq!(
+        check_in(&app, &organizer, &event, code).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        check_in(&app, &organizer, &event, code).await.status(),
+        StatusCode::CONFLICT
+    );
 }
 
 #[actix_web::test]

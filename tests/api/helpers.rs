@@ -459,6 +459,16 @@ pub async fn expect_json(response: reqwest::Response, status: StatusCode) -> Val
     serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
 }
 
+/// The fields a validation error's `details` name, in order.
+pub fn error_fields(error: &Value) -> Vec<&str> {
+    error["details"]
+        .as_array()
+        .expect("validation errors have details")
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect()
+}
+
 /// Checks the status and the API error shape, and returns the error object.
 pub async fn expect_error(response: reqwest::Response, status: StatusCode, code: &str) -> Value {
     let content_type = response

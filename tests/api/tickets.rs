@@ -42,7 +42,7 @@ pub async fn paid_for_two(app: &TestApp) -> (User, User, String, Vec<Value>) {
     (organizer, buyer, event, tickets)
 }
 
-fn check_in(
+pub fn check_in(
     app: &TestApp,
     organizer: &User,
     event: &str,

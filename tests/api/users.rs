@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{expect_error, expect_json, spawn_app};
+use crate::helpers::{error_fields, expect_error, expect_json, spawn_app};
 
 #[actix_web::test]
 async fn me_shows_the_profile_roles_and_default_settings() {
@@ -80,12 +80,7 @@ async fn patching_me_with_bad_values_names_each_field() {
         "validation_failed",
     )
     .await;
-    let fields: Vec<&str> = error["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["field"].as_str().unwrap())
-        .collect();
+    let fields = error_fields(&error);
     assert_eq!(fields, ["username", "avatar", "birthday"]);
 }
 

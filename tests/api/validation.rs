@@ -2,7 +2,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{expect_error, expect_json, spawn_app, TestApp, User};
+use crate::helpers::{error_fields, expect_error, expect_json, spawn_app, TestApp, User};
 
 async fn fields_refused(
     app: &TestApp,
@@ -16,11 +16,9 @@ async fn fields_refused(
         "validation_failed",
     )
     .await;
-    error["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["field"].as_str().unwrap().to_owned())
+    error_fields(&error)
+        .into_iter()
+        .map(str::to_owned)
         .collect()
 }
 
