@@ -7,6 +7,11 @@ use boxoffice::startup::Application;
 use boxoffice::{database, telemetry};
 use clap::Parser;
 
+/// mimalloc rather than glibc's malloc: argon2id's 19 MiB blocks, hashed on many blocking
+/// threads, left glibc's per-thread arenas holding 1.5 GiB after 130 logins (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let settings = match Settings::load(cli.config.as_deref()) {

@@ -8,7 +8,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpResponse};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 use serde::Serialize;
 use tracing_actix_web::RequestId;
@@ -62,6 +62,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 /// Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    if let Some(bytes) = resident_memory_bytes() {
+        state.metrics.resident_memory.set(bytes);
+    }
     let mut buffer = Vec::new();
     TextEncoder::new()
         .encode(&state.metrics.registry.gather(), &mut buffer)
@@ -84,6 +87,15 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    resident_memory: IntGauge,
+}
+
+/// The process's resident set (Linux `VmRSS`), read when metrics are scraped.
+fn resident_memory_bytes() -> Option<i64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: i64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 impl Metrics {
@@ -109,6 +121,14 @@ impl Metrics {
             &["route", "method"],
         )
         .expect("valid metric");
+        let resident_memory = IntGauge::new(
+            "process_resident_memory_bytes",
+            "Resident memory of the server process, in bytes",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(resident_memory.clone()))
+            .expect("registered once");
         registry
             .register(Box::new(requests.clone()))
             .expect("registered once");
@@ -119,6 +139,7 @@ impl Metrics {
             registry,
             requests,
             latency,
+            resident_memory,
         }
     }
 

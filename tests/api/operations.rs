@@ -45,6 +45,13 @@ async fn metrics_count_requests_by_route_pattern() {
         "{text}"
     );
     assert!(text.contains(r#"boxoffice_http_request_duration_seconds_count{method="GET",route="/v1/events/{id}"} 3"#), "{text}");
+    let rss: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("boxoffice_process_resident_memory_bytes "))
+        .expect("resident memory is reported")
+        .parse()
+        .unwrap();
+    assert!(rss > 1 << 20, "{rss} bytes resident");
 }
 
 #[actix_web::test]
