@@ -62,6 +62,11 @@ fn from_event(
     }
 }
 
+/// Whether events of `subject` tell their user anything (most `bookings.*` do not).
+pub fn notifies(subject: &str) -> bool {
+    from_event(subject, &serde_json::Value::Null).is_some()
+}
+
 /// The caller's notifications, newest first.
 #[utoipa::path(get, path = "/v1/notifications", tag = "notifications", params(PageQuery),
     responses((status = 200, body = crate::pagination::Page<Notification>)), security(("bearer" = [])))]
