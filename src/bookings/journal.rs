@@ -10,7 +10,7 @@ use boxoffice_actors::journal::{
     Batch, BoxFuture, Change, EventStatus, Journal, JournalError, Loaded,
 };
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -47,9 +47,15 @@ impl Journal for PgJournal {
         let paid = !rows.confirmed.is_empty() || !rows.reinstated.is_empty();
         let (pool, outbox) = (self.pool.clone(), self.outbox.clone());
         Box::pin(async move {
-            let mut tx = pool.begin().await.map_err(journal_error)?;
-            rows.write(&mut tx).await.map_err(journal_error)?;
-            tx.commit().await.map_err(journal_error)?;
+            if rows.is_one_statement() {
+                // atomic on its own: no BEGIN and COMMIT round trips
+                let mut conn = pool.acquire().await.map_err(journal_error)?;
+                rows.write(&mut conn).await.map_err(journal_error)?;
+            } else {
+                let mut tx = pool.begin().await.map_err(journal_error)?;
+                rows.write(&mut tx).await.map_err(journal_error)?;
+                tx.commit().await.map_err(journal_error)?;
+            }
             if paid {
                 outbox.notify_one();
             }
@@ -179,18 +185,36 @@ impl Rows {
         self.seats_of(hold);
     }
 
+    /// New holds without seats only: the flash-sale batch, written by one statement.
+    fn is_one_statement(&self) -> bool {
+        self.released.is_empty()
+            && self.confirmed.is_empty()
+            && self.reinstated.is_empty()
+            && self.seat_ids.is_empty()
+    }
+
     /// In an order that lets one batch release a seat and take it again: releases before
     /// seat inserts, since the unique index on active seats checks each statement.
-    async fn write(self, tx: &mut Transaction<'_, Postgres>) -> Result<(), sqlx::Error> {
+    async fn write(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
         if !self.ids.is_empty() {
-            sqlx::query(
-                "INSERT INTO bookings (id, event_id, user_id, booking_code, status, held_at, expired_at,
-                                       total_price, currency, number_seats, version)
-                 SELECT id, $1, user_id, code, 'held', held_at, expired_at, total, currency, admissions, $2
-                 FROM UNNEST($3::uuid[], $4::uuid[], $5::text[], $6::timestamptz[], $7::timestamptz[],
-                             $8::bigint[], $9::text[], $10::int[])
-                   AS n (id, user_id, code, held_at, expired_at, total, currency, admissions)",
-            )
+            // one statement for the hot path: the bookings, their items and their
+            // `bookings.held` events
+            sqlx::query(&format!(
+                "WITH held AS (
+                   INSERT INTO bookings (id, event_id, user_id, booking_code, status, held_at, expired_at,
+                                         total_price, currency, number_seats, version)
+                   SELECT id, $1, user_id, code, 'held', held_at, expired_at, total, currency, admissions, $2
+                   FROM UNNEST($3::uuid[], $4::uuid[], $5::text[], $6::timestamptz[], $7::timestamptz[],
+                               $8::bigint[], $9::text[], $10::int[])
+                     AS n (id, user_id, code, held_at, expired_at, total, currency, admissions)
+                   RETURNING *
+                 ), items AS (
+                   INSERT INTO booking_items (id, booking_id, ticket_type_id, qty, price)
+                   SELECT * FROM UNNEST($11::uuid[], $12::uuid[], $13::uuid[], $14::int[], $15::bigint[])
+                 )
+                 INSERT INTO outbox (subject, aggregate_id, payload)
+                 SELECT 'bookings.held', b.id, {PAYLOAD} FROM held b ORDER BY b.id"
+            ))
             .bind(self.event)
             .bind(self.version)
             .bind(&self.ids)
@@ -201,18 +225,12 @@ impl Rows {
             .bind(&self.totals)
             .bind(&self.currencies)
             .bind(&self.admissions)
-            .execute(&mut **tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO booking_items (id, booking_id, ticket_type_id, qty, price)
-                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::bigint[])",
-            )
             .bind(&self.item_ids)
             .bind(&self.item_bookings)
             .bind(&self.item_types)
             .bind(&self.item_qty)
             .bind(&self.item_prices)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
         }
         if !self.released.is_empty() {
@@ -224,7 +242,7 @@ impl Rows {
             .bind(self.version)
             .bind(&self.released)
             .bind(&self.released_status)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?
             .rows_affected();
             if updated != self.released.len() as u64 {
@@ -238,7 +256,7 @@ impl Rows {
                 "UPDATE booking_seats SET active = false WHERE booking_id = ANY($1) AND active",
             )
             .bind(&self.released)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
         }
         let paid: Vec<BookingId> = self
@@ -254,7 +272,7 @@ impl Rows {
             )
             .bind(self.version)
             .bind(&self.confirmed)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
         }
         if !self.reinstated.is_empty() {
@@ -264,7 +282,7 @@ impl Rows {
             )
             .bind(self.version)
             .bind(&self.reinstated)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
         }
         if !self.seat_ids.is_empty() {
@@ -278,39 +296,38 @@ impl Rows {
             .bind(&self.seat_bookings)
             .bind(&self.seat_ids)
             .bind(&self.seat_types)
-            .execute(&mut **tx)
+            .execute(&mut *conn)
             .await?;
         }
-        if !self.ids.is_empty() {
-            outbox(tx, "'bookings.held'", &self.ids).await?;
-        }
         if !self.released.is_empty() {
-            outbox(tx, "'bookings.' || b.status", &self.released).await?;
+            outbox(conn, "'bookings.' || b.status", &self.released).await?;
         }
         if !paid.is_empty() {
             // the tickets follow from this row
-            outbox(tx, "'bookings.paid'", &paid).await?;
+            outbox(conn, "'bookings.paid'", &paid).await?;
         }
         Ok(())
     }
 }
 
+/// The payload of a `bookings.*` event, SQL over the booking `b`.
+const PAYLOAD: &str = "jsonb_build_object(
+    'booking_id', b.id, 'event_id', b.event_id, 'user_id', b.user_id,
+    'status', b.status, 'number_seats', b.number_seats,
+    'total_price', b.total_price, 'currency', b.currency, 'expired_at', b.expired_at)";
+
 /// One outbox row per booking, its subject computed by `subject` (SQL over `b`).
 async fn outbox(
-    tx: &mut Transaction<'_, Postgres>,
+    conn: &mut PgConnection,
     subject: &str,
     bookings: &[BookingId],
 ) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
         "INSERT INTO outbox (subject, aggregate_id, payload)
-         SELECT {subject}, b.id, jsonb_build_object(
-                  'booking_id', b.id, 'event_id', b.event_id, 'user_id', b.user_id,
-                  'status', b.status, 'number_seats', b.number_seats,
-                  'total_price', b.total_price, 'currency', b.currency, 'expired_at', b.expired_at)
-         FROM bookings b WHERE b.id = ANY($1)"
+         SELECT {subject}, b.id, {PAYLOAD} FROM bookings b WHERE b.id = ANY($1)"
     ))
     .bind(bookings)
-    .execute(&mut **tx)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
