@@ -23,7 +23,8 @@ pub struct EngineSettings {
     pub mailbox_capacity: usize,
     /// Decisions in one journal transaction at most.
     pub batch_max: usize,
-    /// Write a snapshot after this many committed decisions...
+    /// Write a snapshot after this many committed decisions, or half as many as the event has
+    /// live holds if that is more (a snapshot costs as much as the holds it carries)...
     pub snapshot_every_changes: u64,
     /// ...or after this long, if anything changed.
     pub snapshot_every_seconds: u64,
@@ -339,8 +340,15 @@ impl EventActor {
         })
     }
 
+    /// Snapshots are spaced by at least half as many decisions as they carry holds, so writing
+    /// them costs O(1) per decision however large the event (a growing event's snapshots double
+    /// in size), and recovery reads one snapshot plus a bounded share of journal rows.
     fn maybe_snapshot(&mut self, ctx: &mut Context<Self>) {
-        let due = self.since_snapshot >= self.settings.snapshot_every_changes
+        let every = self
+            .settings
+            .snapshot_every_changes
+            .max(self.inventory.hold_count() as u64 / 2);
+        let due = self.since_snapshot >= every
             || (self.since_snapshot > 0
                 && self.last_snapshot.elapsed()
                     >= Duration::from_secs(self.settings.snapshot_every_seconds));

@@ -609,6 +609,11 @@ impl EventInventory {
         self.holds.values()
     }
 
+    /// Live holds and sold bookings: what a snapshot carries.
+    pub fn hold_count(&self) -> usize {
+        self.holds.len()
+    }
+
     /// The bookings to persist; [`EventInventory::restore`] rebuilds everything else from them
     /// and the ticket types, so a snapshot never carries stale capacities or seat maps.
     pub fn snapshot(&self) -> Vec<Hold> {
