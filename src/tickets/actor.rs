@@ -101,6 +101,9 @@ async fn mail_tickets(pool: &PgPool, mailer: &Mailer, booking: BookingId) -> Res
     }
     let to: lettre::message::Mailbox =
         email.parse().map_err(|e| format!("contact {email}: {e}"))?;
+    // read before the claim's transaction opens: one connection at a time per mail, so mails
+    // delivered side by side cannot take the whole pool and wait on each other
+    let tickets = store::of_booking(pool, booking).await.map_err(failed)?;
     let mut tx = pool.begin().await.map_err(failed)?;
     let first_time = sqlx::query(
         "INSERT INTO sent_mail (id, kind, aggregate_id, recipient) VALUES ($1, 'tickets', $2, $3)
@@ -117,7 +120,6 @@ async fn mail_tickets(pool: &PgPool, mailer: &Mailer, booking: BookingId) -> Res
     if !first_time {
         return Ok(());
     }
-    let tickets = store::of_booking(pool, booking).await.map_err(failed)?;
     let from = mailer.from().clone();
     let message =
         web::block(move || crate::mail::tickets_message(from, to, &booking_code, &tickets))

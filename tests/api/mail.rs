@@ -137,3 +137,54 @@ async fn the_tickets_reach_a_real_smtp_server() {
     .await;
     assert_ticket_mail(&mail, &buyer.email, &codes(&tickets));
 }
+
+/// The dispatcher delivers several bookings at a time: with a pool of 4 connections, twelve
+/// purchases paid at once are all confirmed and mailed without one delivery failing (a mail
+/// that took a second connection inside its transaction used to starve the pool).
+#[actix_web::test]
+async fn many_purchases_paid_at_once_are_all_mailed_with_a_small_pool() {
+    use crate::helpers::expect_json;
+    use crate::payments::{check_out, wait_for_status, Webhook};
+    use reqwest::StatusCode;
+    use serde_json::json;
+
+    let app = spawn_app_with(|s| s.database.max_connections = 4).await;
+    let organizer = app.organizer().await;
+    let (event, ticket_type) = app.event_with(&organizer, json!({}), None).await;
+    let body = json!({"event_id": event, "ticket_type_id": ticket_type["id"], "qty": 1});
+    let mut purchases = Vec::new();
+    for _ in 0..12 {
+        let buyer = app.customer().await;
+        let booking = expect_json(app.hold(&buyer, &body).await, StatusCode::CREATED).await;
+        let booking = check_out(&app, &buyer, &booking).await;
+        purchases.push((buyer, booking));
+    }
+    let payments = purchases.iter().map(|(_, booking)| async {
+        let transaction = format!("txn-{}", booking["id"].as_str().unwrap());
+        Webhook::new(&app, booking, &transaction)
+            .send(&app)
+            .await
+            .status()
+    });
+    for status in futures_util::future::join_all(payments).await {
+        assert_eq!(status, StatusCode::OK);
+    }
+    for (buyer, booking) in &purchases {
+        wait_for_status(&app, buyer, booking, "confirmed").await;
+    }
+    let dir = app.settings.email.dir.clone();
+    eventually(20, "twelve mail files", || async {
+        let mails = std::fs::read_dir(&dir)
+            .ok()?
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+            .count();
+        (mails == 12).then_some(())
+    })
+    .await;
+    let retried: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE attempts > 0")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(retried, 0, "no delivery failed");
+}
