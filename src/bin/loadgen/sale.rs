@@ -1,0 +1,380 @@
+//! Setting a sale up through the API (an organizer, events, buyers with tokens: all before the
+//! clock starts), the flash-sale scenario, and the counts read back after a run.
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use boxoffice::auth::{store::grant_role, Role};
+use serde_json::{json, Value};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use crate::tally::Tally;
+use crate::{Load, Report};
+
+const PASSWORD: &str = "loadgen password 1";
+
+pub async fn pool(database_url: &str, connections: usize) -> Result<PgPool, String> {
+    PgPoolOptions::new()
+        .max_connections(connections as u32)
+        .acquire_timeout(Duration::from_secs(60))
+        .connect(database_url)
+        .await
+        .map_err(|e| format!("PostgreSQL at {database_url}: {e}"))
+}
+
+/// One request that must succeed; its JSON answer.
+pub async fn call(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    token: Option<&str>,
+    body: &Value,
+) -> Result<Value, String> {
+    let mut request = client.request(method, url);
+    if !body.is_null() {
+        request = request.json(body);
+    }
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.map_err(|e| format!("{url}: {e}"))?;
+    let status = response.status();
+    let value: Value = response.json().await.map_err(|e| format!("{url}: {e}"))?;
+    if !status.is_success() {
+        return Err(format!("{url}: {status} {value}"));
+    }
+    Ok(value)
+}
+
+pub struct Buyer {
+    pub email: String,
+    pub token: String,
+}
+
+/// One ticket type on sale.
+pub struct OnSale {
+    pub event_id: String,
+    pub body: Vec<u8>,
+    /// Set by the first 409: this one is sold out.
+    pub sold_out: AtomicBool,
+}
+
+/// A sale ready to start.
+pub struct Sale {
+    pub client: reqwest::Client,
+    pub db: PgPool,
+    pub url: String,
+    pub events: Vec<OnSale>,
+    pub buyers: Vec<Buyer>,
+    pub capacity: u64,
+    pub connections: usize,
+    started: Mutex<Option<Instant>>,
+    sold_out_after: Mutex<Option<Duration>>,
+}
+
+impl Sale {
+    /// Registers the organizer and buyers and puts the events on sale.
+    pub async fn set_up(load: &Load) -> Result<Arc<Sale>, String> {
+        let url = load.url.trim_end_matches('/').to_owned();
+        let db = pool(&load.database_url, 4).await?;
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(load.connections)
+            .build()
+            .map_err(|e| e.to_string())?;
+        let run = Uuid::now_v7().simple().to_string();
+        let organizer_email = format!("loadgen-organizer-{run}@example.com");
+        account(&client, &url, &organizer_email).await?;
+        grant_role(&db, &organizer_email, Role::Organizer)
+            .await
+            .map_err(|e| e.to_string())?;
+        // a new login carries the role
+        let organizer = login(&client, &url, &organizer_email).await?;
+        let mut events = Vec::with_capacity(load.events);
+        for n in 0..load.events {
+            events.push(on_sale(&client, &url, &organizer, &run, n, load.capacity).await?);
+        }
+        let mut buyers = Vec::with_capacity(load.buyers);
+        for chunk in (0..load.buyers).collect::<Vec<_>>().chunks(8) {
+            let logins = chunk.iter().map(|i| {
+                let (client, url) = (client.clone(), url.clone());
+                let email = format!("loadgen-buyer-{run}-{i}@example.com");
+                async move {
+                    let token = account(&client, &url, &email).await?;
+                    Ok::<_, String>(Buyer { email, token })
+                }
+            });
+            for buyer in futures_util::future::join_all(logins).await {
+                buyers.push(buyer?);
+            }
+        }
+        Ok(Arc::new(Sale {
+            client,
+            db,
+            url,
+            events,
+            buyers,
+            capacity: u64::from(load.capacity) * load.events as u64,
+            connections: load.connections,
+            started: Mutex::new(None),
+            sold_out_after: Mutex::new(None),
+        }))
+    }
+
+    /// Runs `worker(sale, connection)` on every connection until `duration` has passed or
+    /// everything is sold out; the workers' tallies added up, and the time taken.
+    pub async fn run<F, Fut>(
+        self: &Arc<Self>,
+        duration: Duration,
+        worker: F,
+    ) -> (Tally, BTreeMap<String, Tally>, Duration)
+    where
+        F: Fn(Arc<Sale>, usize, Instant) -> Fut,
+        Fut: std::future::Future<Output = (Tally, BTreeMap<String, Tally>)> + Send + 'static,
+    {
+        let started = Instant::now();
+        *self.started.lock().await = Some(started);
+        let deadline = started + duration;
+        let workers: Vec<_> = (0..self.connections)
+            .map(|connection| tokio::spawn(worker(self.clone(), connection, deadline)))
+            .collect();
+        let mut total = Tally::default();
+        let mut steps: BTreeMap<String, Tally> = BTreeMap::new();
+        for worker in workers {
+            if let Ok((tally, worker_steps)) = worker.await {
+                total = total.merge(tally);
+                for (step, tally) in worker_steps {
+                    let merged = steps.remove(&step).unwrap_or_default().merge(tally);
+                    steps.insert(step, merged);
+                }
+            }
+        }
+        (total, steps, started.elapsed())
+    }
+
+    /// The event connection `n` buys in, or `None` when it is sold out.
+    pub fn event_for(&self, connection: usize) -> Option<&OnSale> {
+        let event = &self.events[connection % self.events.len()];
+        (!event.sold_out.load(Ordering::Relaxed)).then_some(event)
+    }
+
+    pub fn buyer(&self, n: usize) -> &Buyer {
+        &self.buyers[n % self.buyers.len()]
+    }
+
+    /// A 409 says the event is sold out; the sale is when every event is.
+    pub async fn sold_out(&self, event: &OnSale) {
+        if event.sold_out.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if self
+            .events
+            .iter()
+            .all(|e| e.sold_out.load(Ordering::SeqCst))
+        {
+            let started = self.started.lock().await.unwrap_or_else(Instant::now);
+            self.sold_out_after
+                .lock()
+                .await
+                .get_or_insert(started.elapsed());
+        }
+    }
+
+    /// The report of a run: the tallies, and what the database, the event pages and the server's
+    /// memory say afterwards. `statuses` counts live admissions (or only `confirmed` ones).
+    pub async fn report(
+        &self,
+        scenario: &str,
+        tally: Tally,
+        steps: BTreeMap<String, Tally>,
+        elapsed: Duration,
+        statuses: &[&str],
+    ) -> Result<Report, String> {
+        let ids: Vec<&str> = self.events.iter().map(|e| e.event_id.as_str()).collect();
+        let database_admissions: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(sum(number_seats), 0)::bigint FROM bookings
+             WHERE event_id = ANY($1::uuid[]) AND status = ANY($2)",
+        )
+        .bind(&ids)
+        .bind(statuses)
+        .fetch_one(&self.db)
+        .await
+        .map_err(|e| e.to_string())?;
+        let mut available = 0;
+        for id in &ids {
+            let event = call(
+                &self.client,
+                reqwest::Method::GET,
+                &format!("{}/v1/events/{id}", self.url),
+                None,
+                &Value::Null,
+            )
+            .await?;
+            available += event["ticket_types"][0]["available"]
+                .as_i64()
+                .unwrap_or_default();
+        }
+        let ok = if scenario == "full-flow" { 200 } else { 201 };
+        let completed = if scenario == "full-flow" {
+            steps.get("confirmed").map_or(0, |t| t.count(200))
+        } else {
+            tally.count(ok)
+        };
+        Ok(Report {
+            scenario: scenario.to_owned(),
+            variant: None,
+            connections: self.connections,
+            events: self.events.len(),
+            capacity: self.capacity,
+            completed,
+            per_second: completed as f64 / elapsed.as_secs_f64(),
+            errors: tally.errors(ok),
+            latency: tally.latency(),
+            statuses: tally.statuses.clone(),
+            steps: steps
+                .iter()
+                .map(|(s, t)| (s.clone(), t.latency()))
+                .collect(),
+            seconds: elapsed.as_secs_f64(),
+            sold_out_after_seconds: self.sold_out_after.lock().await.map(|d| d.as_secs_f64()),
+            database_admissions,
+            api_available: Some(available),
+            server_rss_bytes: server_rss(&self.client, &self.url).await,
+            recovery: None,
+        })
+    }
+}
+
+/// The server's resident memory, from its /metrics.
+pub async fn server_rss(client: &reqwest::Client, url: &str) -> Option<u64> {
+    let text = client
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("boxoffice_process_resident_memory_bytes "))?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Registers and logs in an account; its access token.
+async fn account(client: &reqwest::Client, url: &str, email: &str) -> Result<String, String> {
+    let credentials = json!({"email": email, "password": PASSWORD});
+    let register = format!("{url}/v1/auths/register");
+    call(client, reqwest::Method::POST, &register, None, &credentials).await?;
+    login(client, url, email).await
+}
+
+async fn login(client: &reqwest::Client, url: &str, email: &str) -> Result<String, String> {
+    let credentials = json!({"email": email, "password": PASSWORD});
+    let login = format!("{url}/v1/auths/login");
+    let tokens = call(client, reqwest::Method::POST, &login, None, &credentials).await?;
+    Ok(tokens["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+/// A published event with one general-admission type of `capacity`.
+async fn on_sale(
+    client: &reqwest::Client,
+    url: &str,
+    organizer: &str,
+    run: &str,
+    n: usize,
+    capacity: u32,
+) -> Result<OnSale, String> {
+    let post = |path: String, body: Value| async move {
+        call(
+            client,
+            reqwest::Method::POST,
+            &format!("{url}{path}"),
+            Some(organizer),
+            &body,
+        )
+        .await
+    };
+    let event = post(
+        "/v1/admin/events".into(),
+        json!({"name": format!("Flash sale {run} #{n}"), "category": "concert",
+               "start_at": "2030-01-01T20:00:00Z", "end_at": "2030-01-01T23:00:00Z",
+               "location": "Load test arena"}),
+    )
+    .await?;
+    let event_id = event["id"].as_str().unwrap_or_default().to_owned();
+    let ticket_type = post(
+        format!("/v1/admin/events/{event_id}/ticket_types"),
+        json!({"name": "General admission", "price": 100000, "currency": "VND", "number_seats": capacity}),
+    )
+    .await?;
+    post(format!("/v1/admin/events/{event_id}/publish"), json!({})).await?;
+    let body = json!({"event_id": event_id, "ticket_type_id": ticket_type["id"], "qty": 1});
+    Ok(OnSale {
+        event_id,
+        body: serde_json::to_vec(&body).expect("json"),
+        sold_out: AtomicBool::new(false),
+    })
+}
+
+/// One hold: its status (0 when no answer came) and the answer's body.
+pub async fn hold(
+    sale: &Sale,
+    event: &OnSale,
+    token: &str,
+) -> (u16, Option<actix_web::web::Bytes>) {
+    let response = sale
+        .client
+        .post(format!("{}/v1/bookings/hold", sale.url))
+        .bearer_auth(token)
+        .header("Content-Type", "application/json")
+        .body(event.body.clone())
+        .send()
+        .await;
+    match response {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            (status, response.bytes().await.ok())
+        }
+        Err(_) => (0, None),
+    }
+}
+
+pub async fn flash_sale(load: &Load) -> Result<Report, String> {
+    let sale = Sale::set_up(load).await?;
+    sell(&sale, load.duration()).await
+}
+
+/// Every connection holds one admission at a time until its event is sold out.
+pub async fn sell(sale: &Arc<Sale>, duration: Duration) -> Result<Report, String> {
+    let (tally, steps, elapsed) = sale
+        .run(duration, |sale, connection, deadline| async move {
+            let mut tally = Tally::default();
+            let mut n = connection;
+            while Instant::now() < deadline {
+                let Some(event) = sale.event_for(connection) else {
+                    break;
+                };
+                let token = &sale.buyer(n).token;
+                n += sale.connections;
+                let sent = Instant::now();
+                let (status, _) = hold(&sale, event, token).await;
+                tally.answer(status, sent.elapsed());
+                if status == 409 {
+                    sale.sold_out(event).await;
+                }
+            }
+            (tally, BTreeMap::new())
+        })
+        .await;
+    let live = ["held", "pending_payment", "confirmed"];
+    sale.report("flash-sale", tally, steps, elapsed, &live)
+        .await
+}
