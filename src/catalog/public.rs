@@ -106,12 +106,16 @@ pub async fn get_event(
     id: web::Path<EventId>,
 ) -> Result<HttpResponse, ApiError> {
     let event = visible_event(&state.pool, *id).await?;
-    let mut ticket_types = store::ticket_types_of(&state.pool, event.id, false).await?;
-    // the engine's counts as of its last commit, when its actor is running
+    let mut ticket_types = store::ticket_types_uncounted(&state.pool, event.id).await?;
+    // the engine's counts as of its last commit when its actor is running, else the database's
     for ticket_type in &mut ticket_types {
-        if let Some(counts) = state.engine.counts(ticket_type.id) {
-            ticket_type.available = counts.available().into();
-        }
+        ticket_type.available = match state.engine.counts(ticket_type.id) {
+            Some(counts) => counts.available().into(),
+            None => {
+                i64::from(ticket_type.number_seats)
+                    - store::taken_admissions(&state.pool, ticket_type.id).await?
+            }
+        };
     }
     Ok(HttpResponse::Ok().json(EventDetail {
         event,

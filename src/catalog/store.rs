@@ -142,10 +142,33 @@ pub async fn ticket_types_of(
     event: EventId,
     include_hidden: bool,
 ) -> Result<Vec<TicketType>, ApiError> {
+    ticket_types(
+        pool,
+        event,
+        include_hidden,
+        &format!("t.qty - {}", taken("t.id")),
+    )
+    .await
+}
+
+/// The event's ticket types on offer with `available` left at capacity: for callers that take
+/// the counts from the engine (summing a sold-out event's bookings costs a scan of all of them).
+pub async fn ticket_types_uncounted(
+    pool: &PgPool,
+    event: EventId,
+) -> Result<Vec<TicketType>, ApiError> {
+    ticket_types(pool, event, false, "t.qty::bigint").await
+}
+
+async fn ticket_types(
+    pool: &PgPool,
+    event: EventId,
+    include_hidden: bool,
+    available: &str,
+) -> Result<Vec<TicketType>, ApiError> {
     let sql = format!(
-        "SELECT {TICKET_TYPE_COLUMNS}, t.qty - {} AS available FROM ticket_types t
-         WHERE t.event_id = $1 AND ($2 OR t.status = 'active') ORDER BY t.position, t.id",
-        taken("t.id")
+        "SELECT {TICKET_TYPE_COLUMNS}, {available} AS available FROM ticket_types t
+         WHERE t.event_id = $1 AND ($2 OR t.status = 'active') ORDER BY t.position, t.id"
     );
     Ok(sqlx::query_as(&sql)
         .bind(event)
