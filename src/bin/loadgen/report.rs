@@ -7,8 +7,8 @@ use plotters::prelude::*;
 
 use crate::{Report, Variant};
 
-/// Runs of one kind at one number of connections.
-type Groups = BTreeMap<(String, Option<Variant>), BTreeMap<usize, Vec<Report>>>;
+/// Runs of one kind (scenario, variant, events) by number of connections.
+type Groups = BTreeMap<(String, Option<Variant>, usize), BTreeMap<usize, Vec<Report>>>;
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -20,10 +20,11 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
-fn name(scenario: &str, variant: Option<Variant>) -> String {
+fn name(scenario: &str, variant: Option<Variant>, events: usize) -> String {
     match variant {
         Some(Variant::RowLock) => format!("{scenario} (row lock)"),
         Some(Variant::Conditional) => format!("{scenario} (conditional update)"),
+        None if events > 1 => format!("{scenario} ({events} events)"),
         None => scenario.to_owned(),
     }
 }
@@ -32,7 +33,7 @@ fn name(scenario: &str, variant: Option<Variant>) -> String {
 fn medians(groups: &Groups) -> BTreeMap<String, Vec<(usize, f64, f64, usize)>> {
     groups
         .iter()
-        .map(|((scenario, variant), by_connections)| {
+        .map(|((scenario, variant, events), by_connections)| {
             let points = by_connections
                 .iter()
                 .map(|(&connections, runs)| {
@@ -41,7 +42,7 @@ fn medians(groups: &Groups) -> BTreeMap<String, Vec<(usize, f64, f64, usize)>> {
                     (connections, per_second, p99, runs.len())
                 })
                 .collect();
-            (name(scenario, *variant), points)
+            (name(scenario, *variant, *events), points)
         })
         .collect()
 }
@@ -55,7 +56,7 @@ pub fn run(inputs: &[PathBuf], plot: Option<&Path>) -> Result<(), String> {
             let report: Report = serde_json::from_str(line)
                 .map_err(|e| format!("{}:{}: {e}", input.display(), n + 1))?;
             groups
-                .entry((report.scenario.clone(), report.variant))
+                .entry((report.scenario.clone(), report.variant, report.events))
                 .or_default()
                 .entry(report.connections)
                 .or_default()
@@ -98,7 +99,7 @@ fn draw(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let lines: Vec<_> = medians
         .iter()
-        .filter(|(name, _)| name.starts_with("flash-sale") || name.starts_with("baseline"))
+        .filter(|(name, _)| *name == "flash-sale" || name.starts_with("baseline"))
         .collect();
     let connections = lines.iter().flat_map(|(_, p)| p.iter().map(|p| p.0 as f64));
     let (low, high) = connections.fold((f64::MAX, 1.0_f64), |(l, h), c| (l.min(c), h.max(c)));
