@@ -1,7 +1,7 @@
 //! The outbox dispatcher: domain events written in the same transaction as the change that
-//! causes them are delivered at least once, in order per aggregate, by one task per server. Rows not yet
-//! delivered (a crash, a failing handler) are retried with backoff, also after a restart, so
-//! every handler is idempotent.
+//! causes them are delivered at least once, in order per aggregate, by one task per server.
+//! Rows not yet delivered (a crash, a failing handler) are retried with backoff, also after a
+//! restart, so every handler is idempotent.
 use std::collections::HashMap;
 use std::time::Duration;
 
