@@ -1,7 +1,6 @@
 //! The classic design, for comparison: every hold is one PostgreSQL transaction that locks the
 //! ticket type's row (or updates it conditionally), counts, and inserts the booking. It runs in
 //! its own tables (`loadgen_baseline_*`, dropped afterwards) of the same database server.
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -94,23 +93,11 @@ pub async fn run(options: Options) -> Result<Report, String> {
         .map_err(|e| e.to_string())?;
     let completed = tally.count(201);
     Ok(Report {
-        scenario: "baseline".into(),
         variant: Some(variant),
-        connections,
-        events: 1,
         capacity: capacity.into(),
-        completed,
-        per_second: completed as f64 / elapsed.as_secs_f64(),
-        errors: tally.errors(201),
-        latency: tally.latency(),
-        statuses: tally.statuses,
-        steps: BTreeMap::new(),
-        seconds: elapsed.as_secs_f64(),
         sold_out_after_seconds: sold_out_after.map(|d| d.as_secs_f64()),
         database_admissions: admissions,
-        api_available: None,
-        server_rss_bytes: None,
-        recovery: None,
+        ..Report::of("baseline", connections, &tally, 201, completed, elapsed)
     })
 }
 

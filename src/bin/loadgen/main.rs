@@ -17,7 +17,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde::{Deserialize, Serialize};
 
-use tally::Latency;
+use tally::{Latency, Tally};
 
 #[derive(Parser)]
 #[command(
@@ -29,6 +29,10 @@ struct Cli {
     /// Print one JSON object per run instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Free text kept with the run, such as the server setting under test
+    /// (`booking.batch_max=256`); `report` groups runs by it.
+    #[arg(long, global = true)]
+    label: Option<String>,
 }
 
 /// Where the server under test is, and the load.
@@ -124,6 +128,8 @@ pub enum Variant {
 /// What one run measured; `--json` prints it as one line.
 #[derive(Serialize, Deserialize)]
 pub struct Report {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     pub scenario: String,
     pub variant: Option<Variant>,
     pub connections: usize,
@@ -155,6 +161,38 @@ pub struct Report {
 }
 
 impl Report {
+    /// A run of `scenario` that answered `tally` in `elapsed`, `completed` of them successes;
+    /// what only some scenarios know is left empty for the caller to fill in.
+    pub fn of(
+        scenario: &str,
+        connections: usize,
+        tally: &Tally,
+        ok: u16,
+        completed: u64,
+        elapsed: Duration,
+    ) -> Self {
+        Report {
+            label: None,
+            scenario: scenario.to_owned(),
+            variant: None,
+            connections,
+            events: 1,
+            capacity: 0,
+            completed,
+            per_second: completed as f64 / elapsed.as_secs_f64(),
+            statuses: tally.statuses.clone(),
+            errors: tally.errors(ok),
+            seconds: elapsed.as_secs_f64(),
+            latency: tally.latency(),
+            steps: BTreeMap::new(),
+            sold_out_after_seconds: None,
+            database_admissions: 0,
+            api_available: None,
+            server_rss_bytes: None,
+            recovery: None,
+        }
+    }
+
     fn unit(&self) -> &'static str {
         if self.scenario == "full-flow" {
             "purchases"
@@ -252,7 +290,7 @@ impl Report {
 #[tokio::main]
 async fn main() -> Result<(), String> {
     let cli = Cli::parse();
-    let report = match cli.scenario {
+    let mut report = match cli.scenario {
         Scenario::FlashSale(load) => sale::flash_sale(&load).await?,
         Scenario::FullFlow {
             load,
@@ -279,6 +317,7 @@ async fn main() -> Result<(), String> {
         Scenario::Recovery { load, server_bin } => recovery::run(&load, &server_bin).await?,
         Scenario::Report { inputs, plot } => return report::run(&inputs, plot.as_deref()),
     };
+    report.label = cli.label;
     report.print(cli.json);
     report.check()
 }

@@ -7,8 +7,9 @@ use plotters::prelude::*;
 
 use crate::{Report, Variant};
 
-/// Runs of one kind (scenario, variant, events) by number of connections.
-type Groups = BTreeMap<(String, Option<Variant>, usize), BTreeMap<usize, Vec<Report>>>;
+/// Runs of one kind (scenario, variant, events, label) by number of connections.
+type Groups =
+    BTreeMap<(String, Option<Variant>, usize, Option<String>), BTreeMap<usize, Vec<Report>>>;
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -20,12 +21,16 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
-fn name(scenario: &str, variant: Option<Variant>, events: usize) -> String {
-    match variant {
+fn name(scenario: &str, variant: Option<Variant>, events: usize, label: Option<&str>) -> String {
+    let kind = match variant {
         Some(Variant::RowLock) => format!("{scenario} (row lock)"),
         Some(Variant::Conditional) => format!("{scenario} (conditional update)"),
         None if events > 1 => format!("{scenario} ({events} events)"),
         None => scenario.to_owned(),
+    };
+    match label {
+        Some(label) => format!("{kind} [{label}]"),
+        None => kind,
     }
 }
 
@@ -33,7 +38,7 @@ fn name(scenario: &str, variant: Option<Variant>, events: usize) -> String {
 fn medians(groups: &Groups) -> BTreeMap<String, Vec<(usize, f64, f64, usize)>> {
     groups
         .iter()
-        .map(|((scenario, variant, events), by_connections)| {
+        .map(|((scenario, variant, events, label), by_connections)| {
             let points = by_connections
                 .iter()
                 .map(|(&connections, runs)| {
@@ -42,7 +47,7 @@ fn medians(groups: &Groups) -> BTreeMap<String, Vec<(usize, f64, f64, usize)>> {
                     (connections, per_second, p99, runs.len())
                 })
                 .collect();
-            (name(scenario, *variant, *events), points)
+            (name(scenario, *variant, *events, label.as_deref()), points)
         })
         .collect()
 }
@@ -56,7 +61,12 @@ pub fn run(inputs: &[PathBuf], plot: Option<&Path>) -> Result<(), String> {
             let report: Report = serde_json::from_str(line)
                 .map_err(|e| format!("{}:{}: {e}", input.display(), n + 1))?;
             groups
-                .entry((report.scenario.clone(), report.variant, report.events))
+                .entry((
+                    report.scenario.clone(),
+                    report.variant,
+                    report.events,
+                    report.label.clone(),
+                ))
                 .or_default()
                 .entry(report.connections)
                 .or_default()

@@ -224,26 +224,17 @@ impl Sale {
             tally.count(ok)
         };
         Ok(Report {
-            scenario: scenario.to_owned(),
-            variant: None,
-            connections: self.connections,
             events: self.events.len(),
             capacity: self.capacity,
-            completed,
-            per_second: completed as f64 / elapsed.as_secs_f64(),
-            errors: tally.errors(ok),
-            latency: tally.latency(),
-            statuses: tally.statuses.clone(),
             steps: steps
                 .iter()
                 .map(|(s, t)| (s.clone(), t.latency()))
                 .collect(),
-            seconds: elapsed.as_secs_f64(),
             sold_out_after_seconds: self.sold_out_after.lock().await.map(|d| d.as_secs_f64()),
             database_admissions,
             api_available: Some(available),
             server_rss_bytes: server_rss(&self.client, &self.url).await,
-            recovery: None,
+            ..Report::of(scenario, self.connections, &tally, ok, completed, elapsed)
         })
     }
 }
