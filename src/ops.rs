@@ -225,6 +225,7 @@ impl Modify for BearerAuth {
         crate::catalog::admin::cancel_event, crate::catalog::admin::create_ticket_type, crate::catalog::admin::update_ticket_type,
         crate::catalog::admin::delete_ticket_type, crate::catalog::admin::define_seats, crate::catalog::admin::define_event_seats,
         crate::catalog::admin::get_seats, crate::catalog::admin::get_event_seats, crate::catalog::admin::delete_seats,
+        crate::bookings::sales::sales,
         healthz, readyz, metrics, openapi,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::FieldError)),

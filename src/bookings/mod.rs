@@ -2,6 +2,7 @@
 //! checks out (on to payment), or cancels; and reads their own bookings. Holds and cancels go
 //! through the event actor (`boxoffice-actors`); `journal` is how it persists; `store` reads.
 pub mod journal;
+pub mod sales;
 pub mod store;
 
 use actix_web::http::StatusCode;
@@ -27,6 +28,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/bookings/{id}/information").route(web::post().to(information)))
         .service(web::resource("/bookings/{id}/checkout").route(web::post().to(checkout)))
         .service(web::resource("/bookings/{id}/cancel").route(web::post().to(cancel)));
+    sales::routes(cfg);
 }
 
 /// A booking as its buyer sees it.

@@ -227,3 +227,36 @@ async fn a_ticket_checks_in_once_and_forged_or_foreign_codes_are_refused() {
         .iter()
         .all(|t| t["status"] == "checked_in"));
 }
+
+#[actix_web::test]
+async fn the_sales_report_counts_sold_and_held_admissions_and_revenue_for_its_organizer_only() {
+    let app = spawn_app().await;
+    let (organizer, buyer, event, _) = paid_for_two(&app).await;
+    let path = format!("/v1/admin/events/{event}/sales");
+    let sales = |user: &User| {
+        let token = user.access_token.clone();
+        let app = &app;
+        let path = &path;
+        async move { app.get(path, Some(&token)).await }
+    };
+
+    let report = expect_json(sales(&organizer).await, StatusCode::OK).await;
+    let types = report["ticket_types"].as_array().unwrap();
+    assert_eq!(types.len(), 1);
+    assert_eq!(types[0]["sold"], 2);
+    assert_eq!(types[0]["held"], 0);
+    assert_eq!(types[0]["available"], 0);
+    let price = types[0]["revenue"].as_i64().unwrap();
+    assert!(price > 0, "two paid admissions bring revenue: {report}");
+    assert_eq!(
+        report["revenue"][types[0]["currency"].as_str().unwrap()],
+        price
+    );
+    let recent = report["recent_bookings"].as_array().unwrap();
+    assert_eq!(recent.len(), 1);
+    assert_eq!(recent[0]["status"], "confirmed");
+
+    expect_error(sales(&buyer).await, StatusCode::FORBIDDEN, "forbidden").await;
+    let rival = app.organizer().await;
+    expect_error(sales(&rival).await, StatusCode::NOT_FOUND, "not_found").await;
+}

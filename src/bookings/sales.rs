@@ -1,0 +1,108 @@
+//! An organizer's sales report for one event: sold, held and available admissions and revenue
+//! per ticket type, and the latest bookings. Counts come from the running engine when there is
+//! one (what buyers are being told), else from the bookings.
+use actix_web::{web, HttpResponse};
+use boxoffice_actors::ids::{BookingId, EventId, TicketTypeId};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::auth::Organizer;
+use crate::catalog::admin::owned_event;
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+const RECENT: i64 = 10;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/admin/events/{id}/sales").route(web::get().to(sales)));
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Sales {
+    pub event_id: EventId,
+    pub ticket_types: Vec<TypeSales>,
+    /// Revenue of confirmed bookings, by currency (minor units).
+    pub revenue: std::collections::BTreeMap<String, i64>,
+    /// The latest bookings of the event, newest first.
+    pub recent_bookings: Vec<RecentBooking>,
+}
+
+#[derive(Serialize, ToSchema, sqlx::FromRow)]
+pub struct TypeSales {
+    pub ticket_type_id: TicketTypeId,
+    pub name: String,
+    pub capacity: i64,
+    pub sold: i64,
+    /// Admissions held and not yet paid (`held` and `pending_payment`).
+    pub held: i64,
+    pub available: i64,
+    /// Minor units of `currency`, from confirmed bookings at the price they were held at.
+    pub revenue: i64,
+    pub currency: String,
+}
+
+#[derive(Serialize, ToSchema, sqlx::FromRow)]
+pub struct RecentBooking {
+    pub id: BookingId,
+    pub booking_code: String,
+    pub status: String,
+    pub number_seats: i32,
+    pub total_price: i64,
+    pub currency: String,
+    pub held_at: DateTime<Utc>,
+}
+
+/// Sales of one of the organizer's events (admins: any event).
+#[utoipa::path(get, path = "/v1/admin/events/{id}/sales", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, body = Sales), (status = 404, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user_id = %user.id, event_id = %id))]
+pub async fn sales(
+    state: web::Data<AppState>,
+    Organizer(user): Organizer,
+    id: web::Path<EventId>,
+) -> Result<HttpResponse, ApiError> {
+    let event = owned_event(&state.pool, &user, *id).await?;
+    let mut ticket_types: Vec<TypeSales> = sqlx::query_as(
+        "SELECT tt.id AS ticket_type_id, tt.name, tt.qty::bigint AS capacity, tt.currency,
+                COALESCE(sum(bi.qty) FILTER (WHERE b.status = 'confirmed'), 0)::bigint AS sold,
+                COALESCE(sum(bi.qty) FILTER (WHERE b.status IN ('held', 'pending_payment')), 0)::bigint AS held,
+                0::bigint AS available,
+                COALESCE(sum(bi.qty * bi.price) FILTER (WHERE b.status = 'confirmed'), 0)::bigint AS revenue
+         FROM ticket_types tt
+         LEFT JOIN booking_items bi ON bi.ticket_type_id = tt.id
+         LEFT JOIN bookings b ON b.id = bi.booking_id
+         WHERE tt.event_id = $1
+         GROUP BY tt.id
+         ORDER BY tt.position, tt.created_at",
+    )
+    .bind(event.id)
+    .fetch_all(&state.pool)
+    .await?;
+    let mut revenue = std::collections::BTreeMap::new();
+    for row in &mut ticket_types {
+        // the engine answers holds before the next read of the bookings would see them
+        if let Some(counts) = state.engine.counts(row.ticket_type_id) {
+            row.held = counts.held.into();
+            row.sold = counts.sold.into();
+            row.capacity = counts.capacity.into();
+        }
+        row.available = (row.capacity - row.held - row.sold).max(0);
+        *revenue.entry(row.currency.clone()).or_insert(0) += row.revenue;
+    }
+    let recent_bookings = sqlx::query_as(
+        "SELECT id, booking_code, status, number_seats, total_price, currency, held_at
+         FROM bookings WHERE event_id = $1 ORDER BY held_at DESC, id DESC LIMIT $2",
+    )
+    .bind(event.id)
+    .bind(RECENT)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(HttpResponse::Ok().json(Sales {
+        event_id: event.id,
+        ticket_types,
+        revenue,
+        recent_bookings,
+    }))
+}
