@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `grant-role`.
+//! The command line: `serve`, `migrate`, `grant-role`, `demo`.
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -27,4 +27,6 @@ pub enum Command {
         #[arg(value_parser = |s: &str| s.parse::<Role>())]
         role: Role,
     },
+    /// Create demo accounts and published events through the API (again: nothing new), then exit.
+    Demo,
 }

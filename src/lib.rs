@@ -9,7 +9,7 @@
 //! - [`users`]: the caller's profile and settings.
 //! - [`catalog`]: events, ticket types and seat maps; public search and organizer admin.
 //! - [`bookings`]: holds through the event engine, contact information, checkout, cancel;
-//!   the engine's PostgreSQL journal.
+//!   the engine's PostgreSQL journal; organizers' sales reports.
 //! - [`payments`]: the payment a checkout creates, the gateway's signed webhook.
 //! - [`tickets`]: one signed ticket per admission, its QR, check-in at the door.
 //! - [`mail`]: outgoing mail (files or SMTP); the ticket mail.
@@ -17,12 +17,15 @@
 //! - [`outbox`]: delivers domain events (a paid booking gets sold, or refunded).
 //! - [`idempotency`]: `Idempotency-Key` replays for POSTs that create something.
 //! - [`ops`]: health, readiness, Prometheus metrics, the OpenAPI document.
+//! - [`demo`]: `boxoffice demo`, demo accounts and events created through the API.
+//! - [`site`]: the website for buyers and organizers, served from `web/` on top of the API.
 pub mod auth;
 pub mod bookings;
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod database;
+pub mod demo;
 pub mod error;
 pub mod idempotency;
 pub mod input;
@@ -32,6 +35,7 @@ pub mod ops;
 pub mod outbox;
 pub mod pagination;
 pub mod payments;
+pub mod site;
 pub mod startup;
 pub mod telemetry;
 pub mod tickets;

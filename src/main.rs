@@ -4,7 +4,7 @@ use boxoffice::auth::store::grant_role;
 use boxoffice::cli::{Cli, Command};
 use boxoffice::config::Settings;
 use boxoffice::startup::Application;
-use boxoffice::{database, telemetry};
+use boxoffice::{database, demo, telemetry};
 use clap::Parser;
 
 /// mimalloc rather than glibc's malloc: argon2id's 19 MiB blocks, hashed on many blocking
@@ -14,10 +14,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::load(cli.config.as_deref()) {
+    let mut settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
         Err(e) => return fail(e),
     };
+    if matches!(cli.command, Some(Command::Demo)) {
+        // the in-process server's request logs, and its warning for the 409 of registering an
+        // account that exists, would bury the summary (RUST_LOG still wins)
+        settings.log.level = "warn,tracing_actix_web=error".to_owned();
+    }
     telemetry::init(&settings.log);
     actix_web::rt::System::new().block_on(run(cli.command.unwrap_or(Command::Serve), settings))
 }
@@ -54,6 +59,13 @@ async fn run(command: Command, settings: Settings) -> ExitCode {
                 Err(e) => fail(e),
             }
         }
+        Command::Demo => match demo::run(settings).await {
+            Ok(summary) => {
+                println!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(e),
+        },
     }
 }
 

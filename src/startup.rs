@@ -198,7 +198,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                 .configure(|cfg| catalog::admin::routes(cfg, settings.server.seat_map_limit_bytes)),
         )
         .configure(payments::sandbox::routes)
-        .configure(ops::routes);
+        .configure(ops::routes)
+        .configure(crate::site::routes);
 }
 
 /// Gives error responses that are not JSON yet (unknown route, wrong method, framework

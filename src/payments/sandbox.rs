@@ -1,6 +1,7 @@
 //! The built-in `sandbox` gateway: a hosted page at `/sandbox/pay/{payment_code}` where the
 //! buyer presses "Pay" or "Decline" for the method they chose; the gateway then calls our
-//! webhook over HTTP, signed, exactly as a real provider would, and shows the outcome.
+//! webhook over HTTP, signed, exactly as a real provider would, and shows the outcome with a
+//! link back to the buyer's booking on the site (a real gateway's return URL).
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use boxoffice_actors::ids::BookingId;
 use serde::Deserialize;
@@ -79,10 +80,12 @@ pub async fn page(
          <style>body{{font-family:sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem}}
          button{{font-size:1rem;padding:.6rem 1.2rem;margin-right:.5rem}}</style></head>
          <body><h1>Sandbox gateway</h1><p>No real money moves here.</p>
-         <p>{event}, booking <b>{booking}</b>: <b>{amount}</b></p>{action}</body></html>",
+         <p>{event}, booking <b>{booking}</b>: <b>{amount}</b></p>{action}
+         <p><a href=\"/bookings/{booking_id}\">Return to boxoffice</a></p></body></html>",
         code = escape_html(&payment.payment_code),
         event = escape_html(&payment.event_name),
         booking = escape_html(&payment.booking_code),
+        booking_id = payment.booking_id,
     );
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")

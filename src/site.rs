@@ -1,0 +1,76 @@
+//! The website: one HTML shell for every page path and the stylesheet and JavaScript modules under
+//! `/assets/`, all compiled into the binary from `web/`. The pages draw themselves from the public
+//! API (`/v1`), so the site has no rules of its own and shows the API's errors as they are.
+use actix_web::{http::header, web, HttpResponse};
+
+/// Paths the site answers with its shell; the browser-side router picks the page.
+const PAGES: &[&str] = &[
+    "/",
+    "/login",
+    "/signup",
+    "/profile",
+    "/notifications",
+    "/events/{id}",
+    "/bookings",
+    "/bookings/{id}",
+    "/tickets",
+    "/organizer",
+    "/organizer/events/new",
+    "/organizer/events/{id}",
+    "/organizer/events/{id}/sales",
+    "/organizer/checkin",
+];
+
+/// (name, content type, body) of every asset.
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("app.css", "text/css", include_str!("../web/app.css")),
+    ("app.js", JS, include_str!("../web/app.js")),
+    ("api.js", JS, include_str!("../web/api.js")),
+    ("dom.js", JS, include_str!("../web/dom.js")),
+    ("seatmap.js", JS, include_str!("../web/seatmap.js")),
+    ("buyer.js", JS, include_str!("../web/buyer.js")),
+    ("account.js", JS, include_str!("../web/account.js")),
+    ("organizer.js", JS, include_str!("../web/organizer.js")),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_str!("../web/favicon.svg"),
+    ),
+];
+const JS: &str = "text/javascript";
+const SHELL: &str = include_str!("../web/index.html");
+
+/// Scripts and styles come only from here; images may also be data: URLs or organizers' https
+/// banners.
+const CSP: &str = "default-src 'self'; img-src 'self' data: blob: https:; style-src 'self'; \
+                   script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    for page in PAGES {
+        cfg.route(page, web::get().to(shell));
+    }
+    cfg.route("/assets/{name}", web::get().to(asset));
+}
+
+async fn shell() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(SHELL)
+}
+
+async fn asset(name: web::Path<String>) -> HttpResponse {
+    match ASSETS.iter().find(|(n, _, _)| *n == name.as_str()) {
+        Some((_, content_type, body)) => HttpResponse::Ok()
+            .content_type(format!("{content_type}; charset=utf-8"))
+            // the binary carries its assets, so a new build is the only way they change
+            .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .body(*body),
+        None => HttpResponse::NotFound()
+            .content_type("text/plain; charset=utf-8")
+            .body("no such asset"),
+    }
+}

@@ -1,0 +1,348 @@
+// Shared helpers for the browser scenarios (web-tests/<name>.mjs), which tests/browser.rs runs
+// with `node` against a real server in headless Chromium. A scenario is a module that calls
+// `run` once:
+//
+//   import { run, BASE_URL, shot, expectVisible } from './lib.mjs';
+//
+//   await run(async ({ page }) => {
+//     await page.goto(`${BASE_URL}/`);
+//     await expectVisible(page, 'main h1', 'the page title');
+//     await shot(page, 'home');
+//   });
+//
+// `run` launches the browser, runs the body, and always closes the browser. The scenario fails
+// (exit status 1, with the page URL, the visible role=alert texts and a screenshot in the
+// message) when the body throws, or when the page logged a console error or threw an uncaught
+// error, unless that error was allowed with `allowConsoleError`.
+//
+// Environment: BASE_URL (the server, default http://127.0.0.1:8080), SCREENSHOT_DIR (default
+// web-tests/screenshots; a scenario's shots go to <dir>/<scenario>/<nn>-<name>.png), CHROMIUM
+// (default /usr/bin/chromium), SCENARIO_TIMEOUT_SECONDS (default 180), and from tests/browser.rs
+// ORGANIZER_EMAIL / ORGANIZER_PASSWORD (an account with the organizer role) and MAIL_DIR (where
+// the server writes its .eml files).
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+/** The server under test, without a trailing slash. */
+export const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:8080').replace(/\/+$/, '');
+
+/** The scenario's name: its file name without `.mjs` (or $SCENARIO). */
+export const SCENARIO =
+  process.env.SCENARIO || path.basename(process.argv[1] || 'scenario', '.mjs');
+
+/** Where this scenario's screenshots go. */
+export const SHOT_DIR = path.join(
+  path.resolve(process.env.SCREENSHOT_DIR || path.join(HERE, 'screenshots')),
+  SCENARIO,
+);
+
+/** An account with the organizer role, created by tests/browser.rs (undefined otherwise). */
+export const ORGANIZER = process.env.ORGANIZER_EMAIL
+  ? { email: process.env.ORGANIZER_EMAIL, password: process.env.ORGANIZER_PASSWORD }
+  : undefined;
+
+/** The directory the server writes its mail to (.eml files), when tests/browser.rs runs us. */
+export const MAIL_DIR = process.env.MAIL_DIR;
+
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+// Without the background-networking flags Chromium keeps dialing out, and the closed network
+// refuses it; --no-sandbox because CI runs as root.
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const DESKTOP = { viewport: { width: 1280, height: 800 } };
+const PHONE = {
+  viewport: { width: 390, height: 844 },
+  deviceScaleFactor: 2,
+  isMobile: true,
+  hasTouch: true,
+};
+
+/** Prints a progress line (the Rust test shows it, and on failure repeats it). */
+export function log(...parts) {
+  console.log(`[${SCENARIO}]`, ...parts);
+}
+
+// ---- console and page errors -------------------------------------------------------------
+
+const pageErrors = [];
+const allowed = [];
+
+/**
+ * Lets console errors whose text or URL matches `pattern` (a RegExp or a substring) pass, for a
+ * scenario that provokes them on purpose.
+ */
+export function allowConsoleError(pattern) {
+  allowed.push(pattern);
+}
+
+function isAllowed(text, url) {
+  return allowed.some((p) =>
+    p instanceof RegExp ? p.test(text) || p.test(url) : text.includes(p) || url.includes(p),
+  );
+}
+
+// A 4xx answer from the JSON API (/v1/...) is part of normal flows (not logged in, sold out,
+// wrong password): the page must show it, and scenarios check that, not the console. Chromium
+// also asks for /favicon.ico on its own. Any other failed load (a missing script, stylesheet or
+// image, any 5xx) is an error.
+function isExpectedNetworkError(text, url) {
+  if (!/^Failed to load resource: the server responded with a status of 4\d\d/.test(text)) {
+    return false;
+  }
+  let pathname;
+  try {
+    pathname = new URL(url).pathname;
+  } catch {
+    return false;
+  }
+  return pathname.startsWith('/v1/') || pathname === '/favicon.ico';
+}
+
+function watch(page) {
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    const url = message.location()?.url || '';
+    const text = message.text();
+    if (isExpectedNetworkError(text, url) || isAllowed(text, url)) return;
+    pageErrors.push(`console error on ${page.url()}: ${text}${url ? ` (${url})` : ''}`);
+  });
+  page.on('pageerror', (error) => {
+    const text = error.stack || String(error);
+    if (isAllowed(text, '')) return;
+    pageErrors.push(`uncaught error on ${page.url()}: ${text}`);
+  });
+}
+
+// ---- browser -------------------------------------------------------------------------------
+
+/**
+ * Headless Chromium with one page: 1280x800, or a 390x844 touch phone with `{ phone: true }`.
+ * The page's console errors and uncaught errors are collected for `run`. Close `browser` when
+ * done (`run` does).
+ */
+export async function launch({ phone = false } = {}) {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    timeout: 60_000,
+  });
+  try {
+    const context = await browser.newContext({
+      ...(phone ? PHONE : DESKTOP),
+      locale: 'en-US',
+      timezoneId: 'UTC',
+    });
+    context.setDefaultTimeout(15_000);
+    context.setDefaultNavigationTimeout(30_000);
+    context.on('page', watch);
+    const page = await context.newPage();
+    return { browser, context, page };
+  } catch (error) {
+    await browser.close().catch(() => {});
+    throw error;
+  }
+}
+
+// ---- screenshots ---------------------------------------------------------------------------
+
+let shots = 0;
+
+/** Saves a full-page PNG as <SHOT_DIR>/<nn>-<name>.png (numbered in order); returns its path. */
+export async function shot(page, name) {
+  if (shots === 0) {
+    // the previous run's shots, so the directory holds this run's only
+    mkdirSync(SHOT_DIR, { recursive: true });
+    for (const file of readdirSync(SHOT_DIR)) {
+      if (file.endsWith('.png')) rmSync(path.join(SHOT_DIR, file), { force: true });
+    }
+  }
+  shots += 1;
+  const slug = String(name).replace(/[^A-Za-z0-9._-]+/g, '-');
+  const file = path.join(SHOT_DIR, `${String(shots).padStart(2, '0')}-${slug}.png`);
+  await page.screenshot({ path: file, fullPage: true, animations: 'disabled' });
+  log(`screenshot ${file}`);
+  return file;
+}
+
+// ---- expectations --------------------------------------------------------------------------
+
+/** A failed expectation; `described` once its message names the page URL and alerts. */
+export class ScenarioFailure extends Error {
+  constructor(message, { described = false } = {}) {
+    super(message);
+    this.described = described;
+  }
+}
+
+/** The page's URL and the text of its visible role=alert elements, for failure messages. */
+export async function describePage(page) {
+  if (!page) return 'page: none (the browser did not start)';
+  if (page.isClosed()) return 'page: closed';
+  const lines = [`page: ${page.url()}`];
+  try {
+    const texts = await page
+      .locator('[role=alert]')
+      .evaluateAll((nodes) =>
+        nodes
+          .filter((n) => n.checkVisibility?.() ?? n.offsetParent !== null)
+          .map((n) => n.innerText.trim().replace(/\s+/g, ' '))
+          .filter(Boolean),
+      );
+    lines.push(
+      texts.length ? `alerts: ${texts.map((t) => JSON.stringify(t)).join(', ')}` : 'alerts: none',
+    );
+  } catch (error) {
+    lines.push(`alerts: unreadable (${error.message.split('\n')[0]})`);
+  }
+  return lines.join('\n');
+}
+
+/** Fails the scenario with `message`, the page URL and its alerts. */
+export async function fail(page, message) {
+  throw new ScenarioFailure(`${message}\n${await describePage(page)}`, { described: true });
+}
+
+/** Fails with `message` unless `condition` holds. */
+export async function expect(page, condition, message) {
+  if (!condition) await fail(page, message);
+}
+
+/** Waits for `selector` to be visible; fails naming `what` (default: the selector) if not. */
+export async function expectVisible(page, selector, what = selector, { timeout } = {}) {
+  const locator = typeof selector === 'string' ? page.locator(selector).first() : selector;
+  try {
+    await locator.waitFor({ state: 'visible', timeout });
+  } catch (error) {
+    await fail(page, `expected ${what} to be visible: ${error.message.split('\n')[0]}`);
+  }
+  return locator;
+}
+
+/** Waits until the page shows `text` (a string or RegExp) somewhere visible. */
+export async function expectText(page, text, { timeout } = {}) {
+  return expectVisible(page, page.getByText(text).first(), `the text ${text}`, { timeout });
+}
+
+// ---- the JSON API, for setting up data ----------------------------------------------------
+
+/** Calls the API (`/v1/...`) directly; answers `{ status, body }` (body parsed when JSON). */
+export async function api(method, pathname, { token, body, headers = {} } = {}) {
+  const response = await fetch(`${BASE_URL}${pathname}`, {
+    method,
+    headers: {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let parsed = text;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: response.status, body: parsed };
+}
+
+/** Like `api`, but throws unless the answer has `status`; returns the body. */
+export async function apiExpect(status, method, pathname, options) {
+  const answer = await api(method, pathname, options);
+  if (answer.status !== status) {
+    throw new ScenarioFailure(
+      `${method} ${pathname} answered ${answer.status}, expected ${status}: ` +
+        JSON.stringify(answer.body),
+    );
+  }
+  return answer.body;
+}
+
+/** Logs in through the API; answers the access token. */
+export async function login(email, password) {
+  const tokens = await apiExpect(200, 'POST', '/v1/auths/login', { body: { email, password } });
+  return tokens.access_token;
+}
+
+// The scenario's line an expectation failed on (its stack without this file and node's own).
+function scenarioFrame(error) {
+  const frame = String(error.stack || '')
+    .split('\n')
+    .slice(1)
+    .find((line) => line.includes('file://') && !line.includes('/lib.mjs') && !line.includes('/node_modules/'));
+  return frame ? `at ${frame.trim().replace(/^at /, '')}` : '';
+}
+
+// ---- the scenario ----------------------------------------------------------------------------
+
+/**
+ * Runs a scenario: launches the browser (`options` go to `launch`), calls `body({ browser,
+ * context, page })`, closes the browser, and sets the exit status: 0 only if the body
+ * succeeded and no page logged an error.
+ */
+export async function run(body, options = {}) {
+  const timeoutSeconds = Number(process.env.SCENARIO_TIMEOUT_SECONDS || 180);
+  let session;
+  let failure;
+  let timer;
+  log(`${BASE_URL} in ${CHROMIUM}${options.phone ? ' (phone)' : ''}`);
+  try {
+    session = await launch(options);
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(
+        () => reject(new ScenarioFailure(`the scenario took longer than ${timeoutSeconds} s`)),
+        timeoutSeconds * 1000,
+      );
+    });
+    await Promise.race([body(session), timeout]);
+  } catch (error) {
+    failure = error;
+  } finally {
+    clearTimeout(timer);
+  }
+
+  const report = [];
+  if (failure) {
+    const what =
+      failure instanceof ScenarioFailure
+        ? `${failure.message}\n${scenarioFrame(failure)}`.trimEnd()
+        : String(failure.stack || failure);
+    report.push(failure.described ? what : `${what}\n${await describePage(session?.page)}`);
+    if (session?.page && !session.page.isClosed()) {
+      try {
+        report.push(`screenshot: ${await shot(session.page, 'failure')}`);
+      } catch (error) {
+        report.push(`no failure screenshot: ${error.message.split('\n')[0]}`);
+      }
+    }
+  }
+  if (pageErrors.length) {
+    report.push(`the page reported ${pageErrors.length} error(s):`);
+    report.push(...pageErrors.map((e) => `  - ${e}`));
+  }
+  if (session) await session.browser.close().catch(() => {});
+
+  if (report.length) {
+    console.error(`\n[${SCENARIO}] FAILED\n${report.join('\n')}`);
+    process.exitCode = 1;
+  } else {
+    log('passed');
+    process.exitCode = 0;
+  }
+  // nothing should keep node alive after the browser is closed, but never hang the test run
+  setTimeout(() => process.exit(process.exitCode), 5_000).unref();
+}

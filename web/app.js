@@ -1,0 +1,190 @@
+// The site's frame: the router (every page path is served the same shell; this module picks the
+// view), the navigation, and the notification bell fed by server-sent events.
+import { api, session, logout } from './api.js';
+import { h, fill, when, errorBox } from './dom.js';
+import * as buyer from './buyer.js';
+import * as account from './account.js';
+import * as organizer from './organizer.js';
+
+const routes = [
+  [/^\/$/, buyer.home],
+  [/^\/events\/([^/]+)$/, buyer.event],
+  [/^\/bookings$/, buyer.bookings, { signedIn: true }],
+  [/^\/bookings\/([^/]+)$/, buyer.booking, { signedIn: true }],
+  [/^\/tickets$/, buyer.tickets, { signedIn: true }],
+  [/^\/login$/, account.login],
+  [/^\/signup$/, account.signup],
+  [/^\/profile$/, account.profile, { signedIn: true }],
+  [/^\/notifications$/, account.notifications, { signedIn: true }],
+  [/^\/organizer$/, organizer.events, { organizer: true }],
+  [/^\/organizer\/events\/new$/, (main) => organizer.editor(main, null), { organizer: true }],
+  [/^\/organizer\/events\/([^/]+)\/sales$/, organizer.sales, { organizer: true }],
+  [/^\/organizer\/events\/([^/]+)$/, organizer.editor, { organizer: true }],
+  [/^\/organizer\/checkin$/, organizer.checkin, { organizer: true }],
+];
+
+const main = document.getElementById('main');
+let leaving = []; // what the current page set up (timers, streams) and must undo when left
+
+/** Called by a view for anything to stop when the person moves to another page. */
+export function onLeave(stop) {
+  leaving.push(stop);
+}
+
+export function go(path, { replace = false } = {}) {
+  if (replace) history.replaceState(null, '', path);
+  else history.pushState(null, '', path);
+  render();
+}
+
+async function render() {
+  leaving.forEach((stop) => stop());
+  leaving = [];
+  const url = new URL(location.href);
+  const match = routes.map(([re, view, needs]) => [url.pathname.match(re), view, needs || {}]).find(([m]) => m);
+  drawNav();
+  if (!match) {
+    fill(main, h('h1', {}, 'Page not found'), h('p', {}, 'There is nothing at this address. ', h('a', { href: '/' }, 'See the events.')));
+    return;
+  }
+  const [found, view, needs] = match;
+  if ((needs.signedIn || needs.organizer) && !session.get()) {
+    go(`/login?next=${encodeURIComponent(url.pathname + url.search)}`, { replace: true });
+    return;
+  }
+  if (needs.organizer && !isOrganizer()) {
+    fill(main, h('h1', {}, 'Organizers only'), h('p', {}, 'This page is for event organizers. Ask an administrator to give your account the organizer role (boxoffice grant-role), then sign in again.'));
+    return;
+  }
+  fill(main, h('h1', {}, ' '), h('p', { class: 'meta' }, 'Loading…'));
+  try {
+    await view(main, ...found.slice(1).map(decodeURIComponent), url.searchParams);
+  } catch (error) {
+    fill(main, h('h1', {}, 'Something went wrong'), errorBox(error), h('p', {}, h('a', { href: '/' }, 'Back to the events')));
+  }
+  main.focus({ preventScroll: true });
+  window.scrollTo(0, 0);
+}
+
+function isOrganizer() {
+  const roles = session.roles();
+  return roles.includes('organizer') || roles.includes('admin');
+}
+
+// Same-origin links move within the site without reloading it.
+document.addEventListener('click', (event) => {
+  const link = event.target.closest('a[href]');
+  if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+  const url = new URL(link.href, location.href);
+  if (url.origin !== location.origin || link.target || link.hasAttribute('download') || !routes.some(([re]) => re.test(url.pathname))) return;
+  event.preventDefault();
+  go(url.pathname + url.search);
+});
+window.addEventListener('popstate', render);
+window.addEventListener('session', () => {
+  drawNav();
+  bell.connect();
+});
+
+function drawNav() {
+  const nav = document.getElementById('nav');
+  const signedIn = session.get();
+  fill(nav,
+    h('a', { href: '/' }, 'Events'),
+    signedIn && h('a', { href: '/bookings' }, 'My bookings'),
+    signedIn && h('a', { href: '/tickets' }, 'My tickets'),
+    signedIn && isOrganizer() && h('a', { href: '/organizer' }, 'Organizer'),
+    signedIn && bell.button,
+    signedIn && h('a', { href: '/profile' }, 'Profile'),
+    signedIn
+      ? h('button', { class: 'link', type: 'button', onclick: async () => { await logout(); go('/'); } }, 'Log out')
+      : [h('a', { href: '/login' }, 'Log in'), h('a', { href: '/signup' }, 'Sign up')],
+  );
+}
+
+function bellIcon() {
+  const icon = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  icon.setAttribute('viewBox', '0 0 24 24');
+  icon.setAttribute('width', '20');
+  icon.setAttribute('height', '20');
+  icon.setAttribute('aria-hidden', 'true');
+  const path = document.createElementNS('http://www.w3.org/2000/svg', 'path');
+  path.setAttribute('d', 'M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3a1.5 1.5 0 0 0-3 0v1.16A7 7 0 0 0 5 11v5l-2 2v1h18v-1z');
+  path.setAttribute('fill', 'currentColor');
+  icon.append(path);
+  return icon;
+}
+
+/** The bell: unread count, a panel of the latest notifications, live over SSE. */
+const bell = {
+  items: [],
+  source: null,
+  button: h('button', { class: 'link bell', type: 'button', 'aria-haspopup': 'true', 'aria-expanded': 'false', 'aria-label': 'Notifications' }),
+  panel: h('div', { class: 'bell-panel hidden', role: 'region', 'aria-label': 'Notifications', id: 'bell-panel' }),
+
+  async connect() {
+    this.source?.close();
+    this.source = null;
+    this.items = [];
+    this.draw();
+    const token = session.get()?.access_token;
+    if (!token) return;
+    try {
+      this.items = (await api('GET', '/v1/notifications?limit=20')).data;
+    } catch {
+      this.items = [];
+    }
+    this.draw();
+    // EventSource cannot send headers, so the token goes in the query (the server keeps it out of its logs)
+    this.source = new EventSource(`/v1/notifications/stream?access_token=${encodeURIComponent(token)}`);
+    this.source.addEventListener('notification', (message) => {
+      const notification = JSON.parse(message.data);
+      if (this.items.some((n) => n.id === notification.id)) return;
+      this.items.unshift(notification);
+      this.draw();
+      this.toast(notification);
+      window.dispatchEvent(new CustomEvent('notification', { detail: notification }));
+    });
+    this.source.onerror = () => {
+      // the token may have expired: reconnect with a fresh one after a refresh
+      if (this.source?.readyState === EventSource.CLOSED) setTimeout(() => api('GET', '/v1/users/me').then(() => this.connect(), () => {}), 5000);
+    };
+  },
+
+  draw() {
+    const unread = this.items.filter((n) => !n.read_at).length;
+    fill(this.button, bellIcon(), unread ? h('span', { class: 'badge', id: 'bell-count' }, unread) : null);
+    this.button.setAttribute('aria-label', `Notifications, ${unread} unread`);
+    fill(this.panel,
+      h('ul', {}, this.items.length
+        ? this.items.slice(0, 8).map((n) => h('li', { class: n.read_at ? '' : 'unread' }, h('div', {}, n.title), h('div', { class: 'meta' }, n.body), h('div', { class: 'meta' }, when(n.created_at))))
+        : h('li', {}, 'No notifications yet.')),
+      h('p', {}, h('a', { href: '/notifications' }, 'All notifications')));
+  },
+
+  toast(notification) {
+    const toast = h('div', { class: 'notice', role: 'status' }, h('strong', {}, notification.title), ' ', notification.body);
+    main.prepend(toast);
+    setTimeout(() => toast.remove(), 8000);
+  },
+};
+bell.button.addEventListener('click', () => {
+  const open = bell.panel.classList.toggle('hidden') === false;
+  bell.button.setAttribute('aria-expanded', String(open));
+});
+document.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape' && !bell.panel.classList.contains('hidden')) {
+    bell.panel.classList.add('hidden');
+    bell.button.setAttribute('aria-expanded', 'false');
+    bell.button.focus();
+  }
+});
+document.querySelector('header.top').append(bell.panel);
+
+export function markAllRead(ids) {
+  bell.items.forEach((n) => { if (ids.includes(n.id)) n.read_at = new Date().toISOString(); });
+  bell.draw();
+}
+
+bell.connect();
+render();

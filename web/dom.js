@@ -1,0 +1,122 @@
+// Building the page without innerHTML (so nothing an organizer or buyer typed can run as code),
+// and the formats every page shares: money in minor units, dates, errors in words.
+
+/** h('p', {class: 'meta'}, 'text', child, ...): an element; attributes starting with "on" are listeners. */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith('on')) el.addEventListener(key.slice(2), value);
+    else if (key === 'dataset') Object.assign(el.dataset, value);
+    else el.setAttribute(key, value === true ? '' : String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+/** Replaces everything inside `el`. */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+const formats = new Map();
+/** 150000, "VND" -> "₫150,000"; 2500, "USD" -> "$25.00". */
+export function money(minor, currency) {
+  if (minor === null || minor === undefined) return '';
+  let format = formats.get(currency);
+  if (!format) {
+    try {
+      format = new Intl.NumberFormat(undefined, { style: 'currency', currency });
+    } catch {
+      format = { format: (v) => `${v} ${currency}`, resolvedOptions: () => ({ maximumFractionDigits: 0 }) };
+    }
+    formats.set(currency, format);
+  }
+  const digits = format.resolvedOptions().maximumFractionDigits;
+  return format.format(minor / 10 ** digits);
+}
+
+/** Major units typed by an organizer ("25.50") to minor units (2550). */
+export function toMinor(text, currency) {
+  const digits = new Intl.NumberFormat(undefined, { style: 'currency', currency: currency || 'USD' })
+    .resolvedOptions().maximumFractionDigits;
+  return Math.round(Number(text) * 10 ** digits);
+}
+
+export function when(iso) {
+  if (!iso) return '';
+  return new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+export function day(iso) {
+  return iso ? new Date(iso).toLocaleDateString(undefined, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' }) : '';
+}
+
+/** An ISO time as the value of an <input type="datetime-local"> in local time. */
+export function localInput(iso) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** The words to show for a failure: the API's own message, or what went wrong on the way. */
+export function describe(error) {
+  if (error && error.status !== undefined) {
+    const extra = (error.details || []).map((d) => `${d.field}: ${d.message}`).join('; ');
+    return extra ? `${error.message} (${extra})` : error.message;
+  }
+  if (error instanceof TypeError) return 'Could not reach boxoffice. Check your connection and try again.';
+  return error?.message || String(error);
+}
+
+/** A role=alert box with the words for `error`. */
+export function errorBox(error) {
+  return h('div', { role: 'alert' }, describe(error));
+}
+
+/** Shows `error` in `slot` (replacing what was there); clears it when `error` is null. */
+export function report(slot, error) {
+  if (!error) return fill(slot);
+  fill(slot, errorBox(error));
+  slot.scrollIntoView?.({ block: 'nearest' });
+}
+
+/** Disables a form's buttons while `work` runs, and shows its failure in `slot`. */
+export async function busy(form, slot, work) {
+  const buttons = [...form.querySelectorAll('button')];
+  buttons.forEach((b) => (b.disabled = true));
+  report(slot, null);
+  try {
+    return await work();
+  } catch (error) {
+    report(slot, error);
+    return undefined;
+  } finally {
+    buttons.forEach((b) => (b.disabled = false));
+  }
+}
+
+/** A labelled field: field('Email', {name: 'email', type: 'email', required: true}). */
+export function field(label, attrs, tag = 'input') {
+  const id = attrs.id || `f-${attrs.name}`;
+  const control = tag === 'select'
+    ? h('select', { ...attrs, id, options: undefined }, (attrs.options || []).map(([v, t]) => h('option', { value: v, selected: v === attrs.value }, t)))
+    : h(tag, { ...attrs, id }, tag === 'textarea' ? attrs.value || '' : null);
+  return h('div', {}, h('label', { for: id }, label), control);
+}
+
+export function formData(form) {
+  return Object.fromEntries(new FormData(form).entries());
+}
+
+export const CATEGORIES = ['music', 'concert', 'sports', 'film', 'other'];

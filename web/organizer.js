@@ -1,0 +1,243 @@
+// The organizer's pages: their events, the editor (event, ticket types, seat maps, publish), a
+// live sales page, and the check-in desk at the door.
+import { api } from './api.js';
+import { h, fill, money, toMinor, when, localInput, busy, field, formData, report, CATEGORIES } from './dom.js';
+import { drawSeatMap, legend } from './seatmap.js';
+import { go, onLeave } from './app.js';
+
+export async function events(main) {
+  const list = h('tbody');
+  const more = h('div', { class: 'actions' });
+  fill(main, h('h1', {}, 'Your events'),
+    h('div', { class: 'actions' }, h('a', { class: 'button', href: '/organizer/events/new' }, 'New event'), h('a', { class: 'button secondary', href: '/organizer/checkin' }, 'Check-in desk')),
+    h('div', { class: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Event'), h('th', {}, 'Starts'), h('th', {}, 'Status'), h('th', {}, ''))), list)), more);
+  const load = async (token) => {
+    const page = await api('GET', `/v1/admin/events?limit=20${token ? `&next_token=${encodeURIComponent(token)}` : ''}`);
+    if (!token && !page.data.length) list.append(h('tr', {}, h('td', { colspan: 4 }, 'No events yet: create your first one.')));
+    list.append(...page.data.map((e) => h('tr', {},
+      h('td', {}, h('a', { href: `/organizer/events/${e.id}` }, e.name)),
+      h('td', {}, when(e.start_at)),
+      h('td', { class: `status ${e.status}` }, e.status),
+      h('td', {}, h('a', { href: `/organizer/events/${e.id}/sales` }, 'Sales')))));
+    fill(more, page.next_token && h('button', { type: 'button', class: 'secondary', onclick: () => load(page.next_token) }, 'More'));
+  };
+  await load();
+}
+
+function eventForm(event) {
+  const e = event || {};
+  return h('form', { class: 'card', id: 'event-form' },
+    field('Name', { name: 'name', required: true, maxlength: 200, value: e.name || '' }),
+    field('Title (a line under the name)', { name: 'title', value: e.title || '' }),
+    field('Description', { name: 'description', value: e.description || '' }, 'textarea'),
+    h('div', { class: 'row' },
+      field('Category', { name: 'category', value: e.category || 'music', options: CATEGORIES.map((c) => [c, c]) }, 'select'),
+      field('Venue and city', { name: 'location', required: true, value: e.location || '' })),
+    h('div', { class: 'row' },
+      field('Starts', { name: 'start_at', type: 'datetime-local', required: true, value: localInput(e.start_at) }),
+      field('Ends', { name: 'end_at', type: 'datetime-local', required: true, value: localInput(e.end_at) })),
+    field('Banner image URL (optional)', { name: 'banner', type: 'url', value: e.banner || '' }));
+}
+
+function eventBody(form) {
+  const data = formData(form);
+  return {
+    name: data.name, title: data.title, description: data.description, category: data.category,
+    location: data.location, banner: data.banner || null,
+    start_at: data.start_at ? new Date(data.start_at).toISOString() : null,
+    end_at: data.end_at ? new Date(data.end_at).toISOString() : null,
+  };
+}
+
+export async function editor(main, id) {
+  if (!id) {
+    const slot = h('div');
+    const form = eventForm(null);
+    form.append(slot, h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Create event')));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      busy(form, slot, async () => {
+        const created = await api('POST', '/v1/admin/events', eventBody(form));
+        go(`/organizer/events/${created.id}`, { replace: true });
+      });
+    });
+    fill(main, h('h1', {}, 'New event'), h('p', { class: 'meta' }, 'A new event is a draft: add ticket types (and seat maps), then publish it.'), form);
+    return;
+  }
+  const event = await api('GET', `/v1/admin/events/${id}`);
+  const slot = h('div');
+  const saved = h('p', { role: 'status', class: 'meta' });
+  const form = eventForm(event);
+  form.append(slot, saved, h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save changes')));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    busy(form, slot, async () => {
+      await api('PATCH', `/v1/admin/events/${id}`, eventBody(form));
+      saved.textContent = 'Saved.';
+    });
+  });
+
+  const lifecycle = h('div', { class: 'card' });
+  const lifeSlot = h('div');
+  const act = (label, method, path, confirmText, then, cls) => h('button', { type: 'button', class: cls, onclick: () => {
+    if (confirmText && !window.confirm(confirmText)) return;
+    busy(lifecycle, lifeSlot, async () => {
+      await api(method, path, method === 'DELETE' ? undefined : {});
+      then();
+    });
+  } }, label);
+  fill(lifecycle, h('p', {}, 'Status: ', h('span', { class: `status ${event.status}`, id: 'event-status' }, event.status)), lifeSlot,
+    h('div', { class: 'actions' },
+      event.status === 'draft' && act('Publish', 'POST', `/v1/admin/events/${id}/publish`, null, () => go(`/organizer/events/${id}`, { replace: true })),
+      event.status === 'published' && h('a', { class: 'button secondary', href: `/events/${id}` }, 'See the public page'),
+      h('a', { class: 'button secondary', href: `/organizer/events/${id}/sales` }, 'Sales'),
+      event.status === 'published' && act('Cancel event', 'POST', `/v1/admin/events/${id}/cancel`, 'Cancel this event? Buyers can no longer book it.', () => go(`/organizer/events/${id}`, { replace: true }), 'danger'),
+      act('Delete event', 'DELETE', `/v1/admin/events/${id}`, 'Delete this event for good?', () => go('/organizer', { replace: true }), 'danger')));
+
+  fill(main, h('h1', {}, event.name), lifecycle, h('h2', {}, 'Details'), form,
+    h('h2', {}, 'Ticket types'), await ticketTypes(event),
+    ...(await Promise.all(event.ticket_types.filter((t) => t.seat_mapped).map((t) => seatMapEditor(event, t)))));
+}
+
+async function ticketTypes(event) {
+  const box = h('div', { class: 'card' });
+  const slot = h('div');
+  const rows = event.ticket_types.map((t) => h('tr', {},
+    h('td', {}, t.name, t.seat_mapped ? ' (seat map)' : ''),
+    h('td', { class: 'num' }, money(t.price, t.currency)),
+    h('td', { class: 'num' }, t.number_seats),
+    h('td', { class: 'num' }, t.available),
+    h('td', {}, h('button', { type: 'button', class: 'link', onclick: () => busy(box, slot, async () => {
+      if (!window.confirm(`Remove ${t.name}?`)) return;
+      await api('DELETE', `/v1/admin/events/${event.id}/ticket_types/${t.id}`);
+      go(`/organizer/events/${event.id}`, { replace: true });
+    }) }, 'Remove'))));
+  const form = h('form', { id: 'ticket-type-form' },
+    h('div', { class: 'row' },
+      field('Name', { name: 'name', id: 'tt-name', required: true, placeholder: 'Standard' }),
+      field('Price', { name: 'price', id: 'tt-price', type: 'number', min: 0, step: 'any', required: true, value: '0' }),
+      field('Currency', { name: 'currency', id: 'tt-currency', required: true, value: event.ticket_types[0]?.currency || 'USD', maxlength: 3, pattern: '[A-Za-z]{3}' }),
+      field('Capacity', { name: 'number_seats', id: 'tt-capacity', type: 'number', min: 1, value: '100', required: true })),
+    h('label', {}, h('input', { type: 'checkbox', name: 'seat_mapped' }), ' Seat-mapped (buyers pick seats; the seat map sets the capacity)'),
+    slot,
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Add ticket type')));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const data = formData(form);
+    const currency = data.currency.toUpperCase();
+    busy(form, slot, async () => {
+      await api('POST', `/v1/admin/events/${event.id}/ticket_types`, {
+        name: data.name, price: toMinor(data.price, currency), currency,
+        number_seats: Number(data.number_seats), seat_mapped: 'seat_mapped' in data,
+        position: event.ticket_types.length,
+      });
+      go(`/organizer/events/${event.id}`, { replace: true });
+    });
+  });
+  fill(box,
+    rows.length ? h('div', { class: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Type'), h('th', { class: 'num' }, 'Price'), h('th', { class: 'num' }, 'Capacity'), h('th', { class: 'num' }, 'Available'), h('th', {}, ''))), h('tbody', {}, rows))) : h('p', {}, 'No ticket types yet.'),
+    h('h3', {}, 'Add a ticket type'), form);
+  return box;
+}
+
+/** "A-H" -> A..H, "1-20" -> 1..20, "A, B, C" -> A, B, C. */
+function rowLabels(text) {
+  const range = text.trim().match(/^([A-Za-z]|\d+)\s*-\s*([A-Za-z]|\d+)$/);
+  if (range) {
+    const [from, to] = [range[1], range[2]];
+    if (/\d/.test(from)) return Array.from({ length: Math.max(0, Number(to) - Number(from) + 1) }, (_, i) => String(Number(from) + i));
+    const [a, b] = [from.toUpperCase().charCodeAt(0), to.toUpperCase().charCodeAt(0)];
+    return Array.from({ length: Math.max(0, b - a + 1) }, (_, i) => String.fromCharCode(a + i));
+  }
+  return text.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+async function seatMapEditor(event, type) {
+  const path = `/v1/admin/events/${event.id}/ticket_types/${type.id}/seats`;
+  const { seats } = await api('GET', path);
+  const box = h('section', { class: 'card', 'data-seat-map': type.id });
+  const slot = h('div');
+  const form = h('form', {},
+    h('p', { class: 'meta' }, 'Describe one section at a time; defining the map again replaces it while nothing is booked.'),
+    h('div', { class: 'row' },
+      field('Section', { name: 'section', id: `section-${type.id}`, required: true, value: 'Stalls' }),
+      field('Rows (e.g. A-H or 1-20)', { name: 'rows', id: `rows-${type.id}`, required: true, value: 'A-E' }),
+      field('Seats per row', { name: 'seats', id: `seats-${type.id}`, type: 'number', min: 1, max: 500, required: true, value: '10' })),
+    slot,
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, seats.length ? 'Replace seat map' : 'Create seat map')));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const data = formData(form);
+    const labels = rowLabels(data.rows);
+    if (!labels.length) return report(slot, new Error('Rows: give a range like A-H or labels separated by commas.'));
+    busy(form, slot, async () => {
+      await api('POST', path, { sections: [{ name: data.section, rows: labels.map((label) => ({ label, seats: Number(data.seats) })) }] });
+      go(`/organizer/events/${event.id}`, { replace: true });
+    });
+  });
+  fill(box, h('h2', {}, `Seat map: ${type.name}`),
+    seats.length ? [legend(false), drawSeatMap(seats), h('p', { class: 'meta' }, `${seats.length} seats`)] : h('p', {}, 'No seats yet.'),
+    form);
+  return box;
+}
+
+export async function sales(main, id) {
+  const event = await api('GET', `/v1/admin/events/${id}`);
+  const body = h('div', { 'aria-live': 'polite' });
+  const slot = h('div');
+  const stamp = h('p', { class: 'meta' });
+  fill(main, h('h1', {}, `Sales: ${event.name}`), h('p', { class: 'meta' }, when(event.start_at), ' · ', event.location, ' · ', h('a', { href: `/organizer/events/${id}` }, 'Edit')), slot, body, stamp);
+  const draw = async () => {
+    try {
+      const s = await api('GET', `/v1/admin/events/${id}/sales`);
+      report(slot, null);
+      fill(body,
+        h('div', { class: 'table-wrap' }, h('table', { id: 'sales' },
+          h('thead', {}, h('tr', {}, ...['Ticket type', 'Sold', 'Held', 'Available', 'Capacity', 'Revenue'].map((t, i) => h('th', { class: i ? 'num' : '' }, t)))),
+          h('tbody', {}, s.ticket_types.map((t) => h('tr', { 'data-type': t.ticket_type_id },
+            h('td', {}, t.name), h('td', { class: 'num sold' }, t.sold), h('td', { class: 'num held' }, t.held),
+            h('td', { class: 'num available' }, t.available), h('td', { class: 'num' }, t.capacity),
+            h('td', { class: 'num' }, money(t.revenue, t.currency))))))),
+        h('p', {}, 'Revenue: ', h('strong', { id: 'revenue' }, Object.entries(s.revenue).map(([c, v]) => money(v, c)).join(' + ') || money(0, 'USD'))),
+        h('h2', {}, 'Latest bookings'),
+        s.recent_bookings.length
+          ? h('ul', { class: 'plain card' }, s.recent_bookings.map((b) => h('li', {}, b.booking_code, ' · ', h('span', { class: `status ${b.status}` }, b.status.replace('_', ' ')), ` · ${b.number_seats} · `, money(b.total_price, b.currency), ' · ', when(b.held_at))))
+          : h('p', {}, 'No bookings yet.'));
+      stamp.textContent = `Updated ${new Date().toLocaleTimeString()}; the page refreshes every 2 seconds.`;
+    } catch (error) {
+      report(slot, error);
+    }
+  };
+  await draw();
+  const timer = setInterval(draw, 2000);
+  onLeave(() => clearInterval(timer));
+}
+
+export async function checkin(main, params) {
+  const page = await api('GET', '/v1/admin/events?limit=100&status=published');
+  const verdict = h('div', { id: 'verdict', 'aria-live': 'assertive' });
+  const form = h('form', { class: 'card' },
+    field('Event', { name: 'event', value: params.get('event') || '', options: page.data.map((e) => [e.id, `${e.name} (${when(e.start_at)})`]) }, 'select'),
+    field('Ticket code (scan or type it)', { name: 'code', required: true, autocomplete: 'off', autofocus: true }),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Check in')));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const { event, code } = formData(form);
+    const input = form.querySelector('[name=code]');
+    fill(verdict);
+    busy(form, h('div'), async () => {
+      try {
+        const ticket = await api('POST', `/v1/admin/events/${event}/checkins`, { code: code.trim() });
+        fill(verdict, h('div', { class: 'verdict valid', role: 'status' }, '✔ Valid: admit one'),
+          h('p', {}, ticket.ticket_type_name, ticket.seat ? ` · ${ticket.seat.section}, row ${ticket.seat.row}, seat ${ticket.seat.label}` : '', ' · booking ', ticket.booking_code));
+      } catch (error) {
+        const used = error.code === 'already_checked_in';
+        const text = used ? '⚠ Already used' : '✖ Invalid ticket';
+        fill(verdict, h('div', { class: `verdict ${used ? 'used' : 'invalid'}`, role: 'alert' }, text), h('p', {}, error.message));
+      }
+      input.value = '';
+      input.focus();
+    });
+  });
+  fill(main, h('h1', {}, 'Check-in desk'), page.data.length ? [form, verdict] : h('p', {}, 'You have no published events to check in.'));
+}
