@@ -29,9 +29,8 @@ export function fill(el, ...children) {
 }
 
 const formats = new Map();
-/** 150000, "VND" -> "₫150,000"; 2500, "USD" -> "$25.00". */
-export function money(minor, currency) {
-  if (minor === null || minor === undefined) return '';
+/** The currency's formatter (a plain one for a code Intl does not know), made once. */
+function formatOf(currency) {
   let format = formats.get(currency);
   if (!format) {
     try {
@@ -41,15 +40,20 @@ export function money(minor, currency) {
     }
     formats.set(currency, format);
   }
-  const digits = format.resolvedOptions().maximumFractionDigits;
-  return format.format(minor / 10 ** digits);
+  return format;
+}
+
+const minorDigits = (currency) => formatOf(currency).resolvedOptions().maximumFractionDigits;
+
+/** 150000, "VND" -> "₫150,000"; 2500, "USD" -> "$25.00". */
+export function money(minor, currency) {
+  if (minor === null || minor === undefined) return '';
+  return formatOf(currency).format(minor / 10 ** minorDigits(currency));
 }
 
 /** Major units typed by an organizer ("25.50") to minor units (2550). */
 export function toMinor(text, currency) {
-  const digits = new Intl.NumberFormat(undefined, { style: 'currency', currency: currency || 'USD' })
-    .resolvedOptions().maximumFractionDigits;
-  return Math.round(Number(text) * 10 ** digits);
+  return Math.round(Number(text) * 10 ** minorDigits(currency || 'USD'));
 }
 
 export function when(iso) {
