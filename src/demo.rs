@@ -1,6 +1,7 @@
 //! `boxoffice demo`: seeds a demo organizer, a demo buyer and a handful of published events
-//! (one with a seat map, one with a large general admission) through the server's own HTTP
-//! API, so every validation rule applies. Running it again creates nothing new.
+//! (one with a seat map, one with a large general admission, each with its category's banner
+//! from the site's `/assets/`) through the server's own HTTP API, so every validation rule
+//! applies. Running it again creates nothing new.
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -43,8 +44,12 @@ pub struct DemoEvent {
     pub start_at: DateTime<Utc>,
     /// `published`, unless someone cancelled it since an earlier run.
     pub status: String,
+    /// The demo's banner for its category, or whatever the organizer chose since.
+    pub banner: Option<String>,
     /// False when an earlier run had created it already.
     pub created: bool,
+    /// True when this run gave an event of an earlier run the banner it lacked.
+    pub banner_added: bool,
 }
 
 /// What `run` did, and what a newcomer needs to see it.
@@ -63,6 +68,11 @@ impl DemoSummary {
     pub fn created(&self) -> usize {
         self.events.iter().filter(|e| e.created).count()
     }
+
+    /// How many events of an earlier run this run gave their banner.
+    pub fn banners_added(&self) -> usize {
+        self.events.iter().filter(|e| e.banner_added).count()
+    }
 }
 
 impl fmt::Display for DemoSummary {
@@ -75,6 +85,11 @@ impl fmt::Display for DemoSummary {
                 "Created {n} demo events; the other {} existed already.",
                 self.events.len() - n
             )?,
+        }
+        match self.banners_added() {
+            0 => {}
+            1 => writeln!(f, "Gave 1 demo event of an earlier run its banner.")?,
+            n => writeln!(f, "Gave {n} demo events of an earlier run their banner.")?,
         }
         for event in &self.events {
             let status = if event.status == "published" {
@@ -150,6 +165,8 @@ pub async fn run(mut settings: Settings) -> Result<DemoSummary, DemoError> {
 }
 
 async fn seed(api: &Api, pool: &PgPool, public_url: String) -> Result<DemoSummary, DemoError> {
+    // the banners are the site's own assets, where buyers will load them from
+    let site = public_url.trim_end_matches('/');
     api.register(ORGANIZER, "register the demo organizer")
         .await?;
     grant_role(pool, ORGANIZER.email, Role::Organizer)
@@ -168,21 +185,25 @@ async fn seed(api: &Api, pool: &PgPool, public_url: String) -> Result<DemoSummar
     let mut events = Vec::with_capacity(EVENTS.len());
     for spec in EVENTS {
         let found = existing.iter().find(|e| e.name == spec.name);
+        let banner = spec.banner(site);
         let event = match found {
             // a draft is what an interrupted run leaves: make it again from the start
             Some(draft) if draft.status == "draft" => {
                 api.delete_event(&organizer, draft).await?;
-                api.create(&organizer, spec, now).await?
+                api.create(&organizer, spec, &banner, now).await?
             }
-            Some(event) => DemoEvent {
-                id: event.id.clone(),
-                name: event.name.clone(),
-                category: event.category.clone(),
-                start_at: event.start_at,
-                status: event.status.clone(),
-                created: false,
-            },
-            None => api.create(&organizer, spec, now).await?,
+            // runs from before the demo had banners left their events without one; a cancelled
+            // event cannot be edited, and a banner the organizer chose since stays
+            Some(event) if event.banner.is_none() && event.status == "published" => {
+                api.set_banner(&organizer, event, &banner).await?;
+                DemoEvent {
+                    banner: Some(banner),
+                    banner_added: true,
+                    ..DemoEvent::existing(event)
+                }
+            }
+            Some(event) => DemoEvent::existing(event),
+            None => api.create(&organizer, spec, &banner, now).await?,
         };
         events.push(event);
     }
@@ -199,6 +220,7 @@ struct EventSpec {
     name: &'static str,
     title: &'static str,
     description: &'static str,
+    /// Also names its banner, `web/banner-<category>.svg`.
     category: &'static str,
     location: &'static str,
     days_ahead: i64,
@@ -206,6 +228,13 @@ struct EventSpec {
     starts_at_minute: i64,
     duration_minutes: i64,
     ticket_types: &'static [TicketSpec],
+}
+
+impl EventSpec {
+    /// The address of the event's banner on the site at `site` (no trailing slash).
+    fn banner(&self, site: &str) -> String {
+        format!("{site}/assets/banner-{}.svg", self.category)
+    }
 }
 
 struct TicketSpec {
@@ -405,6 +434,23 @@ struct ListedEvent {
     category: String,
     start_at: DateTime<Utc>,
     status: String,
+    banner: Option<String>,
+}
+
+impl DemoEvent {
+    /// An event an earlier run created, as it stands.
+    fn existing(event: &ListedEvent) -> Self {
+        Self {
+            id: event.id.clone(),
+            name: event.name.clone(),
+            category: event.category.clone(),
+            start_at: event.start_at,
+            status: event.status.clone(),
+            banner: event.banner.clone(),
+            created: false,
+            banner_added: false,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -554,11 +600,30 @@ impl Api {
         Ok(())
     }
 
-    /// Creates the event with its ticket types and seat maps, then publishes it.
+    async fn set_banner(
+        &self,
+        token: &str,
+        event: &ListedEvent,
+        banner: &str,
+    ) -> Result<(), DemoError> {
+        let step = format!("give {:?} its banner", event.name);
+        let request = self
+            .request(
+                Method::PATCH,
+                &format!("/v1/admin/events/{}", event.id),
+                Some(token),
+            )
+            .json(&json!({ "banner": banner }));
+        self.expect(&step, request, StatusCode::OK).await?;
+        Ok(())
+    }
+
+    /// Creates the event with its banner, ticket types and seat maps, then publishes it.
     async fn create(
         &self,
         token: &str,
         spec: &EventSpec,
+        banner: &str,
         now: DateTime<Utc>,
     ) -> Result<DemoEvent, DemoError> {
         let day = (now + TimeDelta::days(spec.days_ahead)).date_naive();
@@ -572,6 +637,7 @@ impl Api {
             "category": spec.category,
             "start_at": start_at,
             "end_at": end_at,
+            "banner": banner,
             "location": spec.location,
         });
         let request = self
@@ -618,7 +684,9 @@ impl Api {
             category: spec.category.to_owned(),
             start_at,
             status: "published".to_owned(),
+            banner: Some(banner.to_owned()),
             created: true,
+            banner_added: false,
         })
     }
 }

@@ -31,18 +31,44 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("buyer.js", JS, include_str!("../web/buyer.js")),
     ("account.js", JS, include_str!("../web/account.js")),
     ("organizer.js", JS, include_str!("../web/organizer.js")),
+    ("favicon.svg", SVG, include_str!("../web/favicon.svg")),
+    // the banners `boxoffice demo` gives its events, one per category
     (
-        "favicon.svg",
-        "image/svg+xml",
-        include_str!("../web/favicon.svg"),
+        "banner-concert.svg",
+        SVG,
+        include_str!("../web/banner-concert.svg"),
+    ),
+    (
+        "banner-sports.svg",
+        SVG,
+        include_str!("../web/banner-sports.svg"),
+    ),
+    (
+        "banner-film.svg",
+        SVG,
+        include_str!("../web/banner-film.svg"),
+    ),
+    (
+        "banner-music.svg",
+        SVG,
+        include_str!("../web/banner-music.svg"),
+    ),
+    (
+        "banner-other.svg",
+        SVG,
+        include_str!("../web/banner-other.svg"),
     ),
 ];
 const JS: &str = "text/javascript";
+const SVG: &str = "image/svg+xml";
 const SHELL: &str = include_str!("../web/index.html");
 
-/// Scripts and styles come only from here; images may also be data: URLs or organizers' https
-/// banners.
-const CSP: &str = "default-src 'self'; img-src 'self' data: blob: https:; style-src 'self'; \
+/// Scripts and styles come only from here; images may also be data: URLs or organizers' banners.
+/// Banners may be http as well as https, because the API accepts both (`check_url`): an http
+/// banner must not be blocked on the page that shows it. This includes the demo's own banners,
+/// which live under `server.public_url`, an http address that differs from the page's origin
+/// when the site is opened as `localhost` but the public URL says `127.0.0.1`.
+const CSP: &str = "default-src 'self'; img-src 'self' data: blob: http: https:; style-src 'self'; \
                    script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -97,8 +97,12 @@ export async function api(method, path, body, options = {}) {
 }
 
 /** A fetched image (the QR endpoints need the bearer token) as an object URL. */
-export async function imageUrl(path) {
+export async function imageUrl(url) {
   const token = session.get()?.access_token;
+  // the API writes absolute URLs under server.public_url; its own paths are fetched from this
+  // origin, so a site opened as localhost still reaches them when public_url says 127.0.0.1
+  const target = new URL(url, location.href);
+  const path = target.pathname.startsWith('/v1/') ? target.pathname + target.search : url;
   const answer = await fetch(path, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
   if (!answer.ok) throw new ApiError(answer.status, 'image', `Could not load the image (${answer.status}).`);
   return URL.createObjectURL(await answer.blob());

@@ -13,6 +13,7 @@ mod notifications;
 mod operations;
 mod payments;
 mod redelivery;
+mod site;
 mod startup;
 mod tickets;
 mod users;

@@ -1,0 +1,64 @@
+//! The website's shell and assets (`src/site.rs`), as a browser fetches them.
+use reqwest::StatusCode;
+
+use crate::helpers::spawn_app;
+
+#[actix_web::test]
+async fn every_page_path_answers_the_shell_with_its_content_security_policy() {
+    let app = spawn_app().await;
+    for path in ["/", "/login", "/events/anything", "/organizer/checkin"] {
+        let answer = app.get(path, None).await;
+        assert_eq!(answer.status(), StatusCode::OK, "{path}");
+        let csp = answer.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        // organizers' banners may be http or https URLs (the API accepts both); the page must
+        // not block either
+        let images = csp
+            .split(';')
+            .map(str::trim)
+            .find(|d| d.starts_with("img-src "))
+            .unwrap_or_else(|| panic!("{path}: no img-src in {csp}"));
+        let sources: Vec<&str> = images.split_whitespace().collect();
+        assert!(sources.contains(&"http:"), "{images}");
+        assert!(sources.contains(&"https:"), "{images}");
+        let html = answer.text().await.unwrap();
+        assert!(html.contains("/assets/app.js"), "{path}: {html}");
+    }
+}
+
+#[actix_web::test]
+async fn the_demo_banners_are_served_as_svg_images() {
+    let app = spawn_app().await;
+    for category in ["concert", "sports", "film", "music", "other"] {
+        let path = format!("/assets/banner-{category}.svg");
+        let answer = app.get(&path, None).await;
+        assert_eq!(answer.status(), StatusCode::OK, "{path}");
+        let content_type = answer.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            content_type.starts_with("image/svg+xml"),
+            "{path}: {content_type}"
+        );
+        assert_eq!(answer.headers()["x-content-type-options"], "nosniff");
+        let svg = answer.text().await.unwrap();
+        assert!(
+            svg.starts_with("<svg ") && svg.contains("viewBox=\"0 0 1200 400\""),
+            "{path}: {svg}"
+        );
+        // drawn, not fetched: the banner loads with nothing else from anywhere
+        assert!(!svg.contains("href=\"http"), "{path} links out");
+        assert!(svg.len() < 4096, "{path} is {} bytes", svg.len());
+    }
+}
+
+#[actix_web::test]
+async fn an_unknown_asset_is_404() {
+    let app = spawn_app().await;
+    let answer = app.get("/assets/banner-opera.svg", None).await;
+    assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+}
