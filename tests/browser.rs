@@ -4,7 +4,8 @@
 //! the scenarios share are in `web-tests/lib.mjs`; the README's "Browser tests" says what they
 //! need and where their screenshots go.
 //!
-//! A new scenario is a file `web-tests/<name>.mjs` and its name in `scenarios!` below.
+//! A new scenario is a file `web-tests/<name>.mjs` and its name in `scenarios!` below, with a
+//! [`Setup`] after it when it needs more than the default server.
 #[allow(dead_code)]
 #[path = "api/helpers.rs"]
 mod helpers;
@@ -19,15 +20,51 @@ use std::time::{Duration, Instant};
 use helpers::{boxoffice, fresh_db_name, server_url, test_settings, Server, TestApp, PASSWORD};
 
 macro_rules! scenarios {
-    ($($name:ident),* $(,)?) => {$(
+    ($($name:ident $(($setup:expr))?),* $(,)?) => {$(
         #[actix_web::test]
         async fn $name() {
-            scenario(stringify!($name)).await;
+            #[allow(unused_mut, unused_assignments)]
+            let mut setup = Setup::DEFAULT;
+            $(setup = $setup;)?
+            scenario(stringify!($name), setup).await;
         }
     )*};
 }
 
-scenarios!(smoke, buyer, organizer);
+scenarios!(
+    smoke,
+    buyer,
+    organizer,
+    editing,
+    account,
+    keyboard,
+    phone,
+    expiry(Setup {
+        // long enough to fill the page in, short enough to watch it run out
+        env: &[("BOXOFFICE__BOOKING__HOLD_SECONDS", "8")],
+        ..Setup::DEFAULT
+    }),
+    demo(Setup {
+        demo: true,
+        ..Setup::DEFAULT
+    }),
+);
+
+/// What a scenario needs beyond a fresh server with an organizer account.
+struct Setup {
+    /// Settings for the server (`BOXOFFICE__...` variables).
+    env: &'static [(&'static str, &'static str)],
+    /// Run `boxoffice demo` against the server's database once it is up, as the README tells a
+    /// newcomer to; the scenario gets DEMO_BUYER_EMAIL / DEMO_BUYER_PASSWORD.
+    demo: bool,
+}
+
+impl Setup {
+    const DEFAULT: Setup = Setup {
+        env: &[],
+        demo: false,
+    };
+}
 
 /// The browser the scenarios drive; `CHROMIUM` overrides it (web-tests/lib.mjs reads it too).
 fn chromium() -> PathBuf {
@@ -60,7 +97,7 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 
 /// Starts a server on a fresh database, runs `node web-tests/<name>.mjs` against it, and
 /// fails unless the scenario exits with status 0.
-async fn scenario(name: &str) {
+async fn scenario(name: &str, setup: Setup) {
     let _turn = ONE_AT_A_TIME.lock().await;
     let script = web_tests_dir().join(format!("{name}.mjs"));
     assert!(script.is_file(), "no scenario {}", script.display());
@@ -73,17 +110,16 @@ async fn scenario(name: &str) {
     let server_log = artifacts.join("server.log");
     let db_name = fresh_db_name();
     let mail_dir = test_settings(&db_name).email.dir;
-    let (server, port) = start_server(
-        &format!("{}/{db_name}", server_url()),
-        &mail_dir,
-        &server_log,
-    )
-    .await;
+    let database_url = format!("{}/{db_name}", server_url());
+    let (server, port) = start_server(&database_url, &mail_dir, &server_log, setup.env).await;
     let site = Site {
         _server: server,
         app: TestApp::attach(port, &db_name).await,
     };
     let organizer = site.app.organizer().await;
+    if setup.demo {
+        seed_demo(&database_url, &site.app.address);
+    }
 
     let timeout = Duration::from_secs(
         std::env::var("SCENARIO_TIMEOUT_SECONDS")
@@ -101,7 +137,9 @@ async fn scenario(name: &str) {
         .env("CHROMIUM", chromium())
         .env("ORGANIZER_EMAIL", &organizer.email)
         .env("ORGANIZER_PASSWORD", PASSWORD)
-        .env("MAIL_DIR", &mail_dir);
+        .env("MAIL_DIR", &mail_dir)
+        .env("DEMO_BUYER_EMAIL", boxoffice::demo::BUYER.email)
+        .env("DEMO_BUYER_PASSWORD", boxoffice::demo::BUYER.password);
     let (status, output) = run_streaming(command, timeout).await;
     drop(site);
     assert!(
@@ -196,9 +234,35 @@ fn install_packages() {
     );
 }
 
-/// `boxoffice serve` on a free port with `server.public_url` set to it, logging to
-/// `log`; retries on another port if the chosen one was taken meanwhile.
-async fn start_server(database_url: &str, mail_dir: &Path, log: &Path) -> (Server, u16) {
+/// `boxoffice demo` against the running server's database, with its public URL (where the
+/// demo's banners are served).
+fn seed_demo(database_url: &str, public_url: &str) {
+    let output = boxoffice(
+        &["demo"],
+        &[
+            ("BOXOFFICE__DATABASE__URL", database_url),
+            ("BOXOFFICE__SERVER__PUBLIC_URL", public_url),
+        ],
+    )
+    .output()
+    .expect("boxoffice demo runs");
+    assert!(
+        output.status.success(),
+        "boxoffice demo failed ({}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `boxoffice serve` on a free port with `server.public_url` set to it and `env` on top,
+/// logging to `log`; retries on another port if the chosen one was taken meanwhile.
+async fn start_server(
+    database_url: &str,
+    mail_dir: &Path,
+    log: &Path,
+    env: &[(&str, &str)],
+) -> (Server, u16) {
     let mut failures = Vec::new();
     for _ in 0..5 {
         let port = TcpListener::bind("127.0.0.1:0")
@@ -206,26 +270,23 @@ async fn start_server(database_url: &str, mail_dir: &Path, log: &Path) -> (Serve
             .expect("a free port")
             .port();
         let address = format!("127.0.0.1:{port}");
+        let public_url = format!("http://{address}");
         let file = std::fs::File::create(log)
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", log.display()));
-        let child = boxoffice(
-            &["serve"],
-            &[
-                ("BOXOFFICE__DATABASE__URL", database_url),
-                ("BOXOFFICE__SERVER__BIND", &address),
-                (
-                    "BOXOFFICE__SERVER__PUBLIC_URL",
-                    &format!("http://{address}"),
-                ),
-                ("BOXOFFICE__SERVER__WORKERS", "2"),
-                ("BOXOFFICE__EMAIL__DIR", mail_dir.to_str().unwrap()),
-                ("BOXOFFICE__LOG__LEVEL", "info"),
-            ],
-        )
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .spawn()
-        .expect("the boxoffice binary starts");
+        let mut settings = vec![
+            ("BOXOFFICE__DATABASE__URL", database_url),
+            ("BOXOFFICE__SERVER__BIND", &address),
+            ("BOXOFFICE__SERVER__PUBLIC_URL", &public_url),
+            ("BOXOFFICE__SERVER__WORKERS", "2"),
+            ("BOXOFFICE__EMAIL__DIR", mail_dir.to_str().unwrap()),
+            ("BOXOFFICE__LOG__LEVEL", "info"),
+        ];
+        settings.extend_from_slice(env);
+        let child = boxoffice(&["serve"], &settings)
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .expect("the boxoffice binary starts");
         let mut server = Server(child);
         match ready(&mut server, port).await {
             Ok(()) => return (server, port),

@@ -232,6 +232,18 @@ export async function expectVisible(page, selector, what = selector, { timeout }
   return locator;
 }
 
+/** Waits until `locator` (or a selector) matches exactly `count` elements; fails naming `what`. */
+export async function expectCount(page, locator, count, what, { timeout = 15_000 } = {}) {
+  const target = typeof locator === 'string' ? page.locator(locator) : locator;
+  let seen;
+  for (const deadline = Date.now() + timeout; Date.now() < deadline;) {
+    seen = await target.count();
+    if (seen === count) return;
+    await page.waitForTimeout(100);
+  }
+  await fail(page, `expected ${count} of ${what}, found ${seen} after ${timeout / 1000} s`);
+}
+
 /** Waits until the page shows `text` (a string or RegExp) somewhere visible. */
 export async function expectText(page, text, { timeout } = {}) {
   return expectVisible(page, page.getByText(text).first(), `the text ${text}`, { timeout });
@@ -276,6 +288,57 @@ export async function apiExpect(status, method, pathname, options) {
 export async function login(email, password) {
   const tokens = await apiExpect(200, 'POST', '/v1/auths/login', { body: { email, password } });
   return tokens.access_token;
+}
+
+/**
+ * An event of ORGANIZER's set up through the API, published unless `publish: false`. `event`
+ * overrides the event's fields; each of `types` is a ticket type's body (USD unless it says),
+ * plus `rows` (row labels) and `seats` (per row) for a seat-mapped one, whose one section is
+ * named after it. Answers `{ event, types }` with the created ticket types in order.
+ */
+export async function organizerEvent({ event = {}, types = [], publish = true }) {
+  const token = await login(ORGANIZER.email, ORGANIZER.password);
+  const created = await apiExpect(201, 'POST', '/v1/admin/events', { token, body: {
+    title: '', description: 'Set up by a browser scenario.', category: 'music', location: 'Hanoi Opera House',
+    start_at: '2027-05-01T19:00:00Z', end_at: '2027-05-01T22:00:00Z', ...event } });
+  const made = [];
+  for (const { rows, seats, ...body } of types) {
+    const mapped = Boolean(rows);
+    const type = await apiExpect(201, 'POST', `/v1/admin/events/${created.id}/ticket_types`, { token,
+      body: { currency: 'USD', number_seats: 1, seat_mapped: mapped, position: made.length, ...body } });
+    if (mapped) {
+      await apiExpect(200, 'POST', `/v1/admin/events/${created.id}/ticket_types/${type.id}/seats`, { token,
+        body: { sections: [{ name: body.name, rows: rows.map((label) => ({ label, seats })) }] } });
+    }
+    made.push(type);
+  }
+  if (publish) await apiExpect(200, 'POST', `/v1/admin/events/${created.id}/publish`, { token, body: {} });
+  return { event: created, types: made };
+}
+
+/**
+ * From the site's Pay button to the sandbox gateway's page for `method` ("Card", "E-wallet"),
+ * Pay there, and back to the booking. `tap` for a touch screen.
+ */
+export async function payOnGateway(page, method, { tap = false } = {}) {
+  const press = (locator) => (tap ? locator.tap() : locator.click());
+  await press(page.getByRole('button', { name: /^Pay/ }));
+  await page.waitForURL(/\/sandbox\/pay\//);
+  await expectText(page, method);
+  await shot(page, 'gateway');
+  await press(page.getByRole('button', { name: /^Pay/ }));
+  await expectText(page, 'succeeded');
+  await press(page.getByRole('link', { name: 'Return to boxoffice' }));
+}
+
+/** Waits for the booking page to say confirmed and show `count` tickets whose QR codes load. */
+export async function expectConfirmed(page, count) {
+  await expectVisible(page, '#booking-status:text("confirmed")', 'the booking confirmed', { timeout: 30_000 });
+  await expectVisible(page, '#booking-tickets .ticket img.qr', 'the tickets with their QR codes', { timeout: 30_000 });
+  await expectCount(page, '#booking-tickets .ticket', count, 'tickets on the booking page');
+  for (const qr of await page.locator('#booking-tickets .ticket img.qr').all()) {
+    await expect(page, await qr.evaluate(async (img) => { await img.decode(); return img.naturalWidth > 0; }), 'each QR code should load');
+  }
 }
 
 // The scenario's line an expectation failed on (its stack without this file and node's own).

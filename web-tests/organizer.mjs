@@ -1,6 +1,8 @@
 // An organizer creates an event with a seat map in the site, publishes it, watches its sales, and
 // checks a ticket in at the door: valid, then already used, then a forged code.
-import { BASE_URL, ORGANIZER, api, apiExpect, expect, expectText, expectVisible, log, login, run, shot } from './lib.mjs';
+import {
+  BASE_URL, ORGANIZER, api, apiExpect, expect, expectText, expectVisible, log, login, run, shot,
+} from './lib.mjs';
 
 const NAME = `Derby Day ${Date.now()}`;
 
@@ -51,12 +53,12 @@ await run(async ({ page }) => {
   await types.getByRole('button', { name: 'Add ticket type' }).click();
   const map = page.locator('section[data-seat-map]');
   await expectVisible(page, map, 'the seat map editor');
-  await map.getByLabel('Section').fill('North stand');
+  await map.getByLabel('Section', { exact: true }).fill('North stand');
   await map.getByLabel(/^Rows/).fill('A-F');
   await map.getByLabel('Seats per row').fill('12');
   await map.getByRole('button', { name: 'Create seat map' }).click();
-  await expectVisible(page, 'section[data-seat-map] svg.seatmap', 'the drawn seat map');
-  const seats = await page.locator('section[data-seat-map] svg.seatmap rect.seat').count();
+  await expectVisible(page, 'section[data-seat-map] > svg.seatmap', 'the saved seat map (the editor has a preview of its own)');
+  const seats = await page.locator('section[data-seat-map] > svg.seatmap rect.seat').count();
   await expect(page, seats === 72, `the seat map should have 6 x 12 = 72 seats, it has ${seats}`);
   await shot(page, 'seat-map');
 

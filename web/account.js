@@ -3,6 +3,9 @@ import { api, session, login as signIn } from './api.js';
 import { h, fill, when, busy, field, formData, report } from './dom.js';
 import { go, markAllRead, onLeave } from './app.js';
 
+// The API's rule for usernames (a handle, not a full name: no spaces), said before it refuses one.
+const USERNAME_RULE = '3 to 32 letters, digits, _ . or -';
+
 /** Only paths of this site, so a crafted link cannot send someone elsewhere after logging in. */
 function next(params) {
   const target = params.get('next') || '/';
@@ -31,7 +34,7 @@ export async function signup(main, params) {
   const slot = h('div');
   const form = h('form', { class: 'card narrow' },
     field('Email', { name: 'email', type: 'email', required: true, autocomplete: 'email' }),
-    field('Name shown on your account (optional)', { name: 'username', autocomplete: 'nickname' }),
+    field(`Username (optional; ${USERNAME_RULE})`, { name: 'username', autocomplete: 'nickname', minlength: 3, maxlength: 32 }),
     field('Password (8 characters or more)', { name: 'password', type: 'password', required: true, minlength: 8, autocomplete: 'new-password' }),
     slot,
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Create account'), h('a', { href: `/login?next=${encodeURIComponent(next(params))}` }, 'Already registered? Log in')));
@@ -54,7 +57,7 @@ export async function profile(main) {
   const form = h('form', { class: 'card' },
     h('h2', {}, 'Profile'),
     h('p', {}, 'Signed in as ', h('strong', {}, me.email), me.roles.length ? ` (${me.roles.join(', ')})` : ''),
-    field('Name', { name: 'username', value: me.username || '' }),
+    field(`Username (${USERNAME_RULE})`, { name: 'username', autocomplete: 'nickname', minlength: 3, maxlength: 32, value: me.username || '' }),
     field('Avatar (image URL)', { name: 'avatar', type: 'url', value: me.avatar || '' }),
     field('Birthday', { name: 'birthday', type: 'date', value: me.birthday || '' }),
     h('h2', {}, 'Settings'),
@@ -65,6 +68,7 @@ export async function profile(main) {
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const data = formData(form);
+    saved.textContent = ''; // a "Saved." from before must not stand next to this save's failure
     busy(form, slot, async () => {
       await api('PATCH', '/v1/users/me', { username: data.username || null, avatar: data.avatar || null, birthday: data.birthday || null });
       await api('PATCH', '/v1/users/me/settings', { email_notifications: 'email_notifications' in data, site_notifications: 'site_notifications' in data });

@@ -31,17 +31,22 @@ export function onLeave(stop) {
   leaving.push(stop);
 }
 
-export function go(path, { replace = false } = {}) {
+export function go(path, { replace = false, focus = true } = {}) {
   if (replace) history.replaceState(null, '', path);
   else history.pushState(null, '', path);
-  render();
+  render(focus);
 }
 
-async function render() {
+/**
+ * Draws the page for the address. `focus` moves the keyboard focus to the new page's content,
+ * as after following a link; not on arrival, so the first Tab still reaches "Skip to content".
+ */
+async function render(focus = true) {
   leaving.forEach((stop) => stop());
   leaving = [];
   const url = new URL(location.href);
   const match = routes.map(([re, view, needs]) => [url.pathname.match(re), view, needs || {}]).find(([m]) => m);
+  bell.close();
   drawNav();
   if (!match) {
     fill(main, h('h1', {}, 'Page not found'), h('p', {}, 'There is nothing at this address. ', h('a', { href: '/' }, 'See the events.')));
@@ -49,7 +54,7 @@ async function render() {
   }
   const [found, view, needs] = match;
   if ((needs.signedIn || needs.organizer) && !session.get()) {
-    go(`/login?next=${encodeURIComponent(url.pathname + url.search)}`, { replace: true });
+    go(`/login?next=${encodeURIComponent(url.pathname + url.search)}`, { replace: true, focus });
     return;
   }
   if (needs.organizer && !isOrganizer()) {
@@ -62,7 +67,7 @@ async function render() {
   } catch (error) {
     fill(main, h('h1', {}, 'Something went wrong'), errorBox(error), h('p', {}, h('a', { href: '/' }, 'Back to the events')));
   }
-  main.focus({ preventScroll: true });
+  if (focus) main.focus({ preventScroll: true });
   window.scrollTo(0, 0);
 }
 
@@ -76,11 +81,20 @@ document.addEventListener('click', (event) => {
   const link = event.target.closest('a[href]');
   if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
   const url = new URL(link.href, location.href);
+  if (url.hash && url.origin === location.origin && url.pathname === location.pathname && url.search === location.search) {
+    // a link within the page (Skip to content): focus its target, without a history entry
+    // whose popstate would draw the page again
+    const target = document.getElementById(decodeURIComponent(url.hash.slice(1)));
+    if (!target) return;
+    event.preventDefault();
+    target.focus();
+    return;
+  }
   if (url.origin !== location.origin || link.target || link.hasAttribute('download') || !routes.some(([re]) => re.test(url.pathname))) return;
   event.preventDefault();
   go(url.pathname + url.search);
 });
-window.addEventListener('popstate', render);
+window.addEventListener('popstate', () => render());
 window.addEventListener('session', () => {
   drawNav();
   bell.connect();
@@ -94,7 +108,7 @@ function drawNav() {
     signedIn && h('a', { href: '/bookings' }, 'My bookings'),
     signedIn && h('a', { href: '/tickets' }, 'My tickets'),
     signedIn && isOrganizer() && h('a', { href: '/organizer' }, 'Organizer'),
-    signedIn && bell.button,
+    signedIn && [bell.button, bell.panel], // the panel next in the Tab order, after its button
     signedIn && h('a', { href: '/profile' }, 'Profile'),
     signedIn
       ? h('button', { class: 'link', type: 'button', onclick: async () => { await logout(); go('/'); } }, 'Log out')
@@ -119,7 +133,7 @@ function bellIcon() {
 const bell = {
   items: [],
   source: null,
-  button: h('button', { class: 'link bell', type: 'button', 'aria-haspopup': 'true', 'aria-expanded': 'false', 'aria-label': 'Notifications' }),
+  button: h('button', { class: 'link bell', type: 'button', 'aria-controls': 'bell-panel', 'aria-expanded': 'false', 'aria-label': 'Notifications' }),
   panel: h('div', { class: 'bell-panel hidden', role: 'region', 'aria-label': 'Notifications', id: 'bell-panel' }),
 
   async connect() {
@@ -162,6 +176,11 @@ const bell = {
       h('p', {}, h('a', { href: '/notifications' }, 'All notifications')));
   },
 
+  close() {
+    this.panel.classList.add('hidden');
+    this.button.setAttribute('aria-expanded', 'false');
+  },
+
   toast(notification) {
     const toast = h('div', { class: 'notice', role: 'status' }, h('strong', {}, notification.title), ' ', notification.body);
     main.prepend(toast);
@@ -174,12 +193,10 @@ bell.button.addEventListener('click', () => {
 });
 document.addEventListener('keydown', (event) => {
   if (event.key === 'Escape' && !bell.panel.classList.contains('hidden')) {
-    bell.panel.classList.add('hidden');
-    bell.button.setAttribute('aria-expanded', 'false');
+    bell.close();
     bell.button.focus();
   }
 });
-document.querySelector('header.top').append(bell.panel);
 
 export function markAllRead(ids) {
   bell.items.forEach((n) => { if (ids.includes(n.id)) n.read_at = new Date().toISOString(); });
@@ -187,4 +204,4 @@ export function markAllRead(ids) {
 }
 
 bell.connect();
-render();
+render(false);

@@ -86,7 +86,7 @@ export async function event(main, id) {
       h('td', {}, h('strong', {}, type.name), type.description && h('div', { class: 'meta' }, type.description), type.seat_mapped && h('div', { class: 'meta' }, 'Pick seats on the map, or a number for the best available.')),
       h('td', { class: 'num' }, money(type.price, type.currency)),
       h('td', { class: 'avail' }, state),
-      h('td', {}, qty));
+      h('td', { 'data-label': 'Number' }, qty));
   });
 
   const redraw = () => {
@@ -95,14 +95,14 @@ export async function event(main, id) {
   };
   const maps = mapped.map((type) => h('section', { class: 'card' },
     h('h2', {}, `Seat map: ${type.name}`), legend(true),
-    drawSeatMap(seats.filter((s) => s.ticket_type_id === type.id), {
+    h('div', { class: 'seatmap-scroll' }, drawSeatMap(seats.filter((s) => s.ticket_type_id === type.id), {
       picked,
       onToggle: (seat) => { picked.has(seat.id) ? picked.delete(seat.id) : picked.add(seat.id); redraw(); },
-    })));
+    }))));
 
   const form = h('form', { class: 'card' },
     h('h2', {}, 'Tickets'),
-    h('div', { class: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Ticket'), h('th', { class: 'num' }, 'Price'), h('th', {}, 'Availability'), h('th', {}, 'Number'))), h('tbody', {}, types))),
+    h('div', { class: 'table-wrap' }, h('table', { class: 'stack' }, h('thead', {}, h('tr', {}, h('th', {}, 'Ticket'), h('th', { class: 'num' }, 'Price'), h('th', {}, 'Availability'), h('th', {}, 'Number'))), h('tbody', {}, types))),
     maps, summary, slot,
     h('div', { class: 'actions' }, h('button', { type: 'submit', disabled: !onSale }, 'Book')));
   const key = newKey();
@@ -168,16 +168,21 @@ export async function booking(main, id) {
   const detail = await api('GET', `/v1/events/${booking.event_id}`).catch(() => null);
   const types = new Map((detail?.ticket_types || []).map((t) => [t.id, t]));
   const slot = h('div');
+  const status = h('span', { class: `status ${booking.status}`, id: 'booking-status' }, booking.status.replace('_', ' '));
   const head = [
     h('h1', {}, detail ? detail.name : 'Your booking'),
-    h('p', {}, 'Booking ', h('strong', { id: 'booking-code' }, booking.booking_code), ' · ', h('span', { class: `status ${booking.status}`, id: 'booking-status' }, booking.status.replace('_', ' '))),
+    h('p', {}, 'Booking ', h('strong', { id: 'booking-code' }, booking.booking_code), ' · ', status),
     detail && h('p', { class: 'meta' }, when(detail.start_at), ' · ', detail.location),
     lines(booking, types),
   ];
   const again = h('a', { class: 'button', href: `/events/${booking.event_id}` }, 'Start again');
 
   if (booking.status === 'held' || booking.status === 'pending_payment') {
-    const expired = () => fill(main, ...head, h('div', { role: 'alert', id: 'expired' }, 'Your hold has expired: the seats went back on sale.'), h('div', { class: 'actions' }, again));
+    const expired = () => {
+      // the head still says held: the hold is over by now
+      Object.assign(status, { className: 'status expired', textContent: 'expired' });
+      fill(main, ...head, h('div', { role: 'alert', id: 'expired' }, 'Your hold has expired: the seats went back on sale.'), h('div', { class: 'actions' }, again));
+    };
     const info = booking.information || {};
     const me = session.get();
     const form = h('form', { class: 'card', id: 'checkout' },

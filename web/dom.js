@@ -48,7 +48,12 @@ const minorDigits = (currency) => formatOf(currency).resolvedOptions().maximumFr
 /** 150000, "VND" -> "₫150,000"; 2500, "USD" -> "$25.00". */
 export function money(minor, currency) {
   if (minor === null || minor === undefined) return '';
-  return formatOf(currency).format(minor / 10 ** minorDigits(currency));
+  return formatOf(currency).format(toMajor(minor, currency));
+}
+
+/** Minor units as the number an organizer types (2550, "USD" -> 25.5). */
+export function toMajor(minor, currency) {
+  return minor / 10 ** minorDigits(currency);
 }
 
 /** Major units typed by an organizer ("25.50") to minor units (2550). */
@@ -76,7 +81,8 @@ export function localInput(iso) {
 /** The words to show for a failure: the API's own message, or what went wrong on the way. */
 export function describe(error) {
   if (error && error.status !== undefined) {
-    const extra = (error.details || []).map((d) => `${d.field}: ${d.message}`).join('; ');
+    // validation_failed messages already name every field at fault: say each once
+    const extra = (error.details || []).map((d) => `${d.field}: ${d.message}`).filter((d) => !error.message.includes(d)).join('; ');
     return extra ? `${error.message} (${extra})` : error.message;
   }
   if (error instanceof TypeError) return 'Could not reach boxoffice. Check your connection and try again.';

@@ -1,7 +1,7 @@
 // The organizer's pages: their events, the editor (event, ticket types, seat maps, publish), a
 // live sales page, and the check-in desk at the door.
 import { api } from './api.js';
-import { h, fill, money, toMinor, when, localInput, busy, field, formData, report, CATEGORIES } from './dom.js';
+import { h, fill, money, toMinor, toMajor, when, localInput, busy, field, formData, report, CATEGORIES } from './dom.js';
 import { drawSeatMap, legend } from './seatmap.js';
 import { go, onLeave } from './app.js';
 
@@ -99,43 +99,91 @@ export async function editor(main, id) {
     ...(await Promise.all(event.ticket_types.filter((t) => t.seat_mapped).map((t) => seatMapEditor(event, t)))));
 }
 
+/** The ticket type's fields; `type` null for a new one. Ids are prefixed so forms can coexist. */
+function ticketTypeForm(event, type, prefix) {
+  const t = type || {};
+  const mappedCapacity = type?.seat_mapped;
+  return h('form', { id: type ? `ticket-type-${type.id}` : 'ticket-type-form', class: 'ticket-type' },
+    h('div', { class: 'row' },
+      field('Name', { name: 'name', id: `${prefix}-name`, required: true, maxlength: 200, placeholder: 'Standard', value: t.name || '' }),
+      field('Price', { name: 'price', id: `${prefix}-price`, type: 'number', min: 0, step: 'any', required: true, value: type ? toMajor(t.price, t.currency) : '0' }),
+      field('Currency', { name: 'currency', id: `${prefix}-currency`, required: true, maxlength: 3, pattern: '[A-Za-z]{3}', value: t.currency || event.ticket_types[0]?.currency || 'USD' }),
+      mappedCapacity
+        ? h('p', { class: 'meta' }, `Capacity: ${t.number_seats}, set by the seat map.`)
+        : field('Capacity', { name: 'number_seats', id: `${prefix}-capacity`, type: 'number', min: 1, required: true, value: t.number_seats ?? '100' })),
+    field('Description (optional)', { name: 'description', id: `${prefix}-description`, maxlength: 5000, value: t.description || '' }),
+    h('div', { class: 'row' },
+      field('Sale starts (optional)', { name: 'sale_at', id: `${prefix}-sale-at`, type: 'datetime-local', value: localInput(t.sale_at) }),
+      field('Sale ends (optional)', { name: 'sale_end', id: `${prefix}-sale-end`, type: 'datetime-local', value: localInput(t.sale_end) }),
+      field('Limit per buyer (optional)', { name: 'max_per_user', id: `${prefix}-max`, type: 'number', min: 1, value: t.max_per_user ?? '' })),
+    !type && h('label', {}, h('input', { type: 'checkbox', name: 'seat_mapped' }), ' Seat-mapped (buyers pick seats; the seat map sets the capacity)'),
+    h('label', {}, h('input', { type: 'checkbox', name: 'visible', checked: (t.status || 'active') === 'active' }), ' Offered to buyers (untick to hide it without deleting it)'));
+}
+
+/** The API body for a ticket-type form: empty optional fields are null (cleared). */
+function ticketTypeBody(form, type) {
+  const data = formData(form);
+  const currency = data.currency.toUpperCase();
+  const time = (value) => (value ? new Date(value).toISOString() : null);
+  return {
+    name: data.name, description: data.description, price: toMinor(data.price, currency), currency,
+    ...('number_seats' in data ? { number_seats: Number(data.number_seats) } : {}),
+    ...(type ? {} : { seat_mapped: 'seat_mapped' in data }),
+    sale_at: time(data.sale_at), sale_end: time(data.sale_end),
+    max_per_user: data.max_per_user ? Number(data.max_per_user) : null,
+    status: 'visible' in data ? 'active' : 'hidden',
+  };
+}
+
 async function ticketTypes(event) {
   const box = h('div', { class: 'card' });
   const slot = h('div');
-  const rows = event.ticket_types.map((t) => h('tr', {},
-    h('td', {}, t.name, t.seat_mapped ? ' (seat map)' : ''),
+  const editing = h('div', { id: 'ticket-type-edit' });
+  const reload = () => go(`/organizer/events/${event.id}`, { replace: true });
+  const edit = (t) => {
+    const editSlot = h('div');
+    const form = ticketTypeForm(event, t, `tt-${t.id}`);
+    form.append(editSlot, h('div', { class: 'actions' },
+      h('button', { type: 'submit' }, 'Save ticket type'),
+      h('button', { type: 'button', class: 'secondary', onclick: () => fill(editing) }, 'Close')));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      busy(form, editSlot, async () => {
+        await api('PATCH', `/v1/admin/events/${event.id}/ticket_types/${t.id}`, ticketTypeBody(form, t));
+        reload();
+      });
+    });
+    fill(editing, h('h3', {}, `Edit ${t.name}`), form);
+    form.querySelector('input').focus();
+  };
+  const rows = event.ticket_types.map((t) => h('tr', { 'data-type': t.id },
+    h('td', {}, t.name, t.seat_mapped ? ' (seat map)' : '', t.status === 'hidden' ? ' (hidden)' : ''),
     h('td', { class: 'num' }, money(t.price, t.currency)),
     h('td', { class: 'num' }, t.number_seats),
     h('td', { class: 'num' }, t.available),
-    h('td', {}, h('button', { type: 'button', class: 'link', onclick: () => busy(box, slot, async () => {
-      if (!window.confirm(`Remove ${t.name}?`)) return;
-      await api('DELETE', `/v1/admin/events/${event.id}/ticket_types/${t.id}`);
-      go(`/organizer/events/${event.id}`, { replace: true });
-    }) }, 'Remove'))));
-  const form = h('form', { id: 'ticket-type-form' },
-    h('div', { class: 'row' },
-      field('Name', { name: 'name', id: 'tt-name', required: true, placeholder: 'Standard' }),
-      field('Price', { name: 'price', id: 'tt-price', type: 'number', min: 0, step: 'any', required: true, value: '0' }),
-      field('Currency', { name: 'currency', id: 'tt-currency', required: true, value: event.ticket_types[0]?.currency || 'USD', maxlength: 3, pattern: '[A-Za-z]{3}' }),
-      field('Capacity', { name: 'number_seats', id: 'tt-capacity', type: 'number', min: 1, value: '100', required: true })),
-    h('label', {}, h('input', { type: 'checkbox', name: 'seat_mapped' }), ' Seat-mapped (buyers pick seats; the seat map sets the capacity)'),
-    slot,
-    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Add ticket type')));
+    h('td', {}, t.sale_at || t.sale_end ? [t.sale_at && `from ${when(t.sale_at)}`, t.sale_end && ` until ${when(t.sale_end)}`] : 'now'),
+    h('td', { class: 'actions-cell' },
+      h('button', { type: 'button', class: 'link', 'aria-label': `Edit ${t.name}`, onclick: () => edit(t) }, 'Edit'),
+      h('button', { type: 'button', class: 'link', 'aria-label': `Remove ${t.name}`, onclick: () => busy(box, slot, async () => {
+        if (!window.confirm(`Remove ${t.name}?`)) return;
+        await api('DELETE', `/v1/admin/events/${event.id}/ticket_types/${t.id}`);
+        reload();
+      }) }, 'Remove'))));
+  const addSlot = h('div');
+  const form = ticketTypeForm(event, null, 'tt');
+  form.append(addSlot, h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Add ticket type')));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    const data = formData(form);
-    const currency = data.currency.toUpperCase();
-    busy(form, slot, async () => {
-      await api('POST', `/v1/admin/events/${event.id}/ticket_types`, {
-        name: data.name, price: toMinor(data.price, currency), currency,
-        number_seats: Number(data.number_seats), seat_mapped: 'seat_mapped' in data,
-        position: event.ticket_types.length,
-      });
-      go(`/organizer/events/${event.id}`, { replace: true });
+    busy(form, addSlot, async () => {
+      await api('POST', `/v1/admin/events/${event.id}/ticket_types`, { ...ticketTypeBody(form, null), position: event.ticket_types.length });
+      reload();
     });
   });
   fill(box,
-    rows.length ? h('div', { class: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Type'), h('th', { class: 'num' }, 'Price'), h('th', { class: 'num' }, 'Capacity'), h('th', { class: 'num' }, 'Available'), h('th', {}, ''))), h('tbody', {}, rows))) : h('p', {}, 'No ticket types yet.'),
+    rows.length
+      ? h('div', { class: 'table-wrap' }, h('table', { id: 'ticket-types' }, h('thead', {}, h('tr', {}, ...['Type', 'Price', 'Capacity', 'Available', 'On sale', ''].map((text, i) => h('th', { class: i && i < 4 ? 'num' : '' }, text)))), h('tbody', {}, rows)))
+      : h('p', {}, 'No ticket types yet.'),
+    slot, editing,
     h('h3', {}, 'Add a ticket type'), form);
   return box;
 }
@@ -152,32 +200,96 @@ function rowLabels(text) {
   return text.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
+/** The inverse of rowLabels for the editor's starting values: a range when the labels run on. */
+function rowText(labels) {
+  const code = (l) => (/^\d+$/.test(l) ? Number(l) : /^[A-Z]$/.test(l) ? l.charCodeAt(0) : NaN);
+  const runs = labels.length > 1 && labels.every((l, i) => i === 0 || code(l) === code(labels[i - 1]) + 1);
+  return runs ? `${labels[0]}-${labels[labels.length - 1]}` : labels.join(', ');
+}
+
+/** The saved map as the editor's sections: each row gets its section's longest row's length. */
+function sectionsOf(seats) {
+  const sections = new Map();
+  for (const seat of [...seats].sort((a, b) => a.row_index - b.row_index || a.position - b.position)) {
+    if (!sections.has(seat.section)) sections.set(seat.section, new Map());
+    const rows = sections.get(seat.section);
+    rows.set(seat.row, (rows.get(seat.row) || 0) + 1);
+  }
+  return [...sections].map(([name, rows]) => ({ name, rows: rowText([...rows.keys()]), seats: Math.max(...rows.values()) }));
+}
+
 async function seatMapEditor(event, type) {
   const path = `/v1/admin/events/${event.id}/ticket_types/${type.id}/seats`;
   const { seats } = await api('GET', path);
   const box = h('section', { class: 'card', 'data-seat-map': type.id });
   const slot = h('div');
+  const list = h('div', { class: 'sections' });
+  const preview = h('div', { class: 'preview', 'aria-live': 'polite' });
+  let made = 0;
+  const read = () => [...list.querySelectorAll('fieldset')].map((set) => ({
+    name: set.querySelector('[name=section]').value.trim(),
+    rows: rowLabels(set.querySelector('[name=rows]').value),
+    seats: Number(set.querySelector('[name=seats]').value),
+  }));
+  // the map as it will be, drawn from the form before anything is saved
+  const redraw = () => {
+    const sections = read().filter((s) => s.name && s.rows.length && s.seats > 0);
+    let rowIndex = 0;
+    const drawn = sections.flatMap((s) => s.rows.flatMap((row) => {
+      rowIndex += 1;
+      return Array.from({ length: Math.min(s.seats, 500) }, (_, i) => ({ id: `${s.name}/${row}/${i + 1}`, section: s.name, row, label: String(i + 1), row_index: rowIndex, position: i + 1, status: 'free' }));
+    }));
+    fill(preview, drawn.length
+      ? [h('h3', {}, `Preview: ${drawn.length} seats`), drawSeatMap(drawn)]
+      : h('p', { class: 'meta' }, 'Give each section a name, rows and seats per row to see it drawn.'));
+  };
+  const addSection = (values) => {
+    made += 1;
+    const n = `${type.id}-${made}`;
+    const set = h('fieldset', { class: 'section' },
+      h('div', { class: 'row' },
+        field('Section', { name: 'section', id: `section-${n}`, required: true, maxlength: 100, value: values.name }),
+        field('Rows (e.g. A-H or 1-20)', { name: 'rows', id: `rows-${n}`, required: true, value: values.rows }),
+        field('Seats per row', { name: 'seats', id: `seats-${n}`, type: 'number', min: 1, max: 500, required: true, value: values.seats }),
+        h('button', { type: 'button', class: 'link remove-section', 'aria-label': 'Remove this section', onclick: () => {
+          set.remove();
+          redraw();
+        } }, 'Remove')));
+    list.append(set);
+    return set;
+  };
   const form = h('form', {},
-    h('p', { class: 'meta' }, 'Describe one section at a time; defining the map again replaces it while nothing is booked.'),
-    h('div', { class: 'row' },
-      field('Section', { name: 'section', id: `section-${type.id}`, required: true, value: 'Stalls' }),
-      field('Rows (e.g. A-H or 1-20)', { name: 'rows', id: `rows-${type.id}`, required: true, value: 'A-E' }),
-      field('Seats per row', { name: 'seats', id: `seats-${type.id}`, type: 'number', min: 1, max: 500, required: true, value: '10' })),
-    slot,
-    h('div', { class: 'actions' }, h('button', { type: 'submit' }, seats.length ? 'Replace seat map' : 'Create seat map')));
+    h('p', { class: 'meta' }, 'Sections are drawn one under another, each row with the same number of seats. Saving replaces the whole map, as long as none of its seats is booked.'),
+    list,
+    h('div', { class: 'actions' }, h('button', { type: 'button', class: 'secondary', onclick: () => {
+      addSection({ name: '', rows: 'A-C', seats: 10 }).querySelector('input').focus();
+      redraw();
+    } }, 'Add a section')),
+    preview, slot,
+    h('div', { class: 'actions' },
+      h('button', { type: 'submit' }, seats.length ? 'Replace seat map' : 'Create seat map'),
+      seats.length > 0 && h('button', { type: 'button', class: 'danger', onclick: () => busy(form, slot, async () => {
+        if (!window.confirm(`Delete the seat map of ${type.name}?`)) return;
+        await api('DELETE', path);
+        go(`/organizer/events/${event.id}`, { replace: true });
+      }) }, 'Delete seat map')));
+  (seats.length ? sectionsOf(seats) : [{ name: 'Stalls', rows: 'A-E', seats: 10 }]).forEach(addSection);
+  form.addEventListener('input', redraw);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    const data = formData(form);
-    const labels = rowLabels(data.rows);
-    if (!labels.length) return report(slot, new Error('Rows: give a range like A-H or labels separated by commas.'));
+    const sections = read();
+    if (!sections.length) return report(slot, new Error('Add at least one section.'));
+    const bad = sections.find((s) => !s.rows.length);
+    if (bad) return report(slot, new Error(`Rows of ${bad.name || 'a section'}: give a range like A-H or labels separated by commas.`));
     busy(form, slot, async () => {
-      await api('POST', path, { sections: [{ name: data.section, rows: labels.map((label) => ({ label, seats: Number(data.seats) })) }] });
+      await api('POST', path, { sections: sections.map((s) => ({ name: s.name, rows: s.rows.map((label) => ({ label, seats: s.seats })) })) });
       go(`/organizer/events/${event.id}`, { replace: true });
     });
   });
   fill(box, h('h2', {}, `Seat map: ${type.name}`),
     seats.length ? [legend(false), drawSeatMap(seats), h('p', { class: 'meta' }, `${seats.length} seats`)] : h('p', {}, 'No seats yet.'),
     form);
+  if (!seats.length) redraw();
   return box;
 }
 
