@@ -30,6 +30,7 @@ pub mod error;
 pub mod idempotency;
 pub mod input;
 pub mod mail;
+pub mod money;
 pub mod notifications;
 pub mod ops;
 pub mod outbox;

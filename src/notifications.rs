@@ -47,10 +47,9 @@ fn from_event(
     payload: &serde_json::Value,
 ) -> Option<(&'static str, &'static str, String)> {
     let price = || {
-        format!(
-            "{} {}",
+        crate::money::format(
             payload["price"].as_i64().unwrap_or_default(),
-            payload["currency"].as_str().unwrap_or_default()
+            payload["currency"].as_str().unwrap_or_default(),
         )
     };
     match subject {

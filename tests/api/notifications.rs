@@ -77,6 +77,18 @@ async fn payment_and_tickets_reach_the_buyer_live_and_in_the_list() {
     assert!(event_data
         .iter()
         .any(|n| n["title"] == "Your tickets are ready"));
+    // the amount as people write it: the VND 250000 of the helpers' ticket type has no minor unit
+    let paid = event_data
+        .iter()
+        .find(|n| n["kind"] == "payment_succeeded")
+        .expect("the payment's notification");
+    assert!(
+        paid["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("We received 250,000 VND;"),
+        "{paid}"
+    );
 
     let listed = kinds(&app, &buyer).await;
     assert!(
