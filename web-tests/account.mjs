@@ -131,7 +131,7 @@ await run(async ({ page }) => {
   await expect(page, (await available(event.id, type.id)) === CAPACITY - 1, 'the hold should take one admission');
   await page.getByRole('button', { name: 'Cancel booking' }).click();
   await expectVisible(page, '#booking-status:text("cancelled")', 'the booking cancelled');
-  await expectText(page, 'This booking was cancelled.');
+  await expectVisible(page, '[role=status]:text("This booking was cancelled.")', 'the cancellation, said as a status rather than an error');
   await expect(page, (await page.locator('#checkout').count()) === 0, 'a cancelled booking should offer no payment');
   await shot(page, 'cancelled');
   await eventually('the admission going back on sale', 10, async () => (await available(event.id, type.id)) === CAPACITY);

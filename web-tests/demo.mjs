@@ -1,7 +1,7 @@
 // A newcomer clicks through what `boxoffice demo` made (tests/browser.rs runs it before this
 // scenario): the five demo events with their banners, the concert's seat map, Book without an
-// account (to the log in page and back to the event), the demo buyer's login, information,
-// the sandbox payment, and the ticket with its QR code.
+// account (to the log in page and back to the event, the seat still picked), the demo buyer's
+// login, information, the sandbox payment, and the ticket with its QR code.
 import {
   BASE_URL, expect, expectConfirmed, expectText, expectVisible, log, payOnGateway, run, shot,
 } from './lib.mjs';
@@ -86,7 +86,10 @@ await run(async ({ page }) => {
   await page.waitForURL((url) => url.pathname === eventPath);
   await expectVisible(page, page.getByRole('heading', { name: CONCERT }), 'the concert page after logging in');
   await expectVisible(page, '#nav a[href="/bookings"]', 'the signed-in navigation');
-  await pickSeat(page, 'C/6');
+  // the seat picked before logging in is still picked
+  await expectText(page, 'Your seats: Front Stalls C6');
+  await expect(page, (await page.locator('svg.seatmap rect[data-seat="Front Stalls/C/6"]').getAttribute('aria-checked')) === 'true',
+    'Front Stalls C6 should still be picked after logging in');
   await page.getByRole('button', { name: 'Book' }).click();
 
   // held: information and payment

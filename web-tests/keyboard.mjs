@@ -1,6 +1,6 @@
 // The buyer's path with the keyboard alone: after page.goto nothing is clicked, filled or tapped,
-// only keys pressed. "Skip to content", logging in, searching, picking seats on the map with
-// Space and Enter, booking, the booking page's form, and the notification bell opened with Enter
+// only keys pressed. "Skip to content", logging in, searching, picking seats on the map (one Tab
+// stop, arrow keys between seats) with Space and Enter, booking, the booking page's form, and the notification bell opened with Enter
 // and closed with Escape; every element reached shows where the focus is.
 import {
   BASE_URL, apiExpect, expect, expectText, expectVisible, fail, log, login, organizerEvent, run, shot,
@@ -177,7 +177,8 @@ await run(async ({ page }) => {
   await expectVisible(page, 'svg.seatmap', 'the seat map');
   await arrived(page, 'the event');
 
-  // seats: the first free one is A3 (A1 and A2 are held); Space picks it, Enter picks A4
+  // seats: the map is one Tab stop, on the first free seat, A3 (A1 and A2 are held); Space picks
+  // it, the right arrow moves to A4 and Enter picks that
   await tabTo(page, 'svg.seatmap rect.seat', 'a seat on the map');
   await expectFocus(page, 'rect[data-seat="Stalls/A/3"]', 'seat A3, the first free seat (A1 and A2 are held)');
   await expectFocusRing(page, 'the focused seat');
@@ -187,22 +188,32 @@ await run(async ({ page }) => {
   await page.keyboard.press('Space');
   await expect(page, (await a3.getAttribute('aria-checked')) === 'true', 'Space should pick seat A3');
   await expectText(page, 'Your seats: Stalls A3');
-  await page.keyboard.press('Tab');
-  await expectFocus(page, 'rect[data-seat="Stalls/A/4"]', 'seat A4, after A3');
+  await page.keyboard.press('ArrowRight');
+  await expectFocus(page, 'rect[data-seat="Stalls/A/4"]', 'seat A4, right of A3');
   await page.keyboard.press('Enter');
   await expect(page, (await a4.getAttribute('aria-checked')) === 'true', 'Enter should pick seat A4');
   await expectText(page, 'Your seats: Stalls A3, Stalls A4');
   await expectFocusRing(page, 'a focused picked seat');
   await shot(page, 'seats-picked');
-  await page.keyboard.press('Shift+Tab');
-  await expectFocus(page, 'rect[data-seat="Stalls/A/3"]', 'seat A3 again, after Shift+Tab');
+  // down a row and back, then left to A3
+  await page.keyboard.press('ArrowDown');
+  await expectFocus(page, 'rect[data-seat="Stalls/B/4"]', 'seat B4, below A4');
+  await page.keyboard.press('ArrowUp');
+  await page.keyboard.press('ArrowLeft');
+  await expectFocus(page, 'rect[data-seat="Stalls/A/3"]', 'seat A3 again, left of A4');
   await page.keyboard.press('Space');
   await expect(page, (await a3.getAttribute('aria-checked')) === 'false', 'Space again should put seat A3 back');
   await expectText(page, 'Your seats: Stalls A4');
   await expect(page, (await page.locator('#picked').innerText()).trim() === 'Your seats: Stalls A4', 'only A4 should be picked now');
 
+  // one Tab leaves the map (no Tab stop per seat), Shift+Tab comes back to the seat last on
+  await page.keyboard.press('Tab');
+  await expect(page, !(await focusMatches(page, 'svg.seatmap rect.seat')), `one Tab should leave the seat map, the focus is on ${await focused(page)}`);
+  await page.keyboard.press('Shift+Tab');
+  await expectFocus(page, 'rect[data-seat="Stalls/A/3"]', 'seat A3, the map\'s one Tab stop, after Shift+Tab');
+
   // Book, with Enter on the button
-  await tabTo(page, (el) => el.tagName === 'BUTTON' && el.textContent.trim() === 'Book', 'the Book button');
+  await tabTo(page, (el) => el.tagName === 'BUTTON' && el.textContent.trim() === 'Book', 'the Book button', 5);
   await expectFocusRing(page, 'the Book button');
   await page.keyboard.press('Enter');
   const clock = await expectVisible(page, '#countdown', 'the hold countdown');

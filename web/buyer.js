@@ -67,7 +67,10 @@ export async function event(main, id) {
   const detail = await api('GET', `/v1/events/${id}`);
   const mapped = detail.ticket_types.filter((t) => t.seat_mapped);
   const seats = mapped.length ? (await api('GET', `/v1/events/${id}/seats`)).seats : [];
-  const picked = new Set();
+  // seats picked before logging in come back with the buyer, when they are still free
+  const kept = `picked:${id}`;
+  const picked = new Set(JSON.parse(sessionStorage.getItem(kept) || '[]').filter((seat) => seats.some((s) => s.id === seat && s.status === 'free')));
+  sessionStorage.removeItem(kept);
   const slot = h('div');
   const summary = h('p', { id: 'picked', 'aria-live': 'polite' });
   const onSale = detail.status === 'published';
@@ -95,10 +98,12 @@ export async function event(main, id) {
   };
   const maps = mapped.map((type) => h('section', { class: 'card' },
     h('h2', {}, `Seat map: ${type.name}`), legend(true),
+    h('p', { class: 'meta keyboard-hint' }, 'With a keyboard: Tab to the map, move between free seats with the arrow keys, and pick one with Space or Enter.'),
     h('div', { class: 'seatmap-scroll' }, drawSeatMap(seats.filter((s) => s.ticket_type_id === type.id), {
       picked,
       onToggle: (seat) => { picked.has(seat.id) ? picked.delete(seat.id) : picked.add(seat.id); redraw(); },
     }))));
+  redraw();
 
   const form = h('form', { class: 'card' },
     h('h2', {}, 'Tickets'),
@@ -108,7 +113,10 @@ export async function event(main, id) {
   const key = newKey();
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    if (!session.get()) return go(`/login?next=/events/${id}`);
+    if (!session.get()) {
+      sessionStorage.setItem(kept, JSON.stringify([...picked]));
+      return go(`/login?next=/events/${id}`);
+    }
     const items = detail.ticket_types.map((type) => {
       const seatIds = seats.filter((s) => s.ticket_type_id === type.id && picked.has(s.id)).map((s) => s.id);
       const qty = Number(form.querySelector(`[data-type="${type.id}"]`).value || 0);
@@ -243,7 +251,10 @@ export async function booking(main, id) {
   }
 
   fill(main, ...head,
-    h('div', { role: 'alert' }, booking.status === 'expired' ? 'This hold expired before it was paid; the seats went back on sale.' : 'This booking was cancelled.'),
+    booking.status === 'expired'
+      ? h('div', { role: 'alert' }, 'This hold expired before it was paid; the seats went back on sale.')
+      // most often the buyer's own doing: said plainly, not as an error
+      : h('div', { class: 'notice', role: 'status' }, 'This booking was cancelled. Its seats went back on sale.'),
     h('div', { class: 'actions' }, again));
 }
 

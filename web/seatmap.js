@@ -1,5 +1,6 @@
 // The seat map drawn as SVG: sections one under another, rows by their index, seats by their
-// position (gaps are aisles). Free seats are buttons for the keyboard and the pointer alike.
+// position (gaps are aisles). Free seats are checkboxes for the keyboard and the pointer alike;
+// the map is one Tab stop, and the arrow keys move between its free seats.
 const NS = 'http://www.w3.org/2000/svg';
 const SIZE = 18; // one seat's cell, in SVG units
 const GAP = 3;
@@ -21,6 +22,7 @@ export function drawSeatMap(seats, { picked = new Set(), onToggle } = {}) {
     sections.get(seat.section).push(seat);
   }
   const root = svg('svg', { class: 'seatmap', role: 'group', 'aria-label': 'Seat map' });
+  const stops = []; // the free seats the keyboard moves between
   let top = 0;
   let width = 0;
   for (const [name, list] of sections) {
@@ -52,7 +54,7 @@ export function drawSeatMap(seats, { picked = new Set(), onToggle } = {}) {
       title.textContent = `${seat.section}, row ${seat.row}, seat ${seat.label}: ${state === 'picked' ? 'your pick' : seat.status}`;
       rect.append(title);
       if (onToggle && seat.status === 'free') {
-        rect.setAttribute('tabindex', '0');
+        stops.push({ rect, x, y });
         rect.setAttribute('role', 'checkbox');
         rect.setAttribute('aria-checked', String(picked.has(seat.id)));
         rect.setAttribute('aria-label', `${seat.section} row ${seat.row} seat ${seat.label}`);
@@ -75,12 +77,61 @@ export function drawSeatMap(seats, { picked = new Set(), onToggle } = {}) {
     }
     top = Math.max(...rows.values()) + SIZE + 16;
   }
+  rove(root, stops);
   const [w, hgt] = [Math.max(width, 100) + 8, top + 8];
   root.setAttribute('viewBox', `-4 -4 ${w} ${hgt}`);
   // drawn at 1.6 px per unit at most, so a small hall is not blown up to the page's width
   root.setAttribute('width', Math.round(w * 1.6));
   root.setAttribute('height', Math.round(hgt * 1.6));
   return root;
+}
+
+/**
+ * One Tab stop for the whole map, the seat last moved to, so that a hall of hundreds of seats is
+ * not hundreds of Tab presses on the way to Book; the arrow keys, Home and End move between free
+ * seats (a row without any is skipped).
+ */
+function rove(root, stops) {
+  if (!stops.length) return;
+  let current = stops[0];
+  for (const stop of stops) stop.rect.setAttribute('tabindex', stop === current ? '0' : '-1');
+  const enter = (stop) => {
+    current.rect.setAttribute('tabindex', '-1');
+    stop.rect.setAttribute('tabindex', '0');
+    current = stop;
+  };
+  // a click focuses a seat too: the Tab stop follows it
+  root.addEventListener('focusin', (event) => {
+    const stop = stops.find((s) => s.rect === event.target);
+    if (stop && stop !== current) enter(stop);
+  });
+  root.addEventListener('keydown', (event) => {
+    const next = neighbour(stops, current, event.key);
+    if (!next) return;
+    event.preventDefault();
+    enter(next);
+    next.rect.focus();
+  });
+}
+
+function neighbour(stops, from, key) {
+  const row = stops.filter((s) => s.y === from.y).sort((a, b) => a.x - b.x);
+  const at = row.indexOf(from);
+  switch (key) {
+    case 'ArrowRight': return row[at + 1];
+    case 'ArrowLeft': return row[at - 1];
+    case 'Home': return row[0];
+    case 'End': return row[row.length - 1];
+    case 'ArrowDown':
+    case 'ArrowUp': {
+      const rows = [...new Set(stops.map((s) => s.y))].sort((a, b) => a - b);
+      const y = rows[rows.indexOf(from.y) + (key === 'ArrowDown' ? 1 : -1)];
+      if (y === undefined) return undefined;
+      // the seat straight above or below, or the nearest free one in that row
+      return stops.filter((s) => s.y === y).sort((a, b) => Math.abs(a.x - from.x) - Math.abs(b.x - from.x))[0];
+    }
+    default: return undefined;
+  }
 }
 
 export function legend(withPicked) {
