@@ -4,7 +4,7 @@
 // tickets. On every page of the site the layout must fit the phone's width (no sideways
 // scrolling), the navigation must be on screen and big enough to tap, and so must the seats.
 import {
-  BASE_URL, expect, expectConfirmed, expectText, expectVisible, log, organizerEvent, payOnGateway, run, shot,
+  BASE_URL, ORGANIZER, expect, expectConfirmed, expectText, expectVisible, log, organizerEvent, payOnGateway, run, shot,
 } from './lib.mjs';
 
 const NAME = `Harbour Lights ${Date.now()}`;
@@ -183,4 +183,31 @@ await run(async ({ page }) => {
   await expectText(page, 'Standing · general admission');
   await fitsWidth(page, 'the tickets page');
   await shot(page, 'tickets');
+
+  // at the door, the organizer's staff check a ticket in on a phone
+  const code = (await page.locator('.ticket code').first().innerText()).trim();
+  await page.getByRole('button', { name: 'Log out' }).tap();
+  await page.goto(`${BASE_URL}/login?next=${encodeURIComponent(`/organizer/checkin?event=${event.id}`)}`);
+  await page.getByLabel('Email').fill(ORGANIZER.email);
+  await page.getByLabel('Password').fill(ORGANIZER.password);
+  await page.getByRole('button', { name: 'Log in' }).tap();
+  await expectVisible(page, 'main h1:text("Check-in desk")', 'the check-in desk');
+  await page.getByLabel(/^Ticket code/).fill(code);
+  const checkIn = page.getByRole('button', { name: 'Check in' });
+  await tappable(page, checkIn, 'the Check in button');
+  await checkIn.tap();
+  const verdict = await expectVisible(page, '.verdict.valid', 'the valid verdict');
+  await onScreen(page, verdict, 'the verdict');
+  await fitsWidth(page, 'the check-in desk');
+  await shot(page, 'checkin');
+
+  // and the organizer's own pages fit the phone as well
+  await page.goto(`${BASE_URL}/organizer/events/${event.id}`);
+  await expectVisible(page, 'section[data-seat-map] > svg.seatmap', 'the event editor with its seat map');
+  await fitsWidth(page, 'the event editor');
+  await shot(page, 'editor');
+  await page.goto(`${BASE_URL}/organizer/events/${event.id}/sales`);
+  await expectVisible(page, '#sales td.sold', 'the sales page');
+  await fitsWidth(page, 'the sales page');
+  await shot(page, 'sales');
 }, { phone: true });

@@ -10,7 +10,7 @@ export async function events(main) {
   const more = h('div', { class: 'actions' });
   fill(main, h('h1', {}, 'Your events'),
     h('div', { class: 'actions' }, h('a', { class: 'button', href: '/organizer/events/new' }, 'New event'), h('a', { class: 'button secondary', href: '/organizer/checkin' }, 'Check-in desk')),
-    h('div', { class: 'table-wrap' }, h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Event'), h('th', {}, 'Starts'), h('th', {}, 'Status'), h('th', {}, ''))), list)), more);
+    h('div', { class: 'table-wrap' }, h('table', { class: 'stack' }, h('thead', {}, h('tr', {}, h('th', {}, 'Event'), h('th', {}, 'Starts'), h('th', {}, 'Status'), h('th', {}, ''))), list)), more);
   const load = async (token) => {
     const page = await api('GET', `/v1/admin/events?limit=20${token ? `&next_token=${encodeURIComponent(token)}` : ''}`);
     if (!token && !page.data.length) list.append(h('tr', {}, h('td', { colspan: 4 }, 'No events yet: create your first one.')));
@@ -159,9 +159,9 @@ async function ticketTypes(event) {
   const rows = event.ticket_types.map((t) => h('tr', { 'data-type': t.id },
     h('td', {}, t.name, t.seat_mapped ? ' (seat map)' : '', t.status === 'hidden' ? ' (hidden)' : ''),
     h('td', { class: 'num' }, money(t.price, t.currency)),
-    h('td', { class: 'num' }, t.number_seats),
-    h('td', { class: 'num' }, t.available),
-    h('td', {}, t.sale_at || t.sale_end ? [t.sale_at && `from ${when(t.sale_at)}`, t.sale_end && ` until ${when(t.sale_end)}`] : 'now'),
+    h('td', { class: 'num', 'data-label': 'Capacity' }, t.number_seats),
+    h('td', { class: 'num', 'data-label': 'Available' }, t.available),
+    h('td', { 'data-label': 'On sale' }, t.sale_at || t.sale_end ? [t.sale_at && `from ${when(t.sale_at)}`, t.sale_end && ` until ${when(t.sale_end)}`] : 'now'),
     h('td', { class: 'actions-cell' },
       h('button', { type: 'button', class: 'link', 'aria-label': `Edit ${t.name}`, onclick: () => edit(t) }, 'Edit'),
       h('button', { type: 'button', class: 'link', 'aria-label': `Remove ${t.name}`, onclick: () => busy(box, slot, async () => {
@@ -181,7 +181,7 @@ async function ticketTypes(event) {
   });
   fill(box,
     rows.length
-      ? h('div', { class: 'table-wrap' }, h('table', { id: 'ticket-types' }, h('thead', {}, h('tr', {}, ...['Type', 'Price', 'Capacity', 'Available', 'On sale', ''].map((text, i) => h('th', { class: i && i < 4 ? 'num' : '' }, text)))), h('tbody', {}, rows)))
+      ? h('div', { class: 'table-wrap' }, h('table', { id: 'ticket-types', class: 'stack' }, h('thead', {}, h('tr', {}, ...['Type', 'Price', 'Capacity', 'Available', 'On sale', ''].map((text, i) => h('th', { class: i && i < 4 ? 'num' : '' }, text)))), h('tbody', {}, rows)))
       : h('p', {}, 'No ticket types yet.'),
     slot, editing,
     h('h3', {}, 'Add a ticket type'), form);
@@ -304,12 +304,12 @@ export async function sales(main, id) {
       const s = await api('GET', `/v1/admin/events/${id}/sales`);
       report(slot, null);
       fill(body,
-        h('div', { class: 'table-wrap' }, h('table', { id: 'sales' },
+        h('div', { class: 'table-wrap' }, h('table', { id: 'sales', class: 'stack' },
           h('thead', {}, h('tr', {}, ...['Ticket type', 'Sold', 'Held', 'Available', 'Capacity', 'Revenue'].map((t, i) => h('th', { class: i ? 'num' : '' }, t)))),
           h('tbody', {}, s.ticket_types.map((t) => h('tr', { 'data-type': t.ticket_type_id },
-            h('td', {}, t.name), h('td', { class: 'num sold' }, t.sold), h('td', { class: 'num held' }, t.held),
-            h('td', { class: 'num available' }, t.available), h('td', { class: 'num' }, t.capacity),
-            h('td', { class: 'num' }, money(t.revenue, t.currency))))))),
+            h('td', {}, t.name), h('td', { class: 'num sold', 'data-label': 'Sold' }, t.sold), h('td', { class: 'num held', 'data-label': 'Held' }, t.held),
+            h('td', { class: 'num available', 'data-label': 'Available' }, t.available), h('td', { class: 'num', 'data-label': 'Capacity' }, t.capacity),
+            h('td', { class: 'num', 'data-label': 'Revenue' }, money(t.revenue, t.currency))))))),
         h('p', {}, 'Revenue: ', h('strong', { id: 'revenue' }, Object.entries(s.revenue).map(([c, v]) => money(v, c)).join(' + ') || money(0, 'USD'))),
         h('h2', {}, 'Latest bookings'),
         s.recent_bookings.length
