@@ -33,6 +33,7 @@ macro_rules! scenarios {
 
 scenarios!(
     smoke,
+    search,
     buyer,
     organizer,
     editing,

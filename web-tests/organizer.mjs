@@ -67,13 +67,14 @@ await run(async ({ page }) => {
   await shot(page, 'published');
   const eventId = new URL(page.url()).pathname.split('/').pop();
 
-  // a buyer's ticket, then the sales page
+  // the sales page, open while a buyer pays: it updates without a reload
+  await page.getByRole('link', { name: 'Sales' }).click();
+  await expectVisible(page, '#sales td.sold:text-is("0")', 'no sales yet on the sales page');
   const token = await login(ORGANIZER.email, ORGANIZER.password);
   const detail = await apiExpect(200, 'GET', `/v1/admin/events/${eventId}`, { token });
   const ticket = await buyOneTicket(eventId, detail.ticket_types[0].id);
   log(`ticket ${ticket.id} seat ${JSON.stringify(ticket.seat)}`);
-  await page.getByRole('link', { name: 'Sales' }).click();
-  await expectVisible(page, '#sales td.sold:text("1")', 'one sale on the sales page', { timeout: 10_000 });
+  await expectVisible(page, '#sales td.sold:text-is("1")', 'the sale, live on the open sales page', { timeout: 10_000 });
   await expectText(page, '$30.00');
   await shot(page, 'sales');
 
