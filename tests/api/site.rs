@@ -62,3 +62,47 @@ async fn an_unknown_asset_is_404() {
     let answer = app.get("/assets/banner-opera.svg", None).await;
     assert_eq!(answer.status(), StatusCode::NOT_FOUND);
 }
+
+#[actix_web::test]
+async fn assets_are_compressed_and_revalidated_without_their_body() {
+    let app = spawn_app().await;
+    let url = format!("{}/assets/buyer.js", app.address);
+    let plain = app.client.get(&url).send().await.unwrap();
+    assert_eq!(plain.status(), StatusCode::OK);
+    let tag = plain.headers()["etag"].to_str().unwrap().to_owned();
+    let size = plain.bytes().await.unwrap().len();
+
+    let gzipped = app
+        .client
+        .get(&url)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gzipped.headers()["content-encoding"], "gzip");
+    let compressed = gzipped.bytes().await.unwrap().len();
+    assert!(
+        compressed * 2 < size,
+        "{compressed} bytes gzipped of {size}"
+    );
+
+    let again = app
+        .client
+        .get(&url)
+        .header("if-none-match", &tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(again.headers()["etag"], tag.as_str());
+    assert!(again.bytes().await.unwrap().is_empty());
+
+    let stale = app
+        .client
+        .get(&url)
+        .header("if-none-match", "\"0000000000000000\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), StatusCode::OK);
+}
