@@ -72,13 +72,9 @@ async fn assets_are_compressed_and_revalidated_without_their_body() {
     let tag = plain.headers()["etag"].to_str().unwrap().to_owned();
     let size = plain.bytes().await.unwrap().len();
 
-    let gzipped = app
-        .client
-        .get(&url)
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .unwrap();
+    let with = |name: &'static str, value: String| app.client.get(&url).header(name, value).send();
+
+    let gzipped = with("accept-encoding", "gzip".into()).await.unwrap();
     assert_eq!(gzipped.headers()["content-encoding"], "gzip");
     let compressed = gzipped.bytes().await.unwrap().len();
     assert!(
@@ -86,22 +82,12 @@ async fn assets_are_compressed_and_revalidated_without_their_body() {
         "{compressed} bytes gzipped of {size}"
     );
 
-    let again = app
-        .client
-        .get(&url)
-        .header("if-none-match", &tag)
-        .send()
-        .await
-        .unwrap();
+    let again = with("if-none-match", tag.clone()).await.unwrap();
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
     assert_eq!(again.headers()["etag"], tag.as_str());
     assert!(again.bytes().await.unwrap().is_empty());
 
-    let stale = app
-        .client
-        .get(&url)
-        .header("if-none-match", "\"0000000000000000\"")
-        .send()
+    let stale = with("if-none-match", "\"0000000000000000\"".into())
         .await
         .unwrap();
     assert_eq!(stale.status(), StatusCode::OK);
