@@ -53,11 +53,42 @@ fn from_event(
         )
     };
     match subject {
-        "payments.succeeded" => Some(("payment_succeeded", "Payment received", format!("We received {}; your tickets are on their way.", price()))),
-        "tickets.issued" => Some(("tickets_issued", "Your tickets are ready", format!("{} ticket(s) are in My tickets.", payload["tickets"].as_i64().unwrap_or_default()))),
-        "payments.refunded" => Some(("payment_refunded", "Payment refunded", "Your hold had ended and the seats were sold before the payment arrived, so it was refunded.".to_owned())),
-        "bookings.expired" => Some(("booking_expired", "Your hold expired", "The seats went back on sale; you can book again.".to_owned())),
+        "payments.succeeded" => Some((
+            "payment_succeeded",
+            "Payment received",
+            format!("We received {}; your tickets are on their way.", price()),
+        )),
+        "tickets.issued" => Some((
+            "tickets_issued",
+            "Your tickets are ready",
+            format!(
+                "{} ticket(s) are in My tickets.",
+                payload["tickets"].as_i64().unwrap_or_default()
+            ),
+        )),
+        "payments.refunded" => Some(("payment_refunded", "Payment refunded", refunded(payload))),
+        "bookings.expired" => Some((
+            "booking_expired",
+            "Your hold expired",
+            "The seats went back on sale; you can book again.".to_owned(),
+        )),
         _ => None,
+    }
+}
+
+/// "We refunded 90.00 USD: the booking had been paid already."
+fn refunded(payload: &serde_json::Value) -> String {
+    let reason = payload["reason"]
+        .as_str()
+        .unwrap_or("the seats could not be sold");
+    match (payload["amount"].as_i64(), payload["currency"].as_str()) {
+        (Some(amount), Some(currency)) => {
+            format!(
+                "We refunded {}: {reason}.",
+                crate::money::format(amount, currency)
+            )
+        }
+        _ => format!("Your payment was refunded: {reason}."),
     }
 }
 

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::bookings::journal;
 use crate::notifications::{self, FromEvent};
-use crate::payments::provider::{EnsurePayment, Refund};
+use crate::payments::provider::{EnsurePayment, Refund, RefundTransaction};
 use crate::startup::AppState;
 use crate::tickets::actor::{IssueTickets, MailTickets};
 
@@ -153,6 +153,15 @@ async fn act(state: &AppState, row: &Row) -> Result<(), String> {
                 .await
                 .map_err(|e| e.to_string())?
         }
+        "payments.refund_requested" => {
+            let requested: RefundRequested =
+                serde_json::from_value(row.payload.clone()).map_err(|e| e.to_string())?;
+            state
+                .payments
+                .send(RefundTransaction(requested.transaction))
+                .await
+                .map_err(|e| e.to_string())?
+        }
         "tickets.issued" => {
             let sold: Sold =
                 serde_json::from_value(row.payload.clone()).map_err(|e| e.to_string())?;
@@ -172,6 +181,11 @@ struct Sold {
 }
 
 #[derive(Deserialize)]
+struct RefundRequested {
+    transaction: Uuid,
+}
+
+#[derive(Deserialize)]
 struct Paid {
     payment_id: Uuid,
     booking_id: BookingId,
@@ -181,6 +195,24 @@ struct Paid {
 /// ended and the admissions went to someone else, the payment is refunded. Delivered twice,
 /// the second time finds the booking confirmed (or the payment refunded) and changes nothing.
 async fn sell_paid_booking(state: &AppState, paid: Paid) -> Result<(), String> {
+    let refund = |reason: &str| Refund {
+        payment: paid.payment_id,
+        reason: reason.to_owned(),
+    };
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM bookings WHERE id = $1")
+        .bind(paid.booking_id)
+        .fetch_optional(&state.pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    if status.as_deref() == Some("cancelled") {
+        tracing::info!(booking_id = %paid.booking_id, "payment for a cancelled booking: refunding");
+        let refund = refund("the booking was cancelled before the payment arrived");
+        return state
+            .payments
+            .send(refund)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     let Some((event, recorded)) = journal::recorded(&state.pool, paid.booking_id)
         .await
         .map_err(|e| e.to_string())?
@@ -204,10 +236,8 @@ async fn sell_paid_booking(state: &AppState, paid: Paid) -> Result<(), String> {
             | Rejection::UnknownTicketType(_)),
         )) => {
             tracing::info!(booking_id = %paid.booking_id, %rejection, "late payment for admissions sold since: refunding");
-            let refund = Refund {
-                payment: paid.payment_id,
-                reason: rejection.to_string(),
-            };
+            let refund =
+                refund("your hold had ended and the seats were sold before the payment arrived");
             state
                 .payments
                 .send(refund)

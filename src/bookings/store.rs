@@ -123,7 +123,8 @@ async fn complete(pool: &PgPool, rows: Vec<BookingRow>) -> Result<Vec<Booking>, 
     let payments: Vec<(BookingId, BookingPayment)> =
         sqlx::query_as::<_, (BookingId, uuid::Uuid, String, Option<String>, String)>(
             "SELECT DISTINCT ON (booking_id) booking_id, id, payment_code, checkout_url, status
-         FROM payments WHERE booking_id = ANY($1) ORDER BY booking_id, id DESC",
+         FROM payments WHERE booking_id = ANY($1)
+         ORDER BY booking_id, status IN ('succeeded', 'refunded') DESC, id DESC",
         )
         .bind(&ids)
         .fetch_all(pool)

@@ -33,13 +33,45 @@ pub struct Payment {
     /// `card`, `bank_transfer` or `ewallet`.
     pub method: String,
     pub provider: String,
-    /// `pending`, `succeeded`, `failed`, `refunded` or `flagged` (the gateway reported another amount).
+    /// `pending` (open: at most one per booking), `succeeded`, `failed`, `refunded`, or
+    /// `cancelled` (closed unpaid: another payment of the booking was paid). `flagged` is only
+    /// found on payments settled before mismatched amounts were recorded as transactions.
     pub status: String,
     /// Where the buyer pays (the gateway's hosted page).
     pub checkout_url: Option<String>,
     pub transaction_id: Option<String>,
     pub paid_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// Every transaction the gateway reported for this payment, oldest first.
+    #[sqlx(skip)]
+    pub transactions: Vec<Transaction>,
+}
+
+/// One transaction the gateway reported. Money it captured either pays for the booking
+/// (`applied`) or is refunded (`refund_status`).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+pub struct Transaction {
+    pub transaction_id: String,
+    /// What the gateway reported: `succeeded` or `failed`.
+    pub status: String,
+    pub amount: i64,
+    pub currency: String,
+    /// `applied` (paid the booking), `declined`, `flagged` (another amount or currency than
+    /// the payment's, kept for review and refunded) or `duplicate` (the booking was paid
+    /// already; refunded).
+    pub outcome: String,
+    /// `pending` or `succeeded` for money on its way back; absent when nothing is refunded.
+    pub refund_status: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What can go wrong below HTTP when payments talk to the provider and the database.
+#[derive(Debug, thiserror::Error)]
+pub enum PaymentError {
+    #[error("the payment gateway failed: {0}")]
+    Gateway(String),
+    #[error("the payments database failed")]
+    Database(#[from] sqlx::Error),
 }
 
 /// One of the caller's payments.
@@ -113,6 +145,7 @@ pub async fn webhook(
     }
     let payment = store::settle(
         &state.pool,
+        &state.settings.payment.provider,
         &query.payment_code,
         query.booking_id,
         &query.transaction_id,

@@ -22,13 +22,20 @@ pub trait PaymentProvider: Send + Sync + 'static {
         payment: &NewPayment,
     ) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send>>;
 
-    /// Gives a settled payment's money back.
+    /// Gives one captured transaction's money back. Asked again for the same transaction, a
+    /// provider refunds it once (real gateways take the transaction id as the refund's
+    /// idempotency key).
     fn refund(
         &self,
-        payment_code: &str,
-        amount: i64,
-        currency: &str,
+        refund: &RefundRequest,
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+}
+
+pub struct RefundRequest {
+    pub payment_code: String,
+    pub transaction_id: String,
+    pub amount: i64,
+    pub currency: String,
 }
 
 pub struct NewPayment {
@@ -63,9 +70,7 @@ impl PaymentProvider for Sandbox {
 
     fn refund(
         &self,
-        _: &str,
-        _: i64,
-        _: &str,
+        _: &RefundRequest,
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> {
         Box::pin(async { Ok(()) })
     }
@@ -101,6 +106,11 @@ pub struct Refund {
     pub reason: String,
 }
 
+/// Give a recorded transaction's money back through the provider.
+#[derive(Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct RefundTransaction(pub Uuid);
+
 impl Handler<EnsurePayment> for PaymentActor {
     type Result = ResponseFuture<Result<(), String>>;
 
@@ -122,9 +132,24 @@ impl Handler<Refund> for PaymentActor {
     type Result = ResponseFuture<Result<(), String>>;
 
     fn handle(&mut self, msg: Refund, _: &mut Context<Self>) -> Self::Result {
+        let pool = self.pool.clone();
+        Box::pin(async move {
+            super::store::refund_payment(&pool, msg.payment, &msg.reason)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+impl Handler<RefundTransaction> for PaymentActor {
+    type Result = ResponseFuture<Result<(), String>>;
+
+    fn handle(&mut self, msg: RefundTransaction, _: &mut Context<Self>) -> Self::Result {
         let (pool, provider) = (self.pool.clone(), self.provider.clone());
         Box::pin(async move {
-            super::store::refund(&pool, msg.payment, &msg.reason, provider.as_ref()).await
+            super::store::refund_transaction(&pool, msg.0, provider.as_ref())
+                .await
+                .map_err(|e| e.to_string())
         })
     }
 }

@@ -9,6 +9,7 @@ mod engine;
 mod flow;
 mod helpers;
 mod mail;
+mod money;
 mod notifications;
 mod operations;
 mod payments;

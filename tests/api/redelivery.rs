@@ -50,9 +50,16 @@ async fn undelivered_events_are_delivered_after_a_restart_and_redelivery_changes
         currency: "VND".into(),
     };
     let code = booking["payment"]["payment_code"].as_str().unwrap();
-    store::settle(&app.pool, code, id.parse().unwrap(), "txn-restart", &paid)
-        .await
-        .unwrap();
+    store::settle(
+        &app.pool,
+        "sandbox",
+        code,
+        id.parse().unwrap(),
+        "txn-restart",
+        &paid,
+    )
+    .await
+    .unwrap();
     assert_eq!(count(&app, "SELECT count(*) FROM outbox WHERE subject = 'payments.succeeded' AND delivered_at IS NULL").await, 1);
 
     let (mut server, port) = Server::start(&url);
