@@ -4,6 +4,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use figment::providers::{Env, Format, Toml};
 use figment::Figment;
@@ -94,9 +95,16 @@ pub struct AuthSettings {
     pub jwt_secret: Secret,
     pub access_ttl_seconds: u64,
     pub refresh_ttl_seconds: u64,
+    /// failures for one account from one client address
     pub login_max_failures_per_account: u32,
     pub login_max_failures_per_ip: u32,
     pub login_window_seconds: u64,
+    /// failures for one account from all addresses before its attempts are spaced out
+    pub login_account_free_failures: u32,
+    pub login_account_first_delay_seconds: u64,
+    pub login_account_max_delay_seconds: u64,
+    pub register_max_per_ip: u32,
+    pub register_window_seconds: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -239,11 +247,33 @@ impl Settings {
                 self.auth.login_max_failures_per_ip.into(),
             ),
             ("auth.login_window_seconds", self.auth.login_window_seconds),
+            (
+                "auth.login_account_free_failures",
+                self.auth.login_account_free_failures.into(),
+            ),
+            (
+                "auth.login_account_first_delay_seconds",
+                self.auth.login_account_first_delay_seconds,
+            ),
+            (
+                "auth.register_max_per_ip",
+                self.auth.register_max_per_ip.into(),
+            ),
+            (
+                "auth.register_window_seconds",
+                self.auth.register_window_seconds,
+            ),
         ];
         for (key, value) in positive {
             if value == 0 {
                 return Err(ConfigError::key(key, "must be greater than 0"));
             }
+        }
+        if self.auth.login_account_max_delay_seconds < self.auth.login_account_first_delay_seconds {
+            return Err(ConfigError::key(
+                "auth.login_account_max_delay_seconds",
+                "must be at least auth.login_account_first_delay_seconds",
+            ));
         }
         if self.database_target().is_none() {
             return Err(ConfigError::key(
@@ -337,6 +367,19 @@ impl Settings {
         ))
     }
 
+    /// The login throttle's share of the settings.
+    pub fn login_limits(&self) -> crate::auth::LoginLimits {
+        let auth = &self.auth;
+        crate::auth::LoginLimits {
+            per_account_address: auth.login_max_failures_per_account,
+            per_address: auth.login_max_failures_per_ip,
+            account_free: auth.login_account_free_failures,
+            first_delay: Duration::from_secs(auth.login_account_first_delay_seconds),
+            max_delay: Duration::from_secs(auth.login_account_max_delay_seconds),
+            window: Duration::from_secs(auth.login_window_seconds),
+        }
+    }
+
     /// The engine's share of the settings.
     pub fn engine(&self) -> boxoffice_actors::event_actor::EngineSettings {
         let booking = &self.booking;
@@ -400,6 +443,12 @@ mod tests {
         assert!(err.to_string().contains("server.bind"), "{err}");
         let err = Settings::from_toml("[server]\nmode = \"prod\"").unwrap_err();
         assert!(err.to_string().contains("server.mode"), "{err}");
+        let err = Settings::from_toml("[auth]\nlogin_account_max_delay_seconds = 0").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("auth.login_account_max_delay_seconds"),
+            "{err}"
+        );
     }
 
     #[test]

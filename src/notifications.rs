@@ -140,7 +140,8 @@ pub async fn mark_read(
 
 /// Server-sent events: each new notification of the caller as `event: notification` with the
 /// notification as JSON, and a comment every 15 s to keep the connection open. The access token
-/// may be given as `?access_token=` (browsers' EventSource cannot send headers).
+/// may be given as `?access_token=` (browsers' EventSource cannot send headers). The stream ends
+/// when its login does (logout).
 #[utoipa::path(get, path = "/v1/notifications/stream", tag = "notifications",
     responses((status = 200, content_type = "text/event-stream", body = String)), security(("bearer" = [])))]
 pub async fn stream_notifications(
@@ -170,11 +171,15 @@ pub async fn stream_notifications(
             ))
         },
     );
+    // logging out (or a reused refresh token) ends this login's streams, not only new requests
+    let ended = state.revoked.ended(user.session);
+    let stream =
+        futures_util::StreamExt::take_until(futures_util::StreamExt::chain(opened, events), ended);
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(futures_util::StreamExt::chain(opened, events))
+        .streaming(stream)
 }
 
 const KEEP_ALIVE: Duration = Duration::from_secs(15);

@@ -17,7 +17,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::telemetry::RequestSpan;
 
-use crate::auth::{self, JwtKeys, LoginThrottle, RevokedSessions};
+use crate::auth::{self, JwtKeys, LoginThrottle, RegistrationThrottle, RevokedSessions};
 use crate::bookings::{self, journal::PgJournal};
 use crate::catalog;
 use crate::config::Settings;
@@ -37,6 +37,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub jwt: JwtKeys,
     pub throttle: LoginThrottle,
+    pub registrations: RegistrationThrottle,
     pub revoked: RevokedSessions,
     pub metrics: Metrics,
     /// The event actors: every hold and release goes through them.
@@ -92,10 +93,10 @@ impl AppState {
             hub: Supervisor::start(move |_| hub),
             payments: Supervisor::start(move |_| payments),
             jwt: JwtKeys::new(&auth.jwt_secret, auth.access_ttl_seconds),
-            throttle: LoginThrottle::new(
-                auth.login_max_failures_per_account,
-                auth.login_max_failures_per_ip,
-                Duration::from_secs(auth.login_window_seconds),
+            throttle: LoginThrottle::new(settings.login_limits()),
+            registrations: RegistrationThrottle::new(
+                auth.register_max_per_ip,
+                Duration::from_secs(auth.register_window_seconds),
             ),
             revoked: RevokedSessions::new(access_ttl, revoked),
             metrics: Metrics::new(),

@@ -1,5 +1,6 @@
-//! Accounts and sessions: register, login (throttled), refresh-token rotation with reuse
-//! detection, logout, roles. Access tokens are short-lived JWTs checked by [`AuthUser`].
+//! Accounts and sessions: register and login (both throttled per client address, see
+//! `throttle.rs`), refresh-token rotation with reuse detection, logout, roles. Access tokens are
+//! short-lived JWTs checked by [`AuthUser`].
 mod credentials;
 mod password;
 mod session;
@@ -20,7 +21,7 @@ use uuid::Uuid;
 
 pub use credentials::{Email, NewPassword};
 pub use session::{AuthUser, Organizer, RevokedSessions, StreamUser};
-pub use throttle::LoginThrottle;
+pub use throttle::{LoginLimits, LoginThrottle, RegistrationThrottle};
 pub use token::{Claims, JwtKeys};
 
 use crate::error::{ApiError, Code, Validation};
@@ -108,13 +109,16 @@ pub struct TokenResponse {
     pub expires_in: u64,
 }
 
-/// Create an account (a customer).
+/// Create an account (a customer). Each client address may register `auth.register_max_per_ip`
+/// accounts per `auth.register_window_seconds`; past that, 429 with `Retry-After`.
 #[utoipa::path(post, path = "/v1/auths/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, body = RegisteredUser), (status = 409, description = "email_taken or username_taken", body = crate::error::ErrorBody),
-              (status = 422, description = "validation_failed", body = crate::error::ErrorBody)))]
+              (status = 422, description = "validation_failed", body = crate::error::ErrorBody),
+              (status = 429, description = "too_many_attempts", body = crate::error::ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn register(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -136,6 +140,18 @@ pub async fn register(
     validation.finish()?;
     let (email, password) = (email.expect("validated"), password.expect("validated"));
 
+    // counted before the hash, so concurrent registrations cannot overtake the limit either
+    let ip = client_ip(&req, state.settings.server.trust_forwarded_for);
+    state
+        .registrations
+        .reserve(ip, Instant::now())
+        .map_err(|seconds| {
+            ApiError::new(
+                Code::TooManyAttempts,
+                "too many accounts registered from this address; try again later",
+            )
+            .retry_after(seconds)
+        })?;
     let hash = password::hash(password.into_inner()).await?;
     let id = UserId::new();
     let created_at = store::create_account(
@@ -157,7 +173,8 @@ pub async fn register(
     }))
 }
 
-/// Exchange email and password for tokens. Too many failures answer 429 with `Retry-After`.
+/// Exchange email and password for tokens. Too many failures answer 429 with `Retry-After`:
+/// for this account from this address, from this address, or (spaced out) for this account.
 #[utoipa::path(post, path = "/v1/auths/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenResponse), (status = 401, description = "invalid_credentials", body = crate::error::ErrorBody),
               (status = 429, description = "too_many_attempts", body = crate::error::ErrorBody)))]
@@ -170,31 +187,50 @@ pub async fn login(
     let LoginRequest { email, password } = body.into_inner();
     let account = email.trim().to_lowercase();
     let ip = client_ip(&req, state.settings.server.trust_forwarded_for);
-    if let Err(seconds) = state.throttle.check(&account, ip, Instant::now()) {
-        return Err(ApiError::new(
-            Code::TooManyAttempts,
-            "too many failed logins; try again later",
-        )
-        .retry_after(seconds));
-    }
+    // counted before the password is checked: concurrent guesses cannot overtake the limits
+    let attempt = state
+        .throttle
+        .reserve(&account, ip, Instant::now())
+        .map_err(|seconds| {
+            ApiError::new(
+                Code::TooManyAttempts,
+                "too many failed logins; try again later",
+            )
+            .retry_after(seconds)
+        })?;
+    let user = match check_password(&state, &account, password).await {
+        Ok(Some(user)) => user,
+        // the attempt stays counted: it was a failure
+        Ok(None) => {
+            return Err(ApiError::new(
+                Code::InvalidCredentials,
+                "wrong email or password",
+            ))
+        }
+        Err(e) => {
+            state.throttle.abandon(attempt);
+            return Err(e);
+        }
+    };
+    state.throttle.succeeded(attempt);
+    let tokens = start_session(&state, user, Uuid::now_v7()).await?;
+    tracing::info!(user_id = %user, "logged in");
+    Ok(HttpResponse::Ok().json(tokens))
+}
 
-    let found = store::find_credentials(&state.pool, &account).await?;
+/// The account whose password `password` is, if it is.
+async fn check_password(
+    state: &AppState,
+    account: &str,
+    password: String,
+) -> Result<Option<UserId>, ApiError> {
+    let found = store::find_credentials(&state.pool, account).await?;
     let (user, stored) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
     };
     let verified = password::verify(password, stored).await?;
-    let Some(user) = user.filter(|_| verified) else {
-        state.throttle.record_failure(&account, ip, Instant::now());
-        return Err(ApiError::new(
-            Code::InvalidCredentials,
-            "wrong email or password",
-        ));
-    };
-    state.throttle.record_success(&account);
-    let tokens = start_session(&state, user, Uuid::now_v7()).await?;
-    tracing::info!(user_id = %user, "logged in");
-    Ok(HttpResponse::Ok().json(tokens))
+    Ok(user.filter(|_| verified))
 }
 
 /// Trade a refresh token for new tokens. Each refresh token works once; presenting a used one

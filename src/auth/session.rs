@@ -1,12 +1,15 @@
 //! Who is calling: the `AuthUser` extractor checks the bearer token and that its login has not
 //! been revoked (logout, or a refresh token reused). Revoked logins are kept in memory until
-//! their last access token has expired, and reloaded from the database at start.
-use std::future::{ready, Ready};
+//! their last access token has expired, and reloaded from the database at start; what is open
+//! under a login (an event stream) can wait for its revocation with [`RevokedSessions::ended`].
+use std::future::{ready, Future, Ready};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use boxoffice_actors::ids::UserId;
 use dashmap::DashMap;
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::Role;
@@ -125,20 +128,25 @@ fn authenticate_token(req: &HttpRequest, token: Option<&str>) -> Result<AuthUser
 
 /// Logins whose access tokens must no longer be accepted.
 pub struct RevokedSessions {
-    until: DashMap<Uuid, Instant>,
+    until: Arc<DashMap<Uuid, Instant>>,
     /// how long an access token lives: a revoked login is remembered that long
     keep: Duration,
+    /// ticks on every revocation, so whatever waits on a login looks again
+    revocations: watch::Sender<()>,
 }
 
 impl RevokedSessions {
     pub fn new(access_ttl: Duration, already_revoked: impl IntoIterator<Item = Uuid>) -> Self {
         let now = Instant::now();
         Self {
-            until: already_revoked
-                .into_iter()
-                .map(|sid| (sid, now + access_ttl))
-                .collect(),
+            until: Arc::new(
+                already_revoked
+                    .into_iter()
+                    .map(|sid| (sid, now + access_ttl))
+                    .collect(),
+            ),
             keep: access_ttl,
+            revocations: watch::Sender::new(()),
         }
     }
 
@@ -146,9 +154,51 @@ impl RevokedSessions {
         let now = Instant::now();
         self.until.retain(|_, until| *until > now);
         self.until.insert(session, now + self.keep);
+        self.revocations.send_replace(());
     }
 
     pub fn contains(&self, session: Uuid) -> bool {
         self.until.contains_key(&session)
+    }
+
+    /// Resolves once `session` is revoked (at once if it already is).
+    pub fn ended(&self, session: Uuid) -> impl Future<Output = ()> + Send + 'static {
+        // subscribed before the first look, so a revocation in between is not missed
+        let mut revocations = self.revocations.subscribe();
+        let until = self.until.clone();
+        async move {
+            while !until.contains_key(&session) {
+                if revocations.changed().await.is_err() {
+                    // the sender lives as long as the server: nothing will revoke it now
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_web::test]
+    async fn ended_resolves_when_its_session_is_revoked_and_not_for_another() {
+        let revoked = RevokedSessions::new(Duration::from_secs(60), []);
+        let (mine, other) = (Uuid::now_v7(), Uuid::now_v7());
+        let ended = revoked.ended(mine);
+        revoked.revoke(other);
+        let mut ended = std::pin::pin!(ended);
+        assert!(
+            futures_util::FutureExt::now_or_never(ended.as_mut()).is_none(),
+            "another login's revocation ends nothing"
+        );
+        revoked.revoke(mine);
+        tokio::time::timeout(Duration::from_secs(5), ended)
+            .await
+            .expect("ends on its own revocation");
+        // already revoked: resolves at once
+        tokio::time::timeout(Duration::from_secs(5), revoked.ended(mine))
+            .await
+            .expect("ends at once");
     }
 }

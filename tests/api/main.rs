@@ -16,6 +16,7 @@ mod payments;
 mod redelivery;
 mod site;
 mod startup;
+mod throttle;
 mod tickets;
 mod users;
 mod validation;
