@@ -113,7 +113,10 @@ pub struct FieldError {
 pub struct ApiError {
     pub code: Code,
     pub message: String,
+    /// At most [`MAX_DETAILS`].
     pub details: Vec<FieldError>,
+    /// Field errors found beyond `details`, only counted.
+    pub more_details: u64,
     pub retry_after_seconds: Option<u64>,
 }
 
@@ -123,6 +126,7 @@ impl ApiError {
             code,
             message: message.into(),
             details: Vec::new(),
+            more_details: 0,
             retry_after_seconds: None,
         }
     }
@@ -169,8 +173,16 @@ pub struct ErrorDetail {
     /// A stable snake_case code, e.g. `sold_out`, `validation_failed`.
     pub code: String,
     pub message: String,
+    /// At most 100 entries, each problem once.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<FieldError>,
+    /// How many more problems were found than `details` lists; absent when none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub more_details: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl ResponseError for ApiError {
@@ -198,6 +210,7 @@ impl ApiError {
                 code: self.code.as_str().to_owned(),
                 message: self.message.clone(),
                 details: self.details.clone(),
+                more_details: self.more_details,
             },
         })
         .expect("the error body serializes")
@@ -247,9 +260,19 @@ pub fn violated_constraint(error: &sqlx::Error) -> Option<&str> {
     error.as_database_error().and_then(|e| e.constraint())
 }
 
-/// Collects field errors and answers 422 with all of them at once.
+/// The most field errors one answer lists: a request with a million bad fields gets an answer
+/// of bounded size, the rest counted in `more_details`.
+pub const MAX_DETAILS: usize = 100;
+
+/// How many of the details the message repeats.
+const DETAILS_IN_MESSAGE: usize = 3;
+
+/// Collects field errors and answers 422 with them (at most [`MAX_DETAILS`]) at once.
 #[derive(Default)]
-pub struct Validation(Vec<FieldError>);
+pub struct Validation {
+    details: Vec<FieldError>,
+    more: u64,
+}
 
 impl Validation {
     pub fn new() -> Self {
@@ -264,25 +287,41 @@ impl Validation {
     }
 
     pub fn fail(&mut self, field: &str, message: impl Into<String>) -> &mut Self {
-        self.0.push(FieldError {
-            field: field.to_owned(),
-            message: message.into(),
-        });
+        if self.details.len() < MAX_DETAILS {
+            self.details.push(FieldError {
+                field: field.to_owned(),
+                message: message.into(),
+            });
+        } else {
+            self.more += 1;
+        }
         self
     }
 
+    /// Whether any check failed so far.
+    pub fn failed(&self) -> bool {
+        !self.details.is_empty()
+    }
+
     pub fn finish(&mut self) -> Result<(), ApiError> {
-        if self.0.is_empty() {
+        if self.details.is_empty() {
             return Ok(());
         }
-        let details = std::mem::take(&mut self.0);
-        let message = details
+        let details = std::mem::take(&mut self.details);
+        let more = std::mem::take(&mut self.more);
+        let mut message = details
             .iter()
+            .take(DETAILS_IN_MESSAGE)
             .map(|d| format!("{}: {}", d.field, d.message))
             .collect::<Vec<_>>()
             .join("; ");
+        let unsaid = (details.len() - details.len().min(DETAILS_IN_MESSAGE)) as u64 + more;
+        if unsaid > 0 {
+            message.push_str(&format!("; and {unsaid} more (see details)"));
+        }
         Err(ApiError {
             details,
+            more_details: more,
             ..ApiError::new(Code::ValidationFailed, message)
         })
     }
@@ -410,5 +449,24 @@ mod tests {
         assert_eq!(err.code, Code::ValidationFailed);
         assert_eq!(err.details.len(), 2);
         assert_eq!(err.details[1].field, "password");
+    }
+
+    #[test]
+    fn validation_lists_at_most_max_details_and_counts_the_rest() {
+        let mut validation = Validation::new();
+        for i in 0..1_000 {
+            validation.fail(&format!("seats[{i}]"), "label must be 1 to 20 characters");
+        }
+        let err = validation.finish().unwrap_err();
+        assert_eq!(err.details.len(), MAX_DETAILS);
+        assert_eq!(err.more_details, 900);
+        assert!(
+            err.message.ends_with("and 997 more (see details)"),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.body()["error"]["more_details"], 900);
+        let one = ApiError::invalid("email", "is required");
+        assert!(one.body()["error"].get("more_details").is_none());
     }
 }

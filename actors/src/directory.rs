@@ -11,12 +11,12 @@ use dashmap::DashMap;
 use tokio::sync::oneshot;
 
 use crate::event_actor::{
-    CancelHold, ConfirmBooking, Confirmation, Crash, EngineError, EngineSettings, EventActor,
-    HoldSeats, Reload, TypeCounts,
+    CancelHold, ConfirmBooking, Confirmation, Crash, EditCatalog, EditError, EngineError,
+    EngineSettings, EventActor, HoldSeats, Reload, TypeCounts,
 };
 use crate::ids::{BookingId, EventId, TicketTypeId, UserId};
-use crate::inventory::{Hold, HoldRequest};
-use crate::journal::Journal;
+use crate::inventory::{Hold, HoldRequest, InventoryEdit};
+use crate::journal::{CatalogWrite, Journal};
 
 /// What the directory and its actors share.
 #[derive(Default)]
@@ -31,6 +31,11 @@ pub struct Shared {
 impl Shared {
     pub(crate) fn forget(&self, event: EventId) {
         self.actors.remove(&event);
+    }
+
+    /// A ticket type that no longer exists leaves the read model.
+    pub(crate) fn withdraw(&self, ticket_type: TicketTypeId) {
+        self.availability.remove(&ticket_type);
     }
 
     pub(crate) fn publish(&self, ticket_type: TicketTypeId, counts: TypeCounts) {
@@ -107,6 +112,29 @@ impl EventDirectory {
             },
         )?;
         Self::wait(answer).await
+    }
+
+    /// Changes the event's inventory through its actor (started if need be, so the edit and
+    /// the actor's next load cannot disagree): refused if `edits` would strand a booking,
+    /// otherwise `write` runs between two batches. Answers with what `write` answered.
+    pub async fn edit<T: Send + 'static>(
+        &self,
+        event: EventId,
+        edits: Vec<InventoryEdit>,
+        write: CatalogWrite<T>,
+    ) -> Result<T, EditError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(
+            event,
+            EditCatalog {
+                edits,
+                write,
+                reply,
+            },
+        )?;
+        answer.await.unwrap_or_else(|_| {
+            Err(EngineError::Unavailable("the event's engine stopped".into()).into())
+        })
     }
 
     /// Tells a running actor that the catalog changed; an actor not running loads fresh anyway.

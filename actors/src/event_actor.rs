@@ -11,9 +11,14 @@ use actix::prelude::*;
 use tokio::sync::oneshot;
 
 use crate::directory::Shared;
-use crate::ids::{BookingId, EventId, UserId};
-use crate::inventory::{EventInventory, Hold, HoldRequest, HoldState, Millis, Rejection};
-use crate::journal::{Batch, Change, EventStatus, Journal, Loaded, ReleaseReason};
+use crate::ids::{BookingId, EventId, TicketTypeId, UserId};
+use crate::inventory::{
+    EventInventory, Hold, HoldRequest, HoldState, InventoryEdit, Millis, Rejection, Stranded,
+    TicketTypeSpec,
+};
+use crate::journal::{
+    Batch, CatalogWrite, Change, EventStatus, Journal, Loaded, ReleaseReason, Written,
+};
 
 /// The engine's knobs, each with its unit in the name.
 #[derive(Clone, Debug)]
@@ -100,6 +105,32 @@ pub enum Confirmation {
     AlreadyConfirmed,
 }
 
+/// An organizer's change to the event's inventory (capacity, seat map, a ticket type
+/// removed). The actor writes out the open batch, refuses the change if it would strand a
+/// booking (`edits` say what to check), runs `write` before any further batch and takes the
+/// ticket types it hands back; answered with the write's answer.
+pub struct EditCatalog<T> {
+    pub edits: Vec<InventoryEdit>,
+    pub write: CatalogWrite<T>,
+    pub reply: oneshot::Sender<Result<T, EditError>>,
+}
+
+impl<T: 'static> Message for EditCatalog<T> {
+    type Result = ();
+}
+
+/// Why a catalog edit did not happen.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EditError {
+    #[error("the change would strand bookings: {0}")]
+    Stranded(Stranded),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// A catalog edit waiting for the open batch to become durable.
+type PendingEdit = Box<dyn FnOnce(&mut EventActor, &mut Context<EventActor>) + Send>;
+
 /// The event or its ticket types changed in the catalog: reload them.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -146,6 +177,8 @@ pub struct EventActor {
     waiters: Vec<Waiter>,
     flush_scheduled: bool,
     reload_requested: bool,
+    /// Runs once the open batch is durable, before the next one.
+    pending_edit: Option<PendingEdit>,
     since_snapshot: u64,
     last_snapshot: Instant,
     /// The deadline the expiry timer is set for.
@@ -180,6 +213,7 @@ impl EventActor {
             waiters: Vec::new(),
             flush_scheduled: false,
             reload_requested: false,
+            pending_edit: None,
             since_snapshot: 0,
             last_snapshot: Instant::now(),
             timer: None,
@@ -219,8 +253,11 @@ impl EventActor {
         self.status = loaded.status;
         self.version = loaded.version;
         self.phase = Phase::Ready;
+        // what a requested reload would read has just been read
+        self.reload_requested = false;
         self.publish();
-        self.arm_timer(ctx);
+        // an edit that waited through a restart is checked against what was just loaded
+        self.between_batches(ctx);
         tracing::info!(event_id = %self.event, bookings = count, version = self.version,
             elapsed_ms = started.elapsed().as_millis() as u64, "event actor ready");
     }
@@ -280,10 +317,7 @@ impl EventActor {
     fn flush(&mut self, ctx: &mut Context<Self>) {
         self.flush_scheduled = false;
         if self.open.is_empty() {
-            if self.reload_requested {
-                self.reload_requested = false;
-                self.load(ctx);
-            }
+            self.between_batches(ctx);
             return;
         }
         let batch = Batch {
@@ -320,13 +354,82 @@ impl EventActor {
                     }
                 }
             }
-            if act.reload_requested {
-                act.reload_requested = false;
-                act.load(ctx);
-                return;
-            }
-            act.arm_timer(ctx);
+            act.between_batches(ctx);
         }));
+    }
+
+    /// What waits for the open batch to be durable: an organizer's edit first, then a reload;
+    /// with neither, the expiry timer is set again.
+    fn between_batches(&mut self, ctx: &mut Context<Self>) {
+        if !matches!(self.phase, Phase::Ready) {
+            // rebuilding: `install` comes back here once the journal is read
+            return;
+        }
+        if let Some(edit) = self.pending_edit.take() {
+            edit(self, ctx);
+        } else if self.reload_requested {
+            self.reload_requested = false;
+            self.load(ctx);
+        } else {
+            self.arm_timer(ctx);
+        }
+    }
+
+    /// Checks the edit against the inventory, then runs its write while the mailbox waits, so
+    /// the next batch sees the new catalog in memory and in the database alike.
+    fn edit<T: Send + 'static>(&mut self, msg: EditCatalog<T>, ctx: &mut Context<Self>) {
+        let EditCatalog {
+            edits,
+            write,
+            reply,
+        } = msg;
+        if let Err(stranded) = edits
+            .iter()
+            .try_for_each(|edit| self.inventory.check_edit(edit))
+        {
+            let _ = reply.send(Err(EditError::Stranded(stranded)));
+            self.between_batches(ctx);
+            return;
+        }
+        ctx.wait(write().into_actor(self).map(move |result, act, ctx| {
+            match result {
+                Ok(Written { types, answer }) => {
+                    if let Some(types) = types {
+                        act.take_types(types, ctx);
+                    }
+                    let _ = reply.send(Ok(answer));
+                }
+                Err(error) => {
+                    tracing::error!(event_id = %act.event, %error, "catalog edit failed");
+                    let _ = reply.send(Err(EditError::Engine(EngineError::Unavailable(
+                        "could not save the change; retry".into(),
+                    ))));
+                }
+            }
+            act.between_batches(ctx);
+        }));
+    }
+
+    /// Puts the ticket types a catalog write handed back in place and publishes them.
+    fn take_types(&mut self, types: Vec<TicketTypeSpec>, ctx: &mut Context<Self>) {
+        let before: Vec<TicketTypeId> = self.inventory.ticket_types().map(|t| t.id).collect();
+        match self.guarded(ctx, |act| act.inventory.retype(types)) {
+            Some(Ok(())) => {
+                for gone in before {
+                    if self.inventory.counts(gone).is_none() {
+                        self.shared.withdraw(gone);
+                    }
+                }
+                self.publish();
+            }
+            Some(Err(stranded)) => {
+                // checked before the write, so only a catalog changed behind the engine's back
+                // gets here: the journal has the truth
+                tracing::error!(event_id = %self.event, %stranded, "catalog edit does not fit the inventory; reloading");
+                self.restart(ctx);
+            }
+            None => {}
+        }
     }
 
     /// Takes back decisions that did not become durable, newest first. `false` if one could
@@ -587,6 +690,29 @@ impl Handler<ConfirmBooking> for EventActor {
                 )));
             }
         }
+    }
+}
+
+impl<T: Send + 'static> Handler<EditCatalog<T>> for EventActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: EditCatalog<T>, ctx: &mut Context<Self>) {
+        if let Err(error) = self.ready() {
+            let _ = msg.reply.send(Err(error.into()));
+            return;
+        }
+        if self.pending_edit.is_some() {
+            // unreachable: the mailbox waits while an edit is pending
+            let _ = msg.reply.send(Err(EngineError::Unavailable(
+                "another change is being saved; retry".into(),
+            )
+            .into()));
+            return;
+        }
+        self.pending_edit = Some(Box::new(
+            move |act: &mut EventActor, ctx: &mut Context<EventActor>| act.edit(msg, ctx),
+        ));
+        self.flush(ctx);
     }
 }
 

@@ -67,6 +67,42 @@ pub enum Rejection {
     MixedCurrencies,
 }
 
+/// An organizer's edit that changes what the inventory counts, as the engine checks it before
+/// the catalog is written: each is refused when it would strand a booking.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InventoryEdit {
+    /// The type's capacity becomes `capacity`.
+    Capacity {
+        ticket_type: TicketTypeId,
+        capacity: u32,
+    },
+    /// The type's seat map is replaced or removed.
+    Seats { ticket_type: TicketTypeId },
+    /// The type is removed.
+    Remove { ticket_type: TicketTypeId },
+}
+
+/// The most taken seats a [`Stranded`] names; the rest are only counted.
+pub const STRANDED_SEATS_NAMED: usize = 10;
+
+/// Why an edit was refused: it would leave bookings without their admissions or seats.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Stranded {
+    #[error("{taken} admissions of {ticket_type} are held or sold")]
+    Admissions {
+        ticket_type: TicketTypeId,
+        taken: u32,
+    },
+    /// `seats` are the first taken seats in map order (at most [`STRANDED_SEATS_NAMED`]) of
+    /// `taken` in all.
+    #[error("{taken} seats of {ticket_type} are held or sold")]
+    Seats {
+        ticket_type: TicketTypeId,
+        seats: Vec<SeatId>,
+        taken: u32,
+    },
+}
+
 /// One line of a hold: `qty` admissions of a type, on the named seats if any.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ItemRequest {
@@ -649,6 +685,80 @@ impl EventInventory {
         let (inventory, errors) = Self::restore(types, holds);
         *self = inventory;
         errors
+    }
+
+    /// Whether `edit` would strand a booking; nothing changes. An unknown type has nothing to
+    /// strand.
+    pub fn check_edit(&self, edit: &InventoryEdit) -> Result<(), Stranded> {
+        let ticket_type = match edit {
+            InventoryEdit::Capacity { ticket_type, .. }
+            | InventoryEdit::Seats { ticket_type }
+            | InventoryEdit::Remove { ticket_type } => *ticket_type,
+        };
+        let Some(state) = self.types.iter().find(|t| t.spec.id == ticket_type) else {
+            return Ok(());
+        };
+        let taken = state.held + state.sold;
+        match edit {
+            InventoryEdit::Capacity { capacity, .. } if taken > *capacity => {
+                Err(Stranded::Admissions { ticket_type, taken })
+            }
+            // a seat-mapped type's admissions all have seats, so any admission pins the map
+            InventoryEdit::Seats { .. } if taken > 0 => {
+                let seats: Vec<SeatId> = state
+                    .rows
+                    .iter()
+                    .flatten()
+                    .filter(|&&i| state.seat_states[i] != SeatState::Free)
+                    .map(|&i| state.spec.seats[i].id)
+                    .collect();
+                Err(Stranded::Seats {
+                    ticket_type,
+                    taken: (seats.len() as u32).max(taken),
+                    seats: seats.into_iter().take(STRANDED_SEATS_NAMED).collect(),
+                })
+            }
+            InventoryEdit::Remove { .. } if taken > 0 => {
+                Err(Stranded::Admissions { ticket_type, taken })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Puts the organizer's edited ticket types in place, keeping every booking: a type whose
+    /// seats did not change keeps its seat states; one whose seats changed, or that is gone,
+    /// must have nothing taken. All or nothing. Costs the size of the changed maps, not of
+    /// the bookings (unlike [`EventInventory::rebuild`]).
+    pub fn retype(&mut self, types: Vec<TicketTypeSpec>) -> Result<(), Stranded> {
+        for state in &self.types {
+            let ticket_type = state.spec.id;
+            let edit = match types.iter().find(|t| t.id == ticket_type) {
+                None => InventoryEdit::Remove { ticket_type },
+                Some(spec) if spec.seats != state.spec.seats => {
+                    InventoryEdit::Seats { ticket_type }
+                }
+                Some(spec) => InventoryEdit::Capacity {
+                    ticket_type,
+                    capacity: spec.capacity,
+                },
+            };
+            self.check_edit(&edit)?;
+        }
+        let mut old: HashMap<TicketTypeId, TypeState> =
+            self.types.drain(..).map(|t| (t.spec.id, t)).collect();
+        self.types = types
+            .into_iter()
+            .map(|spec| match old.remove(&spec.id) {
+                Some(mut state) if state.spec.seats == spec.seats => {
+                    state.spec = spec;
+                    state
+                }
+                // nothing taken (checked above), so a fresh state loses nothing
+                _ => TypeState::new(spec),
+            })
+            .collect();
+        self.per_user.retain(|_, owned| *owned > 0);
+        Ok(())
     }
 
     /// The ticket types, in the order they were given.

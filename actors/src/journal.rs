@@ -1,6 +1,7 @@
 //! The engine's port to durable storage. The event actor decides in memory and hands each batch
 //! of decisions to a [`Journal`], which makes it durable in one transaction; recovery asks the
 //! journal for the event, its ticket types and every booking that still holds or owns seats.
+//! Organizers' catalog edits are [`CatalogWrite`]s the actor runs between two batches.
 use std::future::Future;
 use std::pin::Pin;
 
@@ -99,3 +100,16 @@ pub trait Journal: Send + Sync + 'static {
         holds: Vec<Hold>,
     ) -> BoxFuture<Result<(), JournalError>>;
 }
+
+/// What an organizer's catalog write hands back to the event actor: the event's ticket types
+/// as they now are (`None` if the write changed nothing, e.g. it refused), and the answer
+/// for whoever asked, which the engine passes on without looking at it.
+pub struct Written<T> {
+    pub types: Option<Vec<TicketTypeSpec>>,
+    pub answer: T,
+}
+
+/// A change to the event's catalog (seat maps, capacities, ticket types), made durable by the
+/// server in one transaction. The event actor runs it between two batches, so no batch can
+/// name a seat or ticket type while it is being removed.
+pub type CatalogWrite<T> = Box<dyn FnOnce() -> BoxFuture<Result<Written<T>, JournalError>> + Send>;

@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use boxoffice_actors::ids::{BookingId, SeatId, TicketTypeId, UserId};
 use boxoffice_actors::inventory::{
-    EventInventory, Hold, HoldRequest, HoldState, ItemRequest, Millis, Rejection, RestoreError,
-    SeatSpec, TicketTypeSpec,
+    EventInventory, Hold, HoldRequest, HoldState, InventoryEdit, ItemRequest, Millis, Rejection,
+    RestoreError, SeatSpec, Stranded, TicketTypeSpec,
 };
 use proptest::prelude::*;
 use uuid::Uuid;
@@ -843,6 +843,118 @@ fn rebuild_keeps_holds_on_new_capacity() {
     // an expired hold's deadline survives a rebuild
     assert_eq!(inv.expire(T0 + TTL).len(), 1);
     assert_eq!(inv.counts(ga.id), Some((0, 0, 4)));
+    inv.check_invariants().unwrap();
+}
+
+#[test]
+fn edits_that_would_strand_a_booking_are_refused_and_name_the_taken_seats() {
+    let ga = general(1, 5);
+    let (map, grid) = seated(2, &[&[1, 1, 1], &[2, 2]]);
+    let mut inv = EventInventory::new(vec![ga.clone(), map.clone()]);
+    hold_ok(&mut inv, user(1), vec![any_seats(&ga, 3)]);
+    let seats = hold_ok(
+        &mut inv,
+        user(1),
+        vec![named(&map, &[grid[1][1], grid[0][2]])],
+    );
+
+    let capacity = |capacity| InventoryEdit::Capacity {
+        ticket_type: ga.id,
+        capacity,
+    };
+    assert_eq!(
+        inv.check_edit(&capacity(2)),
+        Err(Stranded::Admissions {
+            ticket_type: ga.id,
+            taken: 3
+        })
+    );
+    assert_eq!(inv.check_edit(&capacity(3)), Ok(()));
+    assert!(inv
+        .check_edit(&InventoryEdit::Remove { ticket_type: ga.id })
+        .is_err());
+    // taken seats come in map order (row by row), not in the order they were held
+    assert_eq!(
+        inv.check_edit(&InventoryEdit::Seats {
+            ticket_type: map.id
+        }),
+        Err(Stranded::Seats {
+            ticket_type: map.id,
+            seats: vec![grid[0][2], grid[1][1]],
+            taken: 2
+        })
+    );
+    // nothing to strand on a type the inventory does not know
+    assert_eq!(
+        inv.check_edit(&InventoryEdit::Remove {
+            ticket_type: type_id(9)
+        }),
+        Ok(())
+    );
+
+    inv.release(seats.booking).unwrap();
+    assert_eq!(
+        inv.check_edit(&InventoryEdit::Seats {
+            ticket_type: map.id
+        }),
+        Ok(())
+    );
+}
+
+#[test]
+fn retype_keeps_bookings_and_takes_new_maps_capacities_and_removals() {
+    let ga = TicketTypeSpec {
+        max_per_user: Some(4),
+        ..general(1, 5)
+    };
+    let (map, grid) = seated(2, &[&[1, 1]]);
+    let late = general(3, 7);
+    let mut inv = EventInventory::new(vec![ga.clone(), map.clone(), late.clone()]);
+    let held = hold_ok(&mut inv, user(1), vec![any_seats(&ga, 3)]);
+    let seat = hold_ok(&mut inv, user(2), vec![named(&map, &[grid[0][0]])]);
+
+    // the map cannot change while a seat is held, nor the capacity drop below 3: nothing changes
+    let (drawn, new_grid) = seated(4, &[&[1, 1, 1]]);
+    let new_map = TicketTypeSpec {
+        id: map.id,
+        ..drawn
+    };
+    let cut = TicketTypeSpec {
+        capacity: 2,
+        ..ga.clone()
+    };
+    assert!(inv
+        .retype(vec![ga.clone(), new_map.clone(), late.clone()])
+        .is_err());
+    assert!(inv.retype(vec![cut, map.clone(), late.clone()]).is_err());
+    assert_eq!(inv.counts(map.id), Some((1, 0, 2)));
+    assert_eq!(inv.seat_holder(map.id, grid[0][0]), Some(seat.booking));
+
+    inv.release(seat.booking).unwrap();
+    let raised = TicketTypeSpec {
+        capacity: 8,
+        ..ga.clone()
+    };
+    inv.retype(vec![raised, new_map.clone()]).unwrap();
+    assert_eq!(inv.counts(ga.id), Some((3, 0, 8)));
+    assert_eq!(inv.counts(map.id), Some((0, 0, 3)));
+    assert_eq!(inv.counts(late.id), None);
+    assert_eq!(inv.hold_of(held.booking), Some(&held));
+    assert_eq!(inv.next_expiry(), Some(held.expires_at));
+    // the buyer's hold still counts against their limit; the old seats are gone
+    assert_eq!(
+        hold_err(&mut inv, user(1), vec![any_seats(&ga, 2)]),
+        Rejection::OverUserLimit { max: 4 }
+    );
+    assert_eq!(
+        hold_err(&mut inv, user(2), vec![named(&new_map, &[grid[0][0]])]),
+        Rejection::UnknownSeat(grid[0][0])
+    );
+    hold_ok(&mut inv, user(2), vec![named(&new_map, &[new_grid[0][2]])]);
+    assert_eq!(
+        hold_err(&mut inv, user(2), vec![any_seats(&late, 1)]),
+        Rejection::UnknownTicketType(late.id)
+    );
     inv.check_invariants().unwrap();
 }
 

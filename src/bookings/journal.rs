@@ -382,7 +382,7 @@ async fn load(pool: &PgPool, event: EventId) -> Result<Option<Loaded>, sqlx::Err
         "cancelled" => EventStatus::Cancelled,
         _ => EventStatus::Draft,
     };
-    let types = ticket_types(pool, event).await?;
+    let types = ticket_types(&mut *pool.acquire().await?, event).await?;
 
     let snapshot: Option<(i64, serde_json::Value)> = sqlx::query_as(
         "SELECT version, state FROM inventory_snapshots WHERE event_id = $1 ORDER BY version DESC LIMIT 1",
@@ -529,21 +529,25 @@ pub async fn recorded(
     Ok(holds.remove(&booking).map(|hold| (event, hold)))
 }
 
-/// The event's ticket types as the engine sees them.
-async fn ticket_types(pool: &PgPool, event: EventId) -> Result<Vec<TicketTypeSpec>, sqlx::Error> {
+/// The event's ticket types as the engine sees them (also read back by catalog edits, inside
+/// their transaction).
+pub async fn ticket_types(
+    conn: &mut PgConnection,
+    event: EventId,
+) -> Result<Vec<TicketTypeSpec>, sqlx::Error> {
     let rows: Vec<TypeRow> = sqlx::query_as(
         "SELECT id, qty, price, currency, sale_at, sale_end, max_per_user, status, seat_mapped
          FROM ticket_types WHERE event_id = $1 ORDER BY position, id",
     )
     .bind(event)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let seats: Vec<SeatRow> = sqlx::query_as(
         "SELECT id, ticket_type_id, row_index, position, rank FROM seats
          WHERE event_id = $1 ORDER BY ticket_type_id, row_index, position",
     )
     .bind(event)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     let mut by_type: HashMap<TicketTypeId, Vec<SeatSpec>> = HashMap::new();
     for seat in seats {

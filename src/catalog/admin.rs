@@ -6,13 +6,15 @@ use actix_web::http::Method;
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, HttpResponse};
 use boxoffice_actors::ids::{EventId, TicketTypeId};
+use boxoffice_actors::inventory::InventoryEdit;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use utoipa::{IntoParams, ToSchema};
 
+use super::edit::through_engine;
 use super::public::EventQuery;
-use super::seat_map::{self, SeatMapRequest};
+use super::seat_map::{self, NewSeat, SeatMapRequest};
 use super::store::{self, Scope, ACTIVE_BOOKING};
 use super::{check_category, Event, EventDetail, SeatMap, TicketType};
 use crate::auth::{AuthUser, Organizer};
@@ -45,9 +47,9 @@ pub fn routes(cfg: &mut web::ServiceConfig, seat_map_limit: usize) {
             .wrap(from_fn(reload_engine))
             .route(web::post().to(cancel_event)),
     )
+    // these change inventory through the event's engine (`catalog::edit`): no reload needed
     .service(
         web::resource("/admin/events/{id}/seats")
-            .wrap(from_fn(reload_engine))
             .app_data(seat_json.clone())
             .route(web::post().to(define_event_seats))
             .route(web::get().to(get_event_seats)),
@@ -59,13 +61,11 @@ pub fn routes(cfg: &mut web::ServiceConfig, seat_map_limit: usize) {
     )
     .service(
         web::resource("/admin/events/{id}/ticket_types/{ticket_type_id}")
-            .wrap(from_fn(reload_engine))
             .route(web::patch().to(update_ticket_type))
             .route(web::delete().to(delete_ticket_type)),
     )
     .service(
         web::resource("/admin/events/{id}/ticket_types/{ticket_type_id}/seats")
-            .wrap(from_fn(reload_engine))
             .app_data(seat_json)
             .route(web::post().to(define_seats))
             .route(web::get().to(get_seats))
@@ -73,7 +73,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, seat_map_limit: usize) {
     );
 }
 
-/// After a successful change to an event (status, ticket types, seats), its engine rereads
+/// After a successful change to an event (its status, a new ticket type), its engine rereads
 /// the catalog, so holds follow the organizer's edits at once.
 async fn reload_engine(
     request: ServiceRequest,
@@ -567,11 +567,11 @@ impl TicketTypeFields {
 
 /// Creates or overwrites the ticket type `id` of `event` with checked `fields`.
 async fn save_ticket_type(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     event: EventId,
     id: TicketTypeId,
     fields: &TicketTypeFields,
-) -> Result<TicketType, ApiError> {
+) -> Result<(), ApiError> {
     sqlx::query(
         "INSERT INTO ticket_types (id, event_id, position, name, description, image_url, status, qty, price, currency,
                                    sale_at, sale_end, seat_mapped, max_per_user)
@@ -596,8 +596,16 @@ async fn save_ticket_type(
     .bind(fields.sale_end)
     .bind(fields.seat_mapped)
     .bind(fields.max_per_user.map(|m| m as i32))
-    .execute(pool)
+    .execute(conn)
     .await?;
+    Ok(())
+}
+
+async fn saved_ticket_type(
+    pool: &PgPool,
+    event: EventId,
+    id: TicketTypeId,
+) -> Result<TicketType, ApiError> {
     store::find_ticket_type(pool, event, id)
         .await?
         .ok_or_else(|| ApiError::not_found("ticket type"))
@@ -632,8 +640,9 @@ pub async fn create_ticket_type(
         status: body.status.unwrap_or_else(|| "active".to_owned()),
     };
     fields.validate()?;
-    let created = save_ticket_type(&state.pool, event.id, TicketTypeId::new(), &fields).await?;
-    Ok(HttpResponse::Created().json(created))
+    let id = TicketTypeId::new();
+    save_ticket_type(&mut *state.pool.acquire().await?, event.id, id, &fields).await?;
+    Ok(HttpResponse::Created().json(saved_ticket_type(&state.pool, event.id, id).await?))
 }
 
 async fn owned_ticket_type(
@@ -698,26 +707,46 @@ pub async fn update_ticket_type(
             "the ticket type has a seat map; delete it before turning seat_mapped off",
         ));
     }
-    let booked = store::ticket_type_has_bookings(&state.pool, id).await?;
-    if booked && (fields.currency != current.currency || fields.seat_mapped != current.seat_mapped)
-    {
-        return Err(ApiError::new(
-            Code::TicketTypeHasSales,
-            "currency and seat_mapped cannot change once the ticket type has bookings",
-        ));
-    }
-    let taken = store::taken_admissions(&state.pool, id).await?;
-    if fields.number_seats < taken {
-        return Err(ApiError::new(
-            Code::TicketTypeHasSales,
-            format!("{taken} admissions are held or sold, so number_seats cannot go below that"),
-        ));
-    }
-    let updated = save_ticket_type(&state.pool, event.id, id, &fields).await?;
-    Ok(HttpResponse::Ok().json(updated))
+    // the engine checks the capacity against what it holds and sold; the write runs between
+    // its batches, so no hold lands between that check and the new capacity
+    let edits = vec![InventoryEdit::Capacity {
+        ticket_type: id,
+        capacity: fields.number_seats as u32,
+    }];
+    let event_id = event.id;
+    through_engine(
+        &state,
+        event.id,
+        edits,
+        "number_seats cannot go below that",
+        move |mut tx| async move {
+            let booked = store::ticket_type_has_bookings(&mut *tx, id).await?;
+            if booked
+                && (fields.currency != current.currency || fields.seat_mapped != current.seat_mapped)
+            {
+                return Err(ApiError::new(
+                    Code::TicketTypeHasSales,
+                    "currency and seat_mapped cannot change once the ticket type has bookings",
+                ));
+            }
+            // the journal agrees with the engine, short of bookings written behind its back
+            let taken = store::taken_admissions(&mut *tx, id).await?;
+            if fields.number_seats < taken {
+                return Err(ApiError::new(
+                    Code::TicketTypeHasSales,
+                    format!("{taken} admissions of this ticket type are held or sold, so number_seats cannot go below that"),
+                ));
+            }
+            save_ticket_type(&mut tx, event_id, id, &fields).await?;
+            Ok((tx, ()))
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(saved_ticket_type(&state.pool, event.id, id).await?))
 }
 
-/// Remove a ticket type that was never booked (409 `ticket_type_has_sales` otherwise; hide it instead).
+/// Remove a ticket type that was never booked (409 `ticket_type_has_sales` otherwise; hide it
+/// instead). The event's engine stops offering it at once.
 #[utoipa::path(delete, path = "/v1/admin/events/{id}/ticket_types/{ticket_type_id}", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path), ("ticket_type_id" = String, Path)),
     responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
@@ -729,16 +758,27 @@ pub async fn delete_ticket_type(
     let (event_id, id) = path.into_inner();
     let (event, _) = owned_ticket_type(&state.pool, &user, event_id, id).await?;
     not_cancelled(&event)?;
-    if store::ticket_type_has_bookings(&state.pool, id).await? {
-        return Err(ApiError::new(
-            Code::TicketTypeHasSales,
-            "the ticket type has bookings; set its status to hidden instead",
-        ));
-    }
-    sqlx::query("DELETE FROM ticket_types WHERE id = $1")
-        .bind(id)
-        .execute(&state.pool)
-        .await?;
+    through_engine(
+        &state,
+        event.id,
+        vec![InventoryEdit::Remove { ticket_type: id }],
+        "it cannot be removed; set its status to hidden instead",
+        move |mut tx| async move {
+            // expired bookings still name the type: their rows keep it
+            if store::ticket_type_has_bookings(&mut *tx, id).await? {
+                return Err(ApiError::new(
+                    Code::TicketTypeHasSales,
+                    "the ticket type has bookings; set its status to hidden instead",
+                ));
+            }
+            sqlx::query("DELETE FROM ticket_types WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            Ok((tx, ()))
+        },
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -754,7 +794,7 @@ pub async fn define_seats(
     body: web::Json<SeatMapRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (event_id, id) = path.into_inner();
-    store_seat_map(&state.pool, &user, event_id, id, &body).await
+    store_seat_map(&state, &user, event_id, id, &body).await
 }
 
 /// The same as the ticket-type route, with `ticket_type_id` in the body.
@@ -770,16 +810,17 @@ pub async fn define_event_seats(
     let ticket_type = body
         .ticket_type_id
         .ok_or_else(|| ApiError::invalid("ticket_type_id", "is required"))?;
-    store_seat_map(&state.pool, &user, *id, ticket_type, &body).await
+    store_seat_map(&state, &user, *id, ticket_type, &body).await
 }
 
 async fn store_seat_map(
-    pool: &PgPool,
+    state: &AppState,
     user: &AuthUser,
     event_id: EventId,
     id: TicketTypeId,
     body: &SeatMapRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let pool = &state.pool;
     let (event, ticket_type) = owned_ticket_type(pool, user, event_id, id).await?;
     not_cancelled(&event)?;
     if !ticket_type.seat_mapped {
@@ -789,14 +830,9 @@ async fn store_seat_map(
         ));
     }
     let seats = body.seats()?;
-    if store::ticket_type_has_bookings(pool, id).await? {
-        return Err(ApiError::new(
-            Code::TicketTypeHasSales,
-            "the ticket type has bookings, so its seat map can no longer change",
-        ));
-    }
-    seat_map::replace(pool, event.id, id, &seats).await?;
-    tracing::info!(event_id = %event.id, ticket_type_id = %id, seats = seats.len(), "seat map defined");
+    let count = seats.len();
+    replace_seats(state, event.id, id, seats).await?;
+    tracing::info!(event_id = %event.id, ticket_type_id = %id, seats = count, "seat map defined");
     let seats = store::seats_of(pool, event.id, Some(id)).await?;
     Ok(HttpResponse::Ok().json(SeatMap {
         event_id: event.id,
@@ -848,12 +884,34 @@ pub async fn delete_seats(
     let (event_id, id) = path.into_inner();
     let (event, _) = owned_ticket_type(&state.pool, &user, event_id, id).await?;
     not_cancelled(&event)?;
-    if store::ticket_type_has_bookings(&state.pool, id).await? {
-        return Err(ApiError::new(
-            Code::TicketTypeHasSales,
-            "the ticket type has bookings, so its seat map can no longer change",
-        ));
-    }
-    seat_map::replace(&state.pool, event.id, id, &[]).await?;
+    replace_seats(&state, event.id, id, Vec::new()).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Replaces (or with no seats, removes) a ticket type's seat map through the event's engine:
+/// refused while any seat is held or sold, and once any booking ever named the type (its rows
+/// keep the old seats).
+async fn replace_seats(
+    state: &AppState,
+    event: EventId,
+    id: TicketTypeId,
+    seats: Vec<NewSeat>,
+) -> Result<(), ApiError> {
+    through_engine(
+        state,
+        event,
+        vec![InventoryEdit::Seats { ticket_type: id }],
+        "the seat map cannot change while they are",
+        move |mut tx| async move {
+            if store::ticket_type_has_bookings(&mut *tx, id).await? {
+                return Err(ApiError::new(
+                    Code::TicketTypeHasSales,
+                    "the ticket type has bookings, so its seat map can no longer change",
+                ));
+            }
+            seat_map::replace(&mut tx, event, id, &seats).await?;
+            Ok((tx, ()))
+        },
+    )
+    .await
 }

@@ -1,7 +1,9 @@
 //! The event catalog: events, their ticket types and seat maps. `public` serves buyers
 //! (published events only, full-text search); `admin` lets organizers run their own events.
-//! The queries both sides share live in `store`.
+//! The queries both sides share live in `store`; edits that touch inventory go through the
+//! event's engine (`edit`).
 pub mod admin;
+pub mod edit;
 pub mod public;
 pub mod seat_map;
 pub mod store;

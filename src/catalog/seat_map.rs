@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use boxoffice_actors::ids::{EventId, SeatId, TicketTypeId};
 use serde::Deserialize;
-use sqlx::PgPool;
+use sqlx::PgConnection;
 use utoipa::ToSchema;
 
 use crate::error::{violated_constraint, ApiError, Code, Validation};
@@ -75,6 +75,7 @@ impl SeatMapRequest {
     pub fn seats(&self) -> Result<Vec<NewSeat>, ApiError> {
         let mut validation = Validation::new();
         let mut seats = Vec::new();
+        let mut total = 0;
         let mut places = HashSet::new();
         let mut row_index = 0;
         validation.check(
@@ -158,16 +159,20 @@ impl SeatMapRequest {
                             format!("seat {section_name} {row_label} {label} is listed twice"),
                         );
                     }
-                    seats.push(NewSeat {
-                        section: section_name.to_owned(),
-                        row: row_label.to_owned(),
-                        label,
-                        row_index,
-                        position,
-                        rank,
-                    });
+                    total += 1;
+                    // a map already refused is only checked further, not kept
+                    if !validation.failed() {
+                        seats.push(NewSeat {
+                            section: section_name.to_owned(),
+                            row: row_label.to_owned(),
+                            label,
+                            row_index,
+                            position,
+                            rank,
+                        });
+                    }
                 }
-                if seats.len() > MAX_SEATS {
+                if total > MAX_SEATS {
                     validation.fail("sections", format!("a map has at most {MAX_SEATS} seats"));
                     return Err(validation.finish().unwrap_err());
                 }
@@ -178,14 +183,14 @@ impl SeatMapRequest {
     }
 }
 
-/// Replaces the ticket type's seats with `seats` and sets its capacity to their number.
+/// Replaces the ticket type's seats with `seats` and sets its capacity to their number, in
+/// the caller's transaction (see `catalog::edit`).
 pub async fn replace(
-    pool: &PgPool,
+    tx: &mut PgConnection,
     event: EventId,
     ticket_type: TicketTypeId,
     seats: &[NewSeat],
 ) -> Result<(), ApiError> {
-    let mut tx = pool.begin().await?;
     sqlx::query("DELETE FROM seats WHERE ticket_type_id = $1")
         .bind(ticket_type)
         .execute(&mut *tx)
@@ -224,7 +229,6 @@ pub async fn replace(
             .execute(&mut *tx)
             .await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 use boxoffice_actors::ids::{EventId, TicketTypeId, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder};
 
 use super::{Event, Seat, TicketType};
 use crate::error::ApiError;
@@ -194,17 +194,23 @@ pub async fn find_ticket_type(
 }
 
 /// Admissions of the ticket type in active bookings.
-pub async fn taken_admissions(pool: &PgPool, id: TicketTypeId) -> Result<i64, ApiError> {
+pub async fn taken_admissions<'c>(
+    db: impl PgExecutor<'c>,
+    id: TicketTypeId,
+) -> Result<i64, ApiError> {
     let sql = format!("SELECT {}::BIGINT", taken("$1"));
-    Ok(sqlx::query_scalar(&sql).bind(id).fetch_one(pool).await?)
+    Ok(sqlx::query_scalar(&sql).bind(id).fetch_one(db).await?)
 }
 
-/// Whether any booking ever named this ticket type.
-pub async fn ticket_type_has_bookings(pool: &PgPool, id: TicketTypeId) -> Result<bool, ApiError> {
+/// Whether any booking ever named this ticket type (its rows then pin the type and its seats).
+pub async fn ticket_type_has_bookings<'c>(
+    db: impl PgExecutor<'c>,
+    id: TicketTypeId,
+) -> Result<bool, ApiError> {
     Ok(
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM booking_items WHERE ticket_type_id = $1)")
             .bind(id)
-            .fetch_one(pool)
+            .fetch_one(db)
             .await?,
     )
 }

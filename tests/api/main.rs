@@ -8,6 +8,7 @@ mod crash;
 mod engine;
 mod flow;
 mod helpers;
+mod inventory_edits;
 mod mail;
 mod money;
 mod notifications;

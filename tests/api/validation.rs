@@ -231,11 +231,9 @@ async fn an_oversized_body_is_413() {
     expect_error(response, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
 }
 
-#[actix_web::test]
-async fn a_large_seat_map_fits_under_its_own_limit() {
-    let app = spawn_app().await;
-    let (organizer, path) = event_path(&app).await;
-    let token = Some(organizer.access_token.as_str());
+/// An organizer and the seats path of a new seat-mapped ticket type of theirs.
+async fn seats_path(app: &TestApp) -> (User, String) {
+    let (organizer, path) = event_path(app).await;
     let ticket_type = app
         .create_ticket_type(
             &organizer,
@@ -243,26 +241,55 @@ async fn a_large_seat_map_fits_under_its_own_limit() {
             json!({"seat_mapped": true}),
         )
         .await;
+    let seats = format!(
+        "{path}/ticket_types/{}/seats",
+        ticket_type["id"].as_str().unwrap()
+    );
+    (organizer, seats)
+}
+
+#[actix_web::test]
+async fn a_large_seat_map_fits_under_its_own_limit() {
+    let app = spawn_app().await;
+    let (organizer, seats) = seats_path(&app).await;
+    let token = Some(organizer.access_token.as_str());
     // 100 rows of 150 seats listed one by one: well over the general JSON limit
     let rows: Vec<Value> = (0..100)
         .map(|r| json!({"label": format!("R{r}"), "seats": (1..=150).map(|s| s.to_string()).collect::<Vec<_>>()}))
         .collect();
     let body = json!({"sections": [{"name": "Arena", "rows": rows}]});
     assert!(body.to_string().len() > app.settings.server.json_limit_bytes);
-    let map = expect_json(
-        app.post(
-            &format!(
-                "{path}/ticket_types/{}/seats",
-                ticket_type["id"].as_str().unwrap()
-            ),
-            token,
-            &body,
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
+    let map = expect_json(app.post(&seats, token, &body).await, StatusCode::OK).await;
     assert_eq!(map["seats"].as_array().unwrap().len(), 15_000);
+}
+
+/// 300,000 empty labels in one row (0.9 MB): under `server.seat_map_limit_bytes` (8 MiB), so
+/// the map is read and refused with a 422 that lists 100 problems and counts the rest,
+/// instead of one of 91 MB.
+#[actix_web::test]
+async fn a_map_of_300000_bad_labels_gets_a_small_answer() {
+    let app = spawn_app().await;
+    let (organizer, seats) = seats_path(&app).await;
+    let body = json!({"sections": [{"name": "Arena", "rows": [{"label": "A", "seats": vec![""; 300_000]}]}]});
+    let sent = body.to_string().len();
+    assert!(
+        sent < app.settings.server.seat_map_limit_bytes,
+        "{sent} bytes"
+    );
+    let response = app.post(&seats, Some(&organizer.access_token), &body).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let text = response.text().await.unwrap();
+    assert!(text.len() < 64 * 1024, "a 422 of {} bytes", text.len());
+    let error = &serde_json::from_str::<Value>(&text).unwrap()["error"];
+    assert_eq!(error["code"], "validation_failed");
+    assert_eq!(error["details"].as_array().unwrap().len(), 100);
+    // each empty label is too short and (but the first) a duplicate; the map is also too big
+    assert!(
+        error["more_details"].as_u64().unwrap() > 500_000,
+        "{}",
+        error["more_details"]
+    );
+    assert!(error["message"].as_str().unwrap().len() < 1_000);
 }
 
 #[actix_web::test]
