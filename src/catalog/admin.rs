@@ -624,7 +624,8 @@ async fn save_ticket_type(
 /// Add a ticket type to an event.
 #[utoipa::path(post, path = "/v1/admin/events/{id}/ticket_types", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
     request_body = CreateTicketType,
-    responses((status = 201, body = TicketType), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+    responses((status = 201, body = TicketType), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, description = "invalid_state: the event is cancelled", body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id, event_id = %id))]
 pub async fn create_ticket_type(
     state: web::Data<AppState>,
