@@ -1,6 +1,90 @@
-//! Request input shared by the domains: PATCH semantics (a field left out keeps its value,
-//! `null` clears it) and checks for fields several resources carry.
+//! Request input shared by the domains: JSON bodies that must be objects, PATCH semantics (a
+//! field left out keeps its value, `null` clears it) and checks for fields several resources
+//! carry (URLs, text, dates).
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use chrono::{DateTime, Datelike, Utc};
+use serde::de::{DeserializeOwned, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
+
+use crate::error::{ApiError, Code};
+
+/// `T` read only from a JSON object. Derived struct deserializers also take a JSON array as
+/// the fields in order (`[null, null]` would clear a profile's username and avatar), which is
+/// not what the document promises.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer
+            .deserialize_map(ObjectVisitor(std::marker::PhantomData))
+            .map(Object)
+    }
+}
+
+/// A JSON body read from bytes the handler already holds (to fingerprint or verify them).
+pub fn json_object<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice::<Object<T>>(body)
+        .map(|object| object.0)
+        .map_err(|e| ApiError::new(Code::BadRequest, format!("invalid JSON body: {e}")))
+}
+
+/// `web::Json`, but only an object is accepted as the body (see [`Object`]). Size and content
+/// type errors are the shared `JsonConfig`'s.
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Json<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = web::Json::<Object<T>>::from_request(req, payload);
+        Box::pin(async move { Ok(Json(body.await?.into_inner().0)) })
+    }
+}
+
+/// The years an event or sale date may fall in. A date outside them is a typing mistake
+/// (year 0, 20255) rather than a plan, and would sort and display oddly everywhere.
+pub const DATE_YEARS: std::ops::RangeInclusive<i32> = 2000..=2999;
+
+/// An event or sale date within [`DATE_YEARS`].
+pub fn check_date(at: DateTime<Utc>) -> Result<(), String> {
+    if DATE_YEARS.contains(&at.year()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be in the years {} to {}",
+            DATE_YEARS.start(),
+            DATE_YEARS.end()
+        ))
+    }
+}
 
 /// For `Option<Option<T>>` PATCH fields: absent is `None`, `null` is `Some(None)`.
 pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>

@@ -207,6 +207,68 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The statuses every operation of a kind can answer, listed on each so the document names
+/// every status the server sends: 401 wherever a bearer token is needed, 403 on organizer
+/// routes, 404 where a path names a resource, 400/413/415/422 where a body is read, 400 where
+/// a query string is, 503 when the database or an event's engine is unavailable.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/v1/") {
+                continue;
+            }
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                let params = operation.parameters.as_deref().unwrap_or_default();
+                let has_query = params
+                    .iter()
+                    .any(|p| matches!(p.parameter_in, ParameterIn::Query | ParameterIn::Header));
+                let body = operation.request_body.is_some();
+                let statuses = [
+                    (secured, "401", "`unauthorized` (no, a malformed or a revoked bearer token) or `token_expired`"),
+                    (path.starts_with("/v1/admin/"), "403", "`forbidden`: the account is not an organizer"),
+                    (path.contains('{'), "404", "`not_found`: no such resource, or not one the caller may see"),
+                    (body || has_query, "400", "`bad_request`: the body is not a JSON object of this shape, or a parameter does not parse"),
+                    (body, "413", "`payload_too_large`"),
+                    (body, "415", "`unsupported_media_type`: send `Content-Type: application/json`"),
+                    (body || has_query, "422", "`validation_failed`: `details` names each field"),
+                    (true, "503", "`unavailable` or `overloaded`: retry after `Retry-After` seconds"),
+                ];
+                let responses = &mut operation.responses.responses;
+                for (applies, status, description) in statuses {
+                    if applies && !responses.contains_key(status) {
+                        responses.insert(status.to_owned(), error_response(description).into());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A response with the error body.
+fn error_response(description: &str) -> utoipa::openapi::Response {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build()
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "boxoffice", description = "Ticket reservation engine: search events, hold seats, pay, get QR tickets. \
@@ -229,7 +291,7 @@ impl Modify for BearerAuth {
         healthz, readyz, metrics, openapi,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::FieldError)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonResponses),
     tags((name = "auth"), (name = "users"), (name = "catalog"), (name = "bookings"), (name = "payments"), (name = "tickets"), (name = "notifications"), (name = "admin"), (name = "operations"))
 )]
 pub struct ApiDoc;

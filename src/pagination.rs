@@ -13,6 +13,7 @@ use crate::error::{ApiError, Code, Validation};
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     pub next_token: Option<String>,
 }

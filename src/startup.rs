@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Addr, Supervisor};
-use actix_web::dev::{Server, ServiceResponse};
-use actix_web::http::header;
-use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers, Next};
 use actix_web::{web, App, HttpServer};
 use boxoffice_actors::directory::EventDirectory;
 use boxoffice_actors::ids::EventId;
@@ -189,6 +190,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
         .app_data(extractors::path_config())
         .service(
             web::scope("/v1")
+                .wrap(from_fn(no_store))
                 .configure(auth::routes)
                 .configure(users::routes)
                 .configure(catalog::public::routes)
@@ -201,6 +203,21 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
         .configure(payments::sandbox::routes)
         .configure(ops::routes)
         .configure(crate::site::routes);
+}
+
+/// Answers under `/v1` depend on the caller or on live state (seats, bookings), so no cache,
+/// and no back/forward page cache, may keep one: a buyer going back to a booking page must
+/// see the booking as it is now. A handler that knows better (a ticket's QR image) says so.
+async fn no_store(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mut response = next.call(req).await?;
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    Ok(response)
 }
 
 /// Gives error responses that are not JSON yet (unknown route, wrong method, framework
@@ -222,7 +239,7 @@ fn json_error_body<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandler
         400..=499 => Code::BadRequest,
         _ => Code::Internal,
     };
-    let (req, _) = res.into_parts();
+    let (req, original) = res.into_parts();
     let message = match code {
         Code::NotFound => format!("no route {} {}", req.method(), req.path()),
         Code::MethodNotAllowed => format!("{} is not allowed on {}", req.method(), req.path()),
@@ -230,6 +247,12 @@ fn json_error_body<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandler
     };
     let mut response = actix_web::ResponseError::error_response(&ApiError::new(code, message));
     *response.status_mut() = status;
+    // what the framework said besides the body stays: `Allow` on a 405, `Cache-Control`
+    for (name, value) in original.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            response.headers_mut().append(name.clone(), value.clone());
+        }
+    }
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, response).map_into_right_body(),
     ))

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use crate::auth::{store::roles_of, AuthUser, Role};
 use crate::error::{violated_constraint, ApiError, Code, Validation};
-use crate::input::{check_url, nullable};
+use crate::input::{check_url, nullable, Json};
 use crate::startup::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -77,9 +77,9 @@ pub struct Me {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMe {
-    /// `null` clears it.
+    /// 3 to 32 letters, digits, `_`, `.` or `-`; `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^\s*[\w.-]{3,32}\s*$")]
     pub username: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
@@ -112,7 +112,7 @@ pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRespon
 pub async fn update_me(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<UpdateMe>,
+    body: Json<UpdateMe>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let mut validation = Validation::new();
@@ -170,7 +170,7 @@ pub async fn update_me(
 pub async fn update_settings(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<UpdateSettings>,
+    body: Json<UpdateSettings>,
 ) -> Result<HttpResponse, ApiError> {
     sqlx::query(
         "UPDATE user_settings SET

@@ -25,6 +25,7 @@ pub use throttle::{LoginLimits, LoginThrottle, RegistrationThrottle};
 pub use token::{Claims, JwtKeys};
 
 use crate::error::{ApiError, Code, Validation};
+use crate::input::Json;
 use crate::startup::AppState;
 use crate::users::Username;
 
@@ -72,10 +73,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "ada@example.com", max_length = 254)]
     pub email: String,
-    /// 8 to 128 characters.
+    /// 8 to 128 characters, not only spaces.
+    #[schema(min_length = 8, max_length = 128, pattern = r"\S")]
     pub password: String,
+    /// 3 to 32 letters, digits, `_`, `.` or `-`.
+    #[schema(pattern = r"^\s*[\w.-]{3,32}\s*$")]
     pub username: Option<String>,
 }
 
@@ -119,7 +123,7 @@ pub struct TokenResponse {
 pub async fn register(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<RegisterRequest>,
+    body: Json<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let mut validation = Validation::new();
@@ -182,7 +186,7 @@ pub async fn register(
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<LoginRequest>,
+    body: Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { email, password } = body.into_inner();
     let account = email.trim().to_lowercase();
@@ -240,7 +244,7 @@ async fn check_password(
 #[tracing::instrument(skip_all)]
 pub async fn refresh(
     state: web::Data<AppState>,
-    body: web::Json<RefreshRequest>,
+    body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let presented = token::hash_refresh_token(body.refresh_token.trim());
     let (next, next_hash) = token::new_refresh_token();

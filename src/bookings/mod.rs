@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, Code, FieldError, Validation};
 use crate::idempotency;
+use crate::input::{json_object, Json};
 use crate::pagination;
 use crate::payments::provider::EnsurePayment;
 use crate::startup::AppState;
@@ -306,7 +307,7 @@ impl HoldBody {
 
 /// Holds admissions for `booking.hold_seconds`; answered once the hold is durable.
 #[utoipa::path(post, path = "/v1/bookings/hold", tag = "bookings", request_body = HoldBody,
-    params(("Idempotency-Key" = Option<String>, Header, description = "the same key within 24 h replays the first answer")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "1 to 255 visible ASCII characters; the same key within 24 h replays the first answer")),
     responses((status = 201, body = Booking), (status = 409, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
@@ -318,8 +319,7 @@ pub async fn hold(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency::key_of(&request)?;
-    let parsed: HoldBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(Code::BadRequest, format!("invalid JSON body: {e}")))?;
+    let parsed: HoldBody = json_object(&body)?;
     let max_per_order = state.settings.booking.max_per_order;
     let (event, items) = parsed.items(max_per_order)?;
     let app = state.clone();
@@ -412,8 +412,18 @@ pub async fn list_bookings(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InformationBody {
+    #[schema(max_length = 254)]
     pub email: String,
+    /// 5 to 20 digits, with `+ - ( ) .` or spaces; blank means none.
+    #[schema(
+        max_length = 40,
+        pattern = r"^\s*$|^\s*[ +().-]*([0-9][ +().-]*){5,20}\s*$"
+    )]
     pub phone: Option<String>,
+    #[schema(
+        max_length = 500,
+        pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
+    )]
     pub address: Option<String>,
 }
 
@@ -468,7 +478,7 @@ pub async fn information(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<BookingId>,
-    body: web::Json<InformationBody>,
+    body: Json<InformationBody>,
 ) -> Result<HttpResponse, ApiError> {
     let information = body.into_inner().parse()?;
     store::save_information(&state.pool, *id, user.id, &information).await?;
@@ -478,8 +488,18 @@ pub async fn information(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutBody {
-    /// `card`, `bank_transfer` or `ewallet`.
+    #[schema(value_type = PaymentMethod)]
     pub payment_method: String,
+}
+
+/// How the buyer pays; the document's name for [`PAYMENT_METHODS`].
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum PaymentMethod {
+    Card,
+    BankTransfer,
+    Ewallet,
 }
 
 pub const PAYMENT_METHODS: [&str; 3] = ["card", "bank_transfer", "ewallet"];
@@ -488,7 +508,7 @@ pub const PAYMENT_METHODS: [&str; 3] = ["card", "bank_transfer", "ewallet"];
 /// gateway (pay at `payment.checkout_url`) and writes `bookings.confirmed` on the outbox.
 /// Checking out again answers the booking unchanged.
 #[utoipa::path(post, path = "/v1/bookings/{id}/checkout", tag = "bookings", params(("id" = String, Path),
-        ("Idempotency-Key" = Option<String>, Header, description = "the same key within 24 h replays the first answer")),
+        ("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "1 to 255 visible ASCII characters; the same key within 24 h replays the first answer")),
     request_body = CheckoutBody,
     responses((status = 200, body = Booking), (status = 404, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)),
@@ -501,8 +521,7 @@ pub async fn checkout(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency::key_of(&request)?;
-    let parsed: CheckoutBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(Code::BadRequest, format!("invalid JSON body: {e}")))?;
+    let parsed: CheckoutBody = json_object(&body)?;
     if !PAYMENT_METHODS.contains(&parsed.payment_method.as_str()) {
         return Err(ApiError::invalid(
             "payment_method",

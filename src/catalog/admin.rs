@@ -19,7 +19,7 @@ use super::store::{self, Scope, ACTIVE_BOOKING};
 use super::{check_category, Event, EventDetail, SeatMap, TicketType};
 use crate::auth::{AuthUser, Organizer};
 use crate::error::{ApiError, Code, Validation};
-use crate::input::{check_text, check_url, nullable};
+use crate::input::{check_date, check_text, check_url, nullable, Json};
 use crate::pagination::Page;
 use crate::startup::AppState;
 
@@ -103,7 +103,9 @@ pub struct CreateEvent {
     pub description: String,
     /// music, concert, sports, film or other
     pub category: String,
+    /// RFC 3339, in the years 2000 to 2999.
     pub start_at: DateTime<Utc>,
+    /// RFC 3339, in the years 2000 to 2999.
     pub end_at: DateTime<Utc>,
     pub banner: Option<String>,
     #[serde(default)]
@@ -117,7 +119,9 @@ pub struct UpdateEvent {
     pub title: Option<String>,
     pub description: Option<String>,
     pub category: Option<String>,
+    /// RFC 3339, in the years 2000 to 2999.
     pub start_at: Option<DateTime<Utc>>,
+    /// RFC 3339, in the years 2000 to 2999.
     pub end_at: Option<DateTime<Utc>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
@@ -140,7 +144,9 @@ pub struct CreateTicketType {
     #[serde(default)]
     pub position: i32,
     pub image_url: Option<String>,
+    /// RFC 3339, in the years 2000 to 2999.
     pub sale_at: Option<DateTime<Utc>>,
+    /// RFC 3339, in the years 2000 to 2999.
     pub sale_end: Option<DateTime<Utc>>,
     #[serde(default)]
     pub seat_mapped: bool,
@@ -162,9 +168,11 @@ pub struct UpdateTicketType {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub image_url: Option<Option<String>>,
+    /// RFC 3339, in the years 2000 to 2999.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub sale_at: Option<Option<DateTime<Utc>>>,
+    /// RFC 3339, in the years 2000 to 2999.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub sale_end: Option<Option<DateTime<Utc>>>,
@@ -245,6 +253,11 @@ impl EventFields<'_> {
         if let Err(m) = check_category(self.category) {
             v.fail("category", m);
         }
+        for (field, at) in [("start_at", self.start_at), ("end_at", self.end_at)] {
+            if let Err(m) = check_date(at) {
+                v.fail(field, m);
+            }
+        }
         v.check(
             self.start_at < self.end_at,
             "end_at",
@@ -264,7 +277,7 @@ impl EventFields<'_> {
 pub async fn create_event(
     state: web::Data<AppState>,
     Organizer(user): Organizer,
-    body: web::Json<CreateEvent>,
+    body: Json<CreateEvent>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let category = body.category.trim().to_lowercase();
@@ -350,7 +363,7 @@ pub async fn update_event(
     state: web::Data<AppState>,
     Organizer(user): Organizer,
     id: web::Path<EventId>,
-    body: web::Json<UpdateEvent>,
+    body: Json<UpdateEvent>,
 ) -> Result<HttpResponse, ApiError> {
     let event = owned_event(&state.pool, &user, *id).await?;
     not_cancelled(&event)?;
@@ -549,6 +562,11 @@ impl TicketTypeFields {
         if let Some(Err(m)) = self.image_url.as_deref().map(check_url) {
             v.fail("image_url", m);
         }
+        for (field, at) in [("sale_at", self.sale_at), ("sale_end", self.sale_end)] {
+            if let Some(Err(m)) = at.map(check_date) {
+                v.fail(field, m);
+            }
+        }
         if let (Some(sale_at), Some(sale_end)) = (self.sale_at, self.sale_end) {
             v.check(sale_at < sale_end, "sale_end", "must be after sale_at");
         }
@@ -614,13 +632,14 @@ async fn saved_ticket_type(
 /// Add a ticket type to an event.
 #[utoipa::path(post, path = "/v1/admin/events/{id}/ticket_types", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
     request_body = CreateTicketType,
-    responses((status = 201, body = TicketType), (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+    responses((status = 201, body = TicketType), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, description = "invalid_state: the event is cancelled", body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id, event_id = %id))]
 pub async fn create_ticket_type(
     state: web::Data<AppState>,
     Organizer(user): Organizer,
     id: web::Path<EventId>,
-    body: web::Json<CreateTicketType>,
+    body: Json<CreateTicketType>,
 ) -> Result<HttpResponse, ApiError> {
     let event = owned_event(&state.pool, &user, *id).await?;
     not_cancelled(&event)?;
@@ -668,7 +687,7 @@ pub async fn update_ticket_type(
     state: web::Data<AppState>,
     Organizer(user): Organizer,
     path: web::Path<(EventId, TicketTypeId)>,
-    body: web::Json<UpdateTicketType>,
+    body: Json<UpdateTicketType>,
 ) -> Result<HttpResponse, ApiError> {
     let (event_id, id) = path.into_inner();
     let (event, current) = owned_ticket_type(&state.pool, &user, event_id, id).await?;
@@ -791,7 +810,7 @@ pub async fn define_seats(
     state: web::Data<AppState>,
     Organizer(user): Organizer,
     path: web::Path<(EventId, TicketTypeId)>,
-    body: web::Json<SeatMapRequest>,
+    body: Json<SeatMapRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (event_id, id) = path.into_inner();
     store_seat_map(&state, &user, event_id, id, &body).await
@@ -805,7 +824,7 @@ pub async fn define_event_seats(
     state: web::Data<AppState>,
     Organizer(user): Organizer,
     id: web::Path<EventId>,
-    body: web::Json<SeatMapRequest>,
+    body: Json<SeatMapRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let ticket_type = body
         .ticket_type_id

@@ -138,8 +138,7 @@ pub async fn webhook(
     let query = web::Query::<WebhookQuery>::from_query(request.query_string())
         .map_err(|e| ApiError::new(Code::BadRequest, format!("invalid query string: {e}")))?
         .into_inner();
-    let body: WebhookBody = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(Code::BadRequest, format!("invalid JSON body: {e}")))?;
+    let body: WebhookBody = crate::input::json_object(&body)?;
     if !matches!(body.status.as_str(), "succeeded" | "failed") {
         return Err(ApiError::invalid("status", "must be succeeded or failed"));
     }

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::auth::{AuthUser, Organizer};
 use crate::error::{ApiError, Code};
+use crate::input::Json;
 use crate::pagination::{self, Page};
 use crate::startup::AppState;
 
@@ -216,7 +217,7 @@ pub async fn check_in(
     state: web::Data<AppState>,
     Organizer(user): Organizer,
     id: web::Path<EventId>,
-    body: web::Json<CheckInBody>,
+    body: Json<CheckInBody>,
 ) -> Result<HttpResponse, ApiError> {
     let event = crate::catalog::admin::owned_event(&state.pool, &user, *id).await?;
     let key = state.settings.tickets.signing_key.expose();

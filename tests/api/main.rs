@@ -4,6 +4,7 @@ mod admin;
 mod auth;
 mod bookings;
 mod catalog;
+mod contract;
 mod crash;
 mod engine;
 mod flow;
