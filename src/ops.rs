@@ -290,7 +290,8 @@ fn error_response(description: &str) -> utoipa::openapi::Response {
         crate::bookings::sales::sales,
         healthz, readyz, metrics, openapi,
     ),
-    components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::FieldError)),
+    components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::FieldError,
+        crate::catalog::Category, crate::catalog::EventStatus)),
     modifiers(&BearerAuth, &CommonResponses),
     tags((name = "auth"), (name = "users"), (name = "catalog"), (name = "bookings"), (name = "payments"), (name = "tickets"), (name = "notifications"), (name = "admin"), (name = "operations"))
 )]

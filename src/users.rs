@@ -86,7 +86,7 @@ pub struct UpdateMe {
     pub avatar: Option<Option<String>>,
     /// `YYYY-MM-DD`; `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = Date)]
     pub birthday: Option<Option<String>>,
 }
 

@@ -96,12 +96,15 @@ async fn reload_engine(
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateEvent {
+    /// Not blank.
+    #[schema(pattern = r"\S")]
     pub name: String,
     #[serde(default)]
     pub title: String,
     #[serde(default)]
     pub description: String,
     /// music, concert, sports, film or other
+    #[schema(value_type = super::Category)]
     pub category: String,
     /// RFC 3339, in the years 2000 to 2999.
     pub start_at: DateTime<Utc>,
@@ -115,9 +118,12 @@ pub struct CreateEvent {
 /// Fields left out keep their value; `banner: null` removes the banner.
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateEvent {
+    /// Not blank.
+    #[schema(pattern = r"\S")]
     pub name: Option<String>,
     pub title: Option<String>,
     pub description: Option<String>,
+    #[schema(value_type = Option<super::Category>)]
     pub category: Option<String>,
     /// RFC 3339, in the years 2000 to 2999.
     pub start_at: Option<DateTime<Utc>>,
@@ -188,6 +194,7 @@ pub struct UpdateTicketType {
 #[into_params(parameter_in = Query)]
 pub struct StatusQuery {
     /// draft, published or cancelled
+    #[param(value_type = Option<super::EventStatus>)]
     pub status: Option<String>,
 }
 

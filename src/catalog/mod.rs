@@ -15,6 +15,26 @@ use utoipa::ToSchema;
 
 pub const CATEGORIES: &[&str] = &["music", "concert", "sports", "film", "other"];
 
+/// The document's names for [`CATEGORIES`] (the API reads and writes them as strings).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum Category {
+    Music,
+    Concert,
+    Sports,
+    Film,
+    Other,
+}
+
+/// The document's names for an event's statuses, as the admin listing filters them.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum EventStatus {
+    Draft,
+    Published,
+    Cancelled,
+}
+
 pub fn check_category(category: &str) -> Result<(), String> {
     if CATEGORIES.contains(&category) {
         Ok(())

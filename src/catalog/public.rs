@@ -24,6 +24,7 @@ pub struct EventQuery {
     /// Words to find in name, title, description or location (web-search syntax: quotes, `-word`, `or`).
     pub q: Option<String>,
     /// music, concert, sports, film or other
+    #[param(value_type = Option<super::Category>)]
     pub category: Option<String>,
     /// Events starting at or after this time (RFC 3339).
     pub from: Option<DateTime<Utc>>,
@@ -32,6 +33,7 @@ pub struct EventQuery {
     /// Part of the venue or city, any case.
     pub location: Option<String>,
     /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     pub next_token: Option<String>,
 }
