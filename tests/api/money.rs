@@ -9,47 +9,56 @@ use serde_json::{json, Value};
 use crate::helpers::{eventually, expect_error, expect_json, spawn_app_with, TestApp, User};
 use crate::payments::{checked_out, wait_for_status, Webhook};
 
+/// A captured transaction with what became of its money.
+#[derive(sqlx::FromRow)]
+struct Captured {
+    transaction_id: String,
+    outcome: String,
+    amount: i64,
+    currency: String,
+    refund_status: Option<String>,
+    booking_status: String,
+    price: i64,
+    number_seats: i32,
+    tickets: i64,
+}
+
 /// Captured transactions whose money is neither in tickets nor refunded, each said in words.
 async fn money_lost(app: &TestApp) -> Vec<String> {
-    let rows: Vec<(
-        String,
-        String,
-        i64,
-        String,
-        Option<String>,
-        String,
-        i64,
-        i32,
-        i64,
-    )> = sqlx::query_as(
+    let rows: Vec<Captured> = sqlx::query_as(
         "SELECT t.transaction_id, t.outcome, t.amount, t.currency, t.refund_status,
-                    b.status, p.price, b.number_seats,
-                    (SELECT count(*) FROM tickets k WHERE k.payment_id = p.id)
-             FROM payment_transactions t
-             JOIN payments p ON p.id = t.payment_id
-             JOIN bookings b ON b.id = p.booking_id
-             WHERE t.status = 'succeeded'",
+                b.status AS booking_status, p.price, b.number_seats,
+                (SELECT count(*) FROM tickets k WHERE k.payment_id = p.id) AS tickets
+         FROM payment_transactions t
+         JOIN payments p ON p.id = t.payment_id
+         JOIN bookings b ON b.id = p.booking_id
+         WHERE t.status = 'succeeded'",
     )
     .fetch_all(&app.pool)
     .await
     .unwrap();
     rows.into_iter()
-        .filter_map(
-            |(txn, outcome, amount, currency, refund, booking, price, seats, tickets)| {
-                let refunded = refund.as_deref() == Some("succeeded");
-                let in_tickets = outcome == "applied"
-                    && refund.is_none()
-                    && booking == "confirmed"
-                    && amount == price
-                    && tickets == i64::from(seats);
-                (refunded == in_tickets).then(|| {
-                    format!(
-                        "{txn}: {amount} {currency} {outcome}, refund {refund:?}, booking {booking}, \
-                         {tickets} of {seats} tickets"
-                    )
-                })
-            },
-        )
+        .filter_map(|c| {
+            let refunded = c.refund_status.as_deref() == Some("succeeded");
+            let in_tickets = c.outcome == "applied"
+                && c.refund_status.is_none()
+                && c.booking_status == "confirmed"
+                && c.amount == c.price
+                && c.tickets == i64::from(c.number_seats);
+            (refunded == in_tickets).then(|| {
+                format!(
+                    "{}: {} {} {}, refund {:?}, booking {}, {} of {} tickets",
+                    c.transaction_id,
+                    c.amount,
+                    c.currency,
+                    c.outcome,
+                    c.refund_status,
+                    c.booking_status,
+                    c.tickets,
+                    c.number_seats
+                )
+            })
+        })
         .collect()
 }
 
