@@ -106,6 +106,9 @@ codes! {
 pub struct FieldError {
     pub field: String,
     pub message: String,
+    /// The seat a `seat_taken` detail is about: its id, and its section, row and label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seat: Option<crate::bookings::BookedSeat>,
 }
 
 /// An error on its way to the client.
@@ -291,6 +294,7 @@ impl Validation {
             self.details.push(FieldError {
                 field: field.to_owned(),
                 message: message.into(),
+                seat: None,
             });
         } else {
             self.more += 1;

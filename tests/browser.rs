@@ -49,6 +49,8 @@ scenarios!(
         demo: true,
         ..Setup::DEFAULT
     }),
+    back,
+    taken,
 );
 
 /// What a scenario needs beyond a fresh server with an organizer account.

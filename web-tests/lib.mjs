@@ -138,6 +138,9 @@ export async function launch({ phone = false } = {}) {
     executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_ARGS,
+    // Playwright turns the back/forward cache off; a buyer's Chromium has it on, and Back then
+    // shows a page as it was left unless the page reads its state again
+    ignoreDefaultArgs: ['--disable-back-forward-cache'],
     timeout: 60_000,
   });
   try {
@@ -317,10 +320,27 @@ export async function organizerEvent({ event = {}, types = [], publish = true })
 }
 
 /**
- * From the site's Pay button to the sandbox gateway's page for `method` ("Card", "E-wallet"),
- * Pay there, and back to the booking. `tap` for a touch screen.
+ * A new buyer account (made through the API), logged in through the site's form with `next` as
+ * the page to land on; answers `{ email, password, token }` (the token for API calls).
  */
-export async function payOnGateway(page, method, { tap = false } = {}) {
+export async function buyerLoggedIn(page, next) {
+  const email = `${SCENARIO}-${Date.now()}-${Math.random().toString(16).slice(2, 8)}@example.com`;
+  const password = 'correct horse battery';
+  await apiExpect(201, 'POST', '/v1/auths/register', { body: { email, password } });
+  await page.goto(`${BASE_URL}/login?next=${encodeURIComponent(next)}`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL((url) => url.pathname === next);
+  return { email, password, token: await login(email, password) };
+}
+
+/**
+ * From the site's Pay button to the sandbox gateway's page for `method` ("Card", "E-wallet"),
+ * Pay there, and back to the booking (or, with `stay`, left on the gateway's "succeeded").
+ * `tap` for a touch screen.
+ */
+export async function payOnGateway(page, method, { tap = false, stay = false } = {}) {
   const press = (locator) => (tap ? locator.tap() : locator.click());
   await press(page.getByRole('button', { name: /^Pay/ }));
   await page.waitForURL(/\/sandbox\/pay\//);
@@ -328,7 +348,7 @@ export async function payOnGateway(page, method, { tap = false } = {}) {
   await shot(page, 'gateway');
   await press(page.getByRole('button', { name: /^Pay/ }));
   await expectText(page, 'succeeded');
-  await press(page.getByRole('link', { name: 'Return to boxoffice' }));
+  if (!stay) await press(page.getByRole('link', { name: 'Return to boxoffice' }));
 }
 
 /** Waits for the booking page to say confirmed and show `count` tickets whose QR codes load. */

@@ -52,6 +52,7 @@ async function refresh() {
   if (!current?.refresh_token) return false;
   refreshing ??= fetch('/v1/auths/refresh_token', {
     method: 'POST',
+    cache: 'no-store',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ refresh_token: current.refresh_token }),
   }).then(async (answer) => {
@@ -73,7 +74,8 @@ export async function api(method, path, body, options = {}) {
     if (token) headers.Authorization = `Bearer ${token}`;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     if (options.idempotencyKey) headers['Idempotency-Key'] = options.idempotencyKey;
-    return fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    // every answer is live state (seats, a booking's status): never one the browser kept
+    return fetch(path, { method, headers, cache: 'no-store', body: body === undefined ? undefined : JSON.stringify(body) });
   };
   let answer = await send();
   if (answer.status === 401 && session.get() && !path.startsWith('/v1/auths/') && (await refresh())) {

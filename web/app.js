@@ -95,6 +95,13 @@ document.addEventListener('click', (event) => {
   go(url.pathname + url.search);
 });
 window.addEventListener('popstate', () => render());
+// Back or Forward to a page the browser kept whole (its back/forward cache) shows it as it was
+// left, countdown and all: draw it again from fresh reads, as the buyer expects the truth
+window.addEventListener('pageshow', (event) => {
+  if (!event.persisted) return;
+  bell.connect();
+  render(false);
+});
 window.addEventListener('session', () => {
   drawNav();
   bell.connect();

@@ -66,7 +66,8 @@ function card(event) {
 export async function event(main, id) {
   const detail = await api('GET', `/v1/events/${id}`);
   const mapped = detail.ticket_types.filter((t) => t.seat_mapped);
-  const seats = mapped.length ? (await api('GET', `/v1/events/${id}/seats`)).seats : [];
+  const readSeats = async () => (mapped.length ? (await api('GET', `/v1/events/${id}/seats`)).seats : []);
+  let seats = await readSeats();
   // seats picked before logging in come back with the buyer, when they are still free
   const kept = `picked:${id}`;
   const picked = new Set(JSON.parse(sessionStorage.getItem(kept) || '[]').filter((seat) => seats.some((s) => s.id === seat && s.status === 'free')));
@@ -94,23 +95,36 @@ export async function event(main, id) {
 
   const redraw = () => {
     const chosen = seats.filter((s) => picked.has(s.id));
-    fill(summary, chosen.length ? `Your seats: ${chosen.map((s) => `${s.section} ${s.row}${s.label}`).join(', ')}` : '');
+    fill(summary, chosen.length ? `Your seats: ${chosen.map(seatName).join(', ')}` : '');
   };
-  const maps = mapped.map((type) => h('section', { class: 'card' },
+  const scrolls = mapped.map((type) => [type, h('div', { class: 'seatmap-scroll' })]);
+  const drawMaps = () => {
+    for (const [type, scroll] of scrolls) {
+      fill(scroll, drawSeatMap(seats.filter((s) => s.ticket_type_id === type.id), {
+        picked,
+        onToggle: (seat) => { picked.has(seat.id) ? picked.delete(seat.id) : picked.add(seat.id); redraw(); },
+      }));
+    }
+    redraw();
+  };
+  const maps = scrolls.map(([type, scroll]) => h('section', { class: 'card' },
     h('h2', {}, `Seat map: ${type.name}`), legend(true),
     h('p', { class: 'meta keyboard-hint' }, 'With a keyboard: Tab to the map, move between free seats with the arrow keys, and pick one with Space or Enter.'),
-    h('div', { class: 'seatmap-scroll' }, drawSeatMap(seats.filter((s) => s.ticket_type_id === type.id), {
-      picked,
-      onToggle: (seat) => { picked.has(seat.id) ? picked.delete(seat.id) : picked.add(seat.id); redraw(); },
-    }))));
-  redraw();
+    scroll));
+  drawMaps();
+  /** After a seat was taken: the map as it is now, and only free seats still picked. */
+  const reloadSeats = async () => {
+    seats = await readSeats();
+    for (const seat of seats) if (seat.status !== 'free') picked.delete(seat.id);
+    drawMaps();
+  };
 
   const form = h('form', { class: 'card' },
     h('h2', {}, 'Tickets'),
     h('div', { class: 'table-wrap' }, h('table', { class: 'stack' }, h('thead', {}, h('tr', {}, h('th', {}, 'Ticket'), h('th', { class: 'num' }, 'Price'), h('th', {}, 'Availability'), h('th', {}, 'Number'))), h('tbody', {}, types))),
     maps, summary, slot,
     h('div', { class: 'actions' }, h('button', { type: 'submit', disabled: !onSale }, 'Book')));
-  const key = newKey();
+  let key = newKey();
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     if (!session.get()) {
@@ -126,8 +140,16 @@ export async function event(main, id) {
     }).filter(Boolean);
     if (!items.length) return report(slot, new Error('Choose seats on the map or how many tickets you want.'));
     busy(form, slot, async () => {
-      const booking = await api('POST', '/v1/bookings/hold', { event_id: id, items }, { idempotencyKey: key });
-      go(`/bookings/${booking.id}`);
+      try {
+        const booking = await api('POST', '/v1/bookings/hold', { event_id: id, items }, { idempotencyKey: key });
+        go(`/bookings/${booking.id}`);
+      } catch (error) {
+        // the API keeps a refusal under its key, so the next press is a request of its own
+        if (error.status >= 400 && error.status < 500 && error.code !== 'request_in_progress') key = newKey();
+        if (error.code !== 'seat_taken') throw error;
+        await reloadSeats().catch(() => {});
+        throw new Error(seatsTaken(error));
+      }
     });
   });
 
@@ -141,6 +163,18 @@ export async function event(main, id) {
     !onSale && h('div', { role: 'alert' }, detail.status === 'cancelled' ? 'This event is cancelled.' : 'This event is not on sale.'),
     h('p', { class: 'description' }, detail.description),
     form);
+}
+
+/** A seat as the buyer sees it on the map and on tickets: "Stalls A1". */
+function seatName(seat) {
+  return `${seat.section} ${seat.row}${seat.label}`;
+}
+
+/** "Stalls A1 was just taken. Pick another seat." from a seat_taken answer's details. */
+function seatsTaken(error) {
+  const names = error.details.filter((d) => d.seat).map((d) => seatName(d.seat));
+  if (!names.length) return error.message;
+  return `${names.join(', ')} ${names.length > 1 ? 'were' : 'was'} just taken. Pick another seat.`;
 }
 
 function countdown(booking, onExpired) {
@@ -165,7 +199,7 @@ function lines(booking, types) {
   return h('div', { class: 'table-wrap' }, h('table', {},
     h('tbody', {},
       booking.items.map((item) => h('tr', {}, h('td', {}, `${item.qty} × ${name(item.ticket_type_id)}`), h('td', { class: 'num' }, money(item.price * item.qty, booking.currency)))),
-      booking.seats.length ? h('tr', {}, h('td', { colspan: 2 }, 'Seats: ', booking.seats.map((s) => `${s.section} ${s.row}${s.label}`).join(', '))) : null,
+      booking.seats.length ? h('tr', {}, h('td', { colspan: 2 }, 'Seats: ', booking.seats.map(seatName).join(', '))) : null,
       h('tr', {}, h('th', {}, 'Total'), h('th', { class: 'num' }, money(booking.total_price, booking.currency))))));
 }
 
@@ -225,7 +259,7 @@ export async function booking(main, id) {
       h('div', { class: 'card' }, h('p', {}, 'Your seats are held for you for'), countdown(booking, expired), h('p', { class: 'meta' }, 'Finish before the time runs out, or they go back on sale.')),
       booking.status === 'pending_payment' && h('div', { class: 'notice' }, 'A payment was started. ', booking.payment?.checkout_url && h('a', { href: booking.payment.checkout_url }, 'Continue to the payment page'), ' or choose another method below.'),
       form);
-    if (booking.status === 'pending_payment') watch(id, booking.status);
+    watch(id, booking.status, { poll: booking.status === 'pending_payment' });
     return;
   }
 
@@ -258,20 +292,28 @@ export async function booking(main, id) {
     h('div', { class: 'actions' }, again));
 }
 
-/** While a payment is under way, the page follows the booking until it changes. */
-function watch(id, status) {
-  const timer = setInterval(async () => {
+/**
+ * A live booking's page follows it until its status changes: whenever the tab is shown again
+ * (the buyer may have paid from another), and every 2 s with `poll` (a payment under way).
+ */
+function watch(id, status, { poll }) {
+  let left = false;
+  const check = async () => {
     try {
       const now = await api('GET', `/v1/bookings/${id}`);
-      if (now.status !== status) {
-        clearInterval(timer);
-        go(`/bookings/${id}`, { replace: true });
-      }
+      if (now.status !== status && !left) go(`/bookings/${id}`, { replace: true });
     } catch {
       // keep watching; a failed read says nothing about the booking
     }
-  }, 2000);
-  onLeave(() => clearInterval(timer));
+  };
+  const shown = () => document.visibilityState === 'visible' && check();
+  document.addEventListener('visibilitychange', shown);
+  const timer = poll ? setInterval(check, 2000) : null;
+  onLeave(() => {
+    left = true;
+    clearInterval(timer);
+    document.removeEventListener('visibilitychange', shown);
+  });
 }
 
 async function ticketsOf(bookingId) {

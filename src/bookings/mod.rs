@@ -76,7 +76,7 @@ pub struct BookingItem {
     pub price: i64,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub struct BookedSeat {
     pub id: SeatId,
     pub ticket_type_id: TicketTypeId,
@@ -122,6 +122,7 @@ impl From<EngineError> for ApiError {
         let seat_detail = |seat: SeatId, message: &str| FieldError {
             field: "seats".into(),
             message: format!("{seat} {message}"),
+            seat: None,
         };
         match error {
             EngineError::Rejected(rejection) => match rejection {
@@ -129,9 +130,11 @@ impl From<EngineError> for ApiError {
                     Code::SoldOut,
                     "not enough admissions (or adjacent seats) left for this request",
                 ),
+                // `hold` answers with the seat's label (`seat_taken`); this is for a seat it
+                // could not look up
                 Rejection::SeatTaken(seat) => ApiError {
                     details: vec![seat_detail(seat, "is held or sold")],
-                    ..ApiError::new(Code::SeatTaken, format!("seat {seat} is taken"))
+                    ..ApiError::new(Code::SeatTaken, "a seat you picked was just taken")
                 },
                 Rejection::UnknownSeat(seat) => ApiError {
                     details: vec![seat_detail(seat, "is not a seat of this ticket type")],
@@ -330,7 +333,13 @@ pub async fn hold(
             items,
             max_per_order,
         };
-        let hold = app.engine.hold(event, request).await?;
+        let hold = match app.engine.hold(event, request).await {
+            Ok(hold) => hold,
+            Err(EngineError::Rejected(Rejection::SeatTaken(seat))) => {
+                return Err(seat_taken(&app, seat).await)
+            }
+            Err(error) => return Err(error.into()),
+        };
         let booking = held_booking(&app, event, hold).await?;
         Ok((
             StatusCode::CREATED,
@@ -339,6 +348,28 @@ pub async fn hold(
     };
     let endpoint = "POST /v1/bookings/hold";
     idempotency::once(&state.pool, user.id, key, endpoint, &body, hold).await
+}
+
+/// 409 `seat_taken` saying the seat as the buyer saw it on the map ("Stalls A1"), with the seat
+/// (id, section, row, label) in `details`; the engine only knows its id.
+async fn seat_taken(state: &AppState, id: SeatId) -> ApiError {
+    let found = store::seats_by_id(&state.pool, &[id]).await;
+    let Some(seat) = found.ok().and_then(|mut seats| seats.pop()) else {
+        // taken all the same: a failed look-up only costs the label
+        return EngineError::Rejected(Rejection::SeatTaken(id)).into();
+    };
+    let name = format!("{} {}{}", seat.section, seat.row, seat.label);
+    ApiError {
+        details: vec![FieldError {
+            field: "seats".into(),
+            message: format!("{name} is held or sold"),
+            seat: Some(seat),
+        }],
+        ..ApiError::new(
+            Code::SeatTaken,
+            format!("{name} was just taken; pick another seat"),
+        )
+    }
 }
 
 /// The answer to a hold, from the engine's decision (no need to read back what was just written).

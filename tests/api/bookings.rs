@@ -212,6 +212,63 @@ async fn buyers_racing_for_the_same_seat_get_one_winner_and_seat_taken_for_the_r
     assert_eq!(seats[2]["status"], "held");
 }
 
+/// Holds the seat at (row, label) for `buyer`; answers the seat as the seat map lists it.
+async fn hold_seat(
+    app: &TestApp,
+    buyer: &User,
+    event: &str,
+    ticket_type: &Value,
+    (row, label): (&str, &str),
+) -> Value {
+    let seat = seats_of(app, event)
+        .await
+        .into_iter()
+        .find(|s| s["row"] == row && s["label"] == label)
+        .unwrap();
+    let body =
+        json!({"event_id": event, "ticket_type_id": ticket_type["id"], "seats": [seat["id"]]});
+    expect_json(app.hold(buyer, &body).await, StatusCode::CREATED).await;
+    seat
+}
+
+#[actix_web::test]
+async fn a_taken_seat_is_named_by_its_label_with_its_id_in_details() {
+    let app = spawn_app().await;
+    let Sale {
+        organizer: _,
+        buyer,
+        event,
+        ticket_type,
+    } = sale(&app, json!({"seat_mapped": true}), Some(two_rows(3))).await;
+    let other = app.customer().await;
+    let b2 = hold_seat(&app, &other, &event, &ticket_type, ("B", "2")).await;
+    let body = json!({"event_id": event, "ticket_type_id": ticket_type["id"], "seats": [b2["id"]]});
+
+    let error = expect_error(
+        app.hold(&buyer, &body).await,
+        StatusCode::CONFLICT,
+        "seat_taken",
+    )
+    .await;
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("Stalls B2") && !message.contains(b2["id"].as_str().unwrap()),
+        "the message should say the seat as on the map, not its id: {message}"
+    );
+    let detail = &error["details"][0];
+    assert_eq!(detail["field"], "seats");
+    assert_eq!(detail["seat"]["id"], b2["id"], "{error}");
+    assert_eq!(
+        (
+            &detail["seat"]["section"],
+            &detail["seat"]["row"],
+            &detail["seat"]["label"]
+        ),
+        (&json!("Stalls"), &json!("B"), &json!("2")),
+        "{error}"
+    );
+}
+
 #[actix_web::test]
 async fn best_available_holds_adjacent_seats_in_the_best_row() {
     let app = spawn_app().await;
@@ -221,14 +278,8 @@ async fn best_available_holds_adjacent_seats_in_the_best_row() {
         event,
         ticket_type,
     } = sale(&app, json!({"seat_mapped": true}), Some(two_rows(4))).await;
-    let seats = seats_of(&app, &event).await;
     // with A2 taken, row A has no three seats side by side (A1 | A3 A4): row B it is
-    let a2 = seats
-        .iter()
-        .find(|s| s["row"] == "A" && s["label"] == "2")
-        .unwrap();
-    let body = json!({"event_id": event, "ticket_type_id": ticket_type["id"], "seats": [a2["id"]]});
-    expect_json(app.hold(&buyer, &body).await, StatusCode::CREATED).await;
+    hold_seat(&app, &buyer, &event, &ticket_type, ("A", "2")).await;
 
     let body = json!({"event_id": event, "ticket_type_id": ticket_type["id"], "qty": 3});
     let booking = expect_json(app.hold(&buyer, &body).await, StatusCode::CREATED).await;
