@@ -307,4 +307,18 @@ async fn concurrent_checkouts_answer_one_payment() {
             .await
             .unwrap();
     assert_eq!(payments, 1);
+    // and the database refuses a second open payment whoever writes it
+    let second = sqlx::query(
+        "INSERT INTO payments (id, payment_code, user_id, booking_id, price, currency, method, status, provider)
+         SELECT gen_random_uuid(), 'PAY-SECOND', user_id, booking_id, price, currency, method, 'pending', provider
+         FROM payments WHERE booking_id = $1::uuid",
+    )
+    .bind(id)
+    .execute(&app.pool)
+    .await
+    .expect_err("a second pending payment");
+    assert_eq!(
+        boxoffice::error::violated_constraint(&second),
+        Some("payments_one_open_key")
+    );
 }
