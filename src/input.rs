@@ -147,10 +147,7 @@ pub fn escape_html(text: &str) -> String {
 /// SHA-256 of `data` in lower-case hex: how tokens and request fingerprints are stored.
 pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(data))
 }
 
 #[cfg(test)]

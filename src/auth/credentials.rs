@@ -14,24 +14,15 @@ impl Email {
         if email.len() > 254 {
             return Err("is longer than 254 characters");
         }
-        let Some((local, domain)) = email.split_once('@') else {
+        // the mailer's own address type decides what can be sent to; a registered address is
+        // one the ticket mail can reach
+        let address: lettre::Address = email.parse().map_err(|_| "is not an email address")?;
+        let domain = address.domain();
+        // and a domain people can be reached at, not a single host name
+        if !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
             return Err("is not an email address");
-        };
-        let valid = !local.is_empty()
-            && local.len() <= 64
-            && !domain.contains('@')
-            && domain.contains('.')
-            && !domain.starts_with('.')
-            && !domain.ends_with('.')
-            && !domain.contains("..")
-            && !email
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c));
-        if valid {
-            Ok(Self(email))
-        } else {
-            Err("is not an email address")
         }
+        Ok(Self(email))
     }
 
     pub fn as_str(&self) -> &str {
