@@ -1,21 +1,22 @@
 //! Amounts in minor units (the API's `price`, `total_price`, `amount`) written for people, for
 //! the texts the server composes itself (notifications); the site formats its own.
 
-/// How many digits of `currency` (ISO 4217) follow the decimal point: 0 for the yen or the
-/// dong, 3 for the dinars, 2 otherwise.
-fn decimals(currency: &str) -> u32 {
-    const NONE: &[&str] = &[
-        "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND",
-        "VUV", "XAF", "XOF", "XPF",
-    ];
-    const THREE: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
-    if NONE.contains(&currency) {
-        0
-    } else if THREE.contains(&currency) {
-        3
-    } else {
-        2
-    }
+/// The ISO 4217 currency of `code` that money can be counted in (not a metal or a fund).
+fn currency(code: &str) -> Option<iso_currency::Currency> {
+    iso_currency::Currency::from_code(code).filter(|c| c.exponent().is_some())
+}
+
+/// Whether `code` is an ISO 4217 currency that prices can be given in.
+pub fn is_currency(code: &str) -> bool {
+    currency(code).is_some()
+}
+
+/// How many digits of `currency` follow the decimal point (0 for the yen or the dong, 3 for the
+/// dinars), from the ISO 4217 table; 2 for a code it does not know.
+fn decimals(code: &str) -> u32 {
+    currency(code)
+        .and_then(|c| c.exponent())
+        .map_or(2, u32::from)
 }
 
 /// 9000, "USD" -> "90.00 USD"; 1500000, "VND" -> "1,500,000 VND".
@@ -55,5 +56,13 @@ mod tests {
         assert_eq!(format(1_234, "KWD"), "1.234 KWD");
         assert_eq!(format(-250, "USD"), "-2.50 USD");
         assert_eq!(format(0, "JPY"), "0 JPY");
+    }
+
+    #[test]
+    fn currencies_are_iso_4217_codes_money_is_counted_in() {
+        assert!(super::is_currency("USD") && super::is_currency("VND"));
+        for code in ["ABC", "usd", "XAU", ""] {
+            assert!(!super::is_currency(code), "{code} was taken for a currency");
+        }
     }
 }

@@ -552,7 +552,7 @@ impl TicketTypeFields {
             "is implausibly large",
         );
         v.check(
-            self.currency.len() == 3 && self.currency.chars().all(|c| c.is_ascii_uppercase()),
+            crate::money::is_currency(&self.currency),
             "currency",
             "must be a three-letter ISO 4217 code such as USD",
         );
