@@ -6,7 +6,9 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{eventually, expect_error, expect_json, spawn_app_with, TestApp, User};
+use crate::helpers::{
+    eventually, expect_error, expect_json, spawn_app, spawn_app_with, TestApp, User,
+};
 use crate::payments::{checked_out, wait_for_status, Webhook};
 
 /// A captured transaction with what became of its money.
@@ -113,7 +115,7 @@ async fn booking_of(app: &TestApp, buyer: &User, booking: &Value) -> Value {
 
 #[actix_web::test]
 async fn a_payment_on_time_ends_in_tickets() {
-    let app = spawn_app_with(|_| {}).await;
+    let app = spawn_app().await;
     let (buyer, _, booking) = one_seat_booking(&app).await;
     let webhook = Webhook::new(&app, &booking, "on-time");
     expect_json(webhook.send(&app).await, StatusCode::OK).await;
@@ -166,7 +168,7 @@ async fn a_late_payment_for_seats_sold_since_is_refunded() {
 /// payment that followed was refused (409 `invalid_state`) and recorded nowhere.
 #[actix_web::test]
 async fn a_mismatched_amount_is_refunded_and_the_correct_payment_after_it_confirms() {
-    let app = spawn_app_with(|_| {}).await;
+    let app = spawn_app().await;
     let (buyer, _, booking) = one_seat_booking(&app).await;
     let short = Webhook {
         amount: 1,
@@ -213,7 +215,7 @@ async fn a_mismatched_amount_is_refunded_and_the_correct_payment_after_it_confir
 /// used to be answered 409 and recorded nowhere.
 #[actix_web::test]
 async fn concurrent_successes_end_in_one_sale_and_a_refund_for_each_other_capture() {
-    let app = spawn_app_with(|_| {}).await;
+    let app = spawn_app().await;
     let (buyer, _, booking) = one_seat_booking(&app).await;
     let ids: Vec<String> = (0..4).map(|i| format!("capture-{i}")).collect();
     let webhooks: Vec<Webhook> = ids
@@ -239,7 +241,7 @@ async fn concurrent_successes_end_in_one_sale_and_a_refund_for_each_other_captur
 
 #[actix_web::test]
 async fn a_payment_for_a_cancelled_booking_is_refunded() {
-    let app = spawn_app_with(|_| {}).await;
+    let app = spawn_app().await;
     let (buyer, event, booking) = one_seat_booking(&app).await;
     let id = booking["id"].as_str().unwrap();
     expect_json(
@@ -271,7 +273,7 @@ async fn a_payment_for_a_cancelled_booking_is_refunded() {
 /// A double click or two tabs used to create several pending payments (2-5 of 6 in most runs).
 #[actix_web::test]
 async fn concurrent_checkouts_answer_one_payment() {
-    let app = spawn_app_with(|_| {}).await;
+    let app = spawn_app().await;
     let organizer = app.organizer().await;
     let buyer = app.customer().await;
     let (event, ticket_type) = app.event_with(&organizer, json!({}), None).await;
