@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use boxoffice_actors::clock::SystemClock;
 use boxoffice_actors::directory::EventDirectory;
 use boxoffice_actors::event_actor::EngineSettings;
 use boxoffice_actors::ids::{BookingId, EventId, SeatId, TicketTypeId, UserId};
@@ -156,6 +157,7 @@ fn actor_round_trip(c: &mut Criterion) {
                         snapshot_every_seconds: u64::MAX / 4,
                         ..EngineSettings::default()
                     },
+                    Arc::new(SystemClock),
                 )
             });
             b.iter_custom(|iterations| {

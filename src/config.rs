@@ -45,6 +45,7 @@ pub struct Settings {
     pub payment: PaymentSettings,
     pub tickets: TicketSettings,
     pub email: EmailSettings,
+    pub outbox: OutboxSettings,
     pub log: LogSettings,
 }
 
@@ -138,6 +139,13 @@ pub struct EmailSettings {
     pub from: String,
 }
 
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxSettings {
+    /// Attempts of a failing delivery before it becomes a dead letter.
+    pub max_attempts: u32,
+}
+
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -221,6 +229,7 @@ impl Settings {
                 self.database.connect_timeout_seconds,
             ),
             ("booking.hold_seconds", self.booking.hold_seconds),
+            ("outbox.max_attempts", self.outbox.max_attempts.into()),
             ("booking.max_per_order", self.booking.max_per_order.into()),
             (
                 "booking.mailbox_capacity",

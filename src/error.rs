@@ -152,9 +152,9 @@ impl ApiError {
     }
 
     /// An unexpected failure: the cause chain goes to the log, the client gets a generic message.
-    pub fn internal(error: impl Into<anyhow_like::Cause>) -> Self {
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
         let cause = error.into();
-        tracing::error!(error = %cause, "request failed");
+        tracing::error!(error = %format_args!("{cause:#}"), "request failed");
         Self::new(Code::Internal, "internal error; it has been logged")
     }
 }
@@ -395,32 +395,6 @@ pub async fn no_route(request: HttpRequest) -> ApiError {
             Code::NotFound,
             format!("no route {} {path}", request.method()),
         )
-    }
-}
-
-/// Error causes with their whole chain, for the log.
-pub mod anyhow_like {
-    use std::error::Error;
-    use std::fmt;
-
-    pub struct Cause(Box<dyn Error + Send + Sync + 'static>);
-
-    impl<E: Error + Send + Sync + 'static> From<E> for Cause {
-        fn from(error: E) -> Self {
-            Self(Box::new(error))
-        }
-    }
-
-    impl fmt::Display for Cause {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            write!(f, "{}", self.0)?;
-            let mut source = self.0.source();
-            while let Some(cause) = source {
-                write!(f, ": {cause}")?;
-                source = cause.source();
-            }
-            Ok(())
-        }
     }
 }
 

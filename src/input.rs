@@ -69,6 +69,74 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     }
 }
 
+/// A JSON body's bytes, for handlers that must keep them as sent (to verify a signature or
+/// fingerprint an idempotent request) before parsing them with [`json_object`]. The same rules
+/// as [`Json`]: `Content-Type: application/json` (415 otherwise) and at most
+/// `server.json_limit_bytes` (413), both answered in the API's error shape.
+pub struct JsonBytes(pub web::Bytes);
+
+/// The largest JSON body, `server.json_limit_bytes`, for [`JsonBytes`].
+#[derive(Clone, Copy, Debug)]
+pub struct JsonLimit(pub usize);
+
+impl FromRequest for JsonBytes {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<JsonLimit>()
+            .expect("JsonLimit is registered with the app")
+            .0;
+        let is_json = actix_web::HttpMessage::mime_type(req)
+            .ok()
+            .flatten()
+            .is_some_and(|mime| {
+                mime.subtype() == actix_web::mime::JSON
+                    || mime.suffix() == Some(actix_web::mime::JSON)
+            });
+        let too_large = |length: usize| {
+            ApiError::new(
+                Code::PayloadTooLarge,
+                format!("body of {length} bytes is over the limit of {limit}"),
+            )
+        };
+        let declared = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let refused = if !is_json {
+            Some(ApiError::new(
+                Code::UnsupportedMediaType,
+                "send the body as JSON with Content-Type: application/json",
+            ))
+        } else {
+            declared.filter(|&n| n > limit).map(too_large)
+        };
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if let Some(error) = refused {
+                return Err(error);
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = futures_util::StreamExt::next(&mut payload).await {
+                let chunk = chunk.map_err(|e| {
+                    ApiError::new(Code::BadRequest, format!("unreadable body: {e}"))
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(ApiError::new(
+                        Code::PayloadTooLarge,
+                        format!("body is over the limit of {limit} bytes"),
+                    ));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(JsonBytes(body.freeze()))
+        })
+    }
+}
+
 /// The years an event or sale date may fall in. A date outside them is a typing mistake
 /// (year 0, 20255) rather than a plan, and would sort and display oddly everywhere.
 pub const DATE_YEARS: std::ops::RangeInclusive<i32> = 2000..=2999;

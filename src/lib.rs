@@ -3,18 +3,21 @@
 //!
 //! - [`config`]: settings from `config.toml` and `BOXOFFICE__*` variables, checked at start.
 //! - [`database`]: connect, create and migrate PostgreSQL.
-//! - [`startup`]: shared state, routes and the HTTP server.
+//! - [`startup`]: the services handlers depend on, routes, the HTTP server and its outbox.
 //! - [`error`]: the table of error codes and the JSON error shape.
 //! - [`auth`]: accounts, login throttling, JWT access tokens, refresh-token families, roles.
 //! - [`users`]: the caller's profile and settings.
 //! - [`catalog`]: events, ticket types and seat maps; public search and organizer admin.
+//! - [`engine`]: the server's side of the engine port: its PostgreSQL journal, its answers
+//!   as API errors, its outbox consumer (a paid booking gets sold).
 //! - [`bookings`]: holds through the event engine, contact information, checkout, cancel;
-//!   the engine's PostgreSQL journal; organizers' sales reports.
+//!   organizers' sales reports.
+//! - [`status`]: booking and payment statuses, named once.
 //! - [`payments`]: the payment a checkout creates, the gateway's signed webhook.
 //! - [`tickets`]: one signed ticket per admission, its QR, check-in at the door.
 //! - [`mail`]: outgoing mail (files or SMTP); the ticket mail.
 //! - [`notifications`]: in-site notifications, listed and pushed live (server-sent events).
-//! - [`outbox`]: delivers domain events (a paid booking gets sold, or refunded).
+//! - [`outbox`]: delivers domain events to the consumers each domain registers; dead letters.
 //! - [`idempotency`]: `Idempotency-Key` replays for POSTs that create something.
 //! - [`ops`]: health, readiness, Prometheus metrics, the OpenAPI document.
 //! - [`demo`]: `boxoffice demo`, demo accounts and events created through the API.
@@ -26,6 +29,7 @@ pub mod cli;
 pub mod config;
 pub mod database;
 pub mod demo;
+pub mod engine;
 pub mod error;
 pub mod idempotency;
 pub mod input;
@@ -38,6 +42,7 @@ pub mod pagination;
 pub mod payments;
 pub mod site;
 pub mod startup;
+pub mod status;
 pub mod telemetry;
 pub mod tickets;
 pub mod users;

@@ -9,6 +9,34 @@ use crate::config::{EmailSettings, EmailTransport};
 use crate::input::escape_html;
 use crate::tickets::{qr, Ticket};
 
+/// Why a mail was not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("the mail could not be written to email.dir")]
+    File(#[from] lettre::transport::file::Error),
+    #[error("the SMTP server did not take the mail")]
+    Smtp(#[from] lettre::transport::smtp::Error),
+    #[error("the mail could not be built")]
+    Build(#[from] lettre::error::Error),
+    #[error("a ticket's QR could not be drawn")]
+    Qr(#[from] qrcode::types::QrError),
+    #[error("a ticket mail needs tickets")]
+    NoTickets,
+}
+
+impl MailError {
+    /// Whether sending it again cannot help: the SMTP server refused it for good (5xx, an
+    /// address it will not take) or the mail itself is wrong. A full disk or an SMTP server that
+    /// is down or busy (4xx) may pass later.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Self::Smtp(error) => error.is_permanent(),
+            Self::File(_) => false,
+            Self::Build(_) | Self::Qr(_) | Self::NoTickets => true,
+        }
+    }
+}
+
 pub struct Mailer {
     from: Mailbox,
     transport: Transport,
@@ -40,19 +68,12 @@ impl Mailer {
         Ok(Self { from, transport })
     }
 
-    pub async fn send(&self, message: Message) -> Result<(), String> {
+    pub async fn send(&self, message: Message) -> Result<(), MailError> {
         match &self.transport {
-            Transport::File(file) => file
-                .send(message)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-            Transport::Smtp(smtp) => smtp
-                .send(message)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
+            Transport::File(file) => file.send(message).await.map(|_| ())?,
+            Transport::Smtp(smtp) => smtp.send(message).await.map(|_| ())?,
         }
+        Ok(())
     }
 
     /// Who the mail comes from (`email.from`).
@@ -68,9 +89,9 @@ pub fn tickets_message(
     to: Mailbox,
     booking_code: &str,
     tickets: &[Ticket],
-) -> Result<Message, String> {
+) -> Result<Message, MailError> {
     let Some(first) = tickets.first() else {
-        return Err("a ticket mail needs tickets".into());
+        return Err(MailError::NoTickets);
     };
     let event = &first.event;
     let when = event.start_at.format("%A %-d %B %Y, %H:%M UTC");
@@ -101,7 +122,7 @@ pub fn tickets_message(
                 escape_html(&place),
                 escape_html(&ticket.code)
             ));
-        let png = qr::png(&ticket.code).map_err(|e| e.to_string())?;
+        let png = qr::png(&ticket.code)?;
         images.push(
             Attachment::new_inline(format!("ticket-{n}"))
                 .body(png, ContentType::parse("image/png").expect("a valid type")),
@@ -124,5 +145,5 @@ pub fn tickets_message(
                 .singlepart(SinglePart::plain(text))
                 .multipart(related),
         )
-        .map_err(|e| e.to_string())
+        .map_err(MailError::from)
 }

@@ -15,10 +15,13 @@ use tokio::sync::mpsc::{self, error::TrySendError};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::{AuthUser, StreamUser};
+use crate::auth::{AuthUser, RevokedSessions, StreamUser};
 use crate::error::ApiError;
+use crate::outbox::subjects::{
+    BOOKING_EXPIRED, PAYMENT_REFUNDED, PAYMENT_SUCCEEDED, TICKETS_ISSUED,
+};
+use crate::outbox::{Consumers, DeliveryError};
 use crate::pagination::{Page, PageQuery};
-use crate::startup::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/notifications").route(web::get().to(list_notifications)))
@@ -53,12 +56,12 @@ fn from_event(
         )
     };
     match subject {
-        "payments.succeeded" => Some((
+        PAYMENT_SUCCEEDED => Some((
             "payment_succeeded",
             "Payment received",
             format!("We received {}; your tickets are on their way.", price()),
         )),
-        "tickets.issued" => Some((
+        TICKETS_ISSUED => Some((
             "tickets_issued",
             "Your tickets are ready",
             format!(
@@ -66,8 +69,8 @@ fn from_event(
                 payload["tickets"].as_i64().unwrap_or_default()
             ),
         )),
-        "payments.refunded" => Some(("payment_refunded", "Payment refunded", refunded(payload))),
-        "bookings.expired" => Some((
+        PAYMENT_REFUNDED => Some(("payment_refunded", "Payment refunded", refunded(payload))),
+        BOOKING_EXPIRED => Some((
             "booking_expired",
             "Your hold expired",
             "The seats went back on sale; you can book again.".to_owned(),
@@ -92,16 +95,54 @@ fn refunded(payload: &serde_json::Value) -> String {
     }
 }
 
-/// Whether events of `subject` tell their user anything (most `bookings.*` do not).
-pub fn notifies(subject: &str) -> bool {
-    from_event(subject, &serde_json::Value::Null).is_some()
+/// The subjects that tell their user something (most `bookings.*` do not).
+pub const SUBJECTS: &[&str] = &[
+    PAYMENT_SUCCEEDED,
+    TICKETS_ISSUED,
+    PAYMENT_REFUNDED,
+    BOOKING_EXPIRED,
+];
+
+pub const NAME: &str = "notifier";
+
+/// `notifier`, the notifications' outbox consumer: what users are told.
+pub fn register(consumers: &mut Consumers, hub: Addr<NotificationHub>) {
+    consumers.register(NAME, SUBJECTS, move |delivery| {
+        let hub = hub.clone();
+        async move {
+            let event = FromEvent {
+                outbox_id: delivery.id,
+                subject: delivery.subject,
+                payload: delivery.payload,
+            };
+            Ok(hub.send(event).await??)
+        }
+    });
+}
+
+/// Why a notification was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum NotificationError {
+    #[error("the notifications database failed")]
+    Database(#[from] sqlx::Error),
+    #[error("a {0} event without a user_id")]
+    NoUser(String),
+}
+
+impl From<NotificationError> for DeliveryError {
+    fn from(error: NotificationError) -> Self {
+        match error {
+            NotificationError::Database(_) => DeliveryError::retry(error),
+            NotificationError::NoUser(_) => DeliveryError::refused(error),
+        }
+    }
 }
 
 /// The caller's notifications, newest first.
 #[utoipa::path(get, path = "/v1/notifications", tag = "notifications", params(PageQuery),
     responses((status = 200, body = crate::pagination::Page<Notification>)), security(("bearer" = [])))]
 pub async fn list_notifications(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
     user: AuthUser,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -113,7 +154,7 @@ pub async fn list_notifications(
     .bind(user.id)
     .bind(after)
     .bind(i64::from(limit) + 1)
-    .fetch_all(&state.pool)
+    .fetch_all(pool.get_ref())
     .await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(rows, limit, |n| n.id)))
 }
@@ -123,7 +164,7 @@ pub async fn list_notifications(
     responses((status = 200, body = Notification), (status = 404, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn mark_read(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
     user: AuthUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
@@ -133,7 +174,7 @@ pub async fn mark_read(
     ))
     .bind(*id)
     .bind(user.id)
-    .fetch_optional(&state.pool)
+    .fetch_optional(pool.get_ref())
     .await?;
     Ok(HttpResponse::Ok().json(notification.ok_or_else(|| ApiError::not_found("notification"))?))
 }
@@ -145,11 +186,12 @@ pub async fn mark_read(
 #[utoipa::path(get, path = "/v1/notifications/stream", tag = "notifications",
     responses((status = 200, content_type = "text/event-stream", body = String)), security(("bearer" = [])))]
 pub async fn stream_notifications(
-    state: web::Data<AppState>,
+    hub: web::Data<Addr<NotificationHub>>,
+    revoked: web::Data<RevokedSessions>,
     StreamUser(user): StreamUser,
 ) -> HttpResponse {
     let (tx, rx) = mpsc::channel::<Notification>(64);
-    state.hub.do_send(Subscribe { user: user.id, tx });
+    hub.do_send(Subscribe { user: user.id, tx });
     let opened = stream::once(async {
         Ok::<_, actix_web::Error>(web::Bytes::from_static(b": connected\n\n"))
     });
@@ -172,7 +214,7 @@ pub async fn stream_notifications(
         },
     );
     // logging out (or a reused refresh token) ends this login's streams, not only new requests
-    let ended = state.revoked.ended(user.session);
+    let ended = revoked.ended(user.session);
     let stream =
         futures_util::StreamExt::take_until(futures_util::StreamExt::chain(opened, events), ended);
     HttpResponse::Ok()
@@ -215,7 +257,7 @@ impl NotificationHub {
 
 /// A domain event from the outbox: notify its user if it concerns them.
 #[derive(Message)]
-#[rtype(result = "Result<(), String>")]
+#[rtype(result = "Result<(), NotificationError>")]
 pub struct FromEvent {
     pub outbox_id: i64,
     pub subject: String,
@@ -223,7 +265,7 @@ pub struct FromEvent {
 }
 
 impl Handler<FromEvent> for NotificationHub {
-    type Result = ResponseActFuture<Self, Result<(), String>>;
+    type Result = ResponseActFuture<Self, Result<(), NotificationError>>;
 
     fn handle(&mut self, msg: FromEvent, _: &mut Context<Self>) -> Self::Result {
         let pool = self.pool.clone();
@@ -265,7 +307,7 @@ async fn store(
     outbox_id: i64,
     subject: &str,
     payload: &serde_json::Value,
-) -> Result<Option<(UserId, Notification)>, String> {
+) -> Result<Option<(UserId, Notification)>, NotificationError> {
     let Some((kind, title, body)) = from_event(subject, payload) else {
         return Ok(None);
     };
@@ -273,7 +315,7 @@ async fn store(
         .as_str()
         .and_then(|u| u.parse::<UserId>().ok())
     else {
-        return Err(format!("{subject} without a user_id"));
+        return Err(NotificationError::NoUser(subject.to_owned()));
     };
     let data = serde_json::json!({"booking_id": payload["booking_id"], "payment_id": payload["payment_id"]});
     let stored: Option<Notification> = sqlx::query_as(&format!(
@@ -291,7 +333,6 @@ async fn store(
     .bind(data)
     .bind(outbox_id)
     .fetch_optional(pool)
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     Ok(stored.map(|notification| (user, notification)))
 }

@@ -1,5 +1,6 @@
 //! Operations endpoints: liveness, readiness (the database answers), Prometheus metrics by
 //! route, and the OpenAPI document generated from the handlers.
+use sqlx::PgPool;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -14,8 +15,6 @@ use serde::Serialize;
 use tracing_actix_web::RequestId;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
-
-use crate::startup::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/healthz").route(web::get().to(healthz)))
@@ -43,8 +42,8 @@ pub async fn healthz() -> HttpResponse {
 
 /// The process can serve: the database answers.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, body = Health), (status = 503, body = Health)))]
-pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    match sqlx::query("SELECT 1").execute(&state.pool).await {
+pub async fn readyz(pool: web::Data<PgPool>) -> HttpResponse {
+    match sqlx::query("SELECT 1").execute(pool.get_ref()).await {
         Ok(_) => HttpResponse::Ok().json(Health {
             status: "ok",
             error: None,
@@ -61,13 +60,13 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 
 /// Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain")))]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+pub async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
     if let Some(bytes) = resident_memory_bytes() {
-        state.metrics.resident_memory.set(bytes);
+        metrics.resident_memory.set(bytes);
     }
     let mut buffer = Vec::new();
     TextEncoder::new()
-        .encode(&state.metrics.registry.gather(), &mut buffer)
+        .encode(&metrics.registry.gather(), &mut buffer)
         .expect("encoding metrics into memory does not fail");
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
@@ -162,8 +161,8 @@ pub async fn record(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let metrics = req
-        .app_data::<web::Data<AppState>>()
-        .map(|s| s.metrics.clone());
+        .app_data::<web::Data<Metrics>>()
+        .map(|m| m.get_ref().clone());
     let method = req.method().to_string();
     let request_id = req.extensions().get::<RequestId>().copied();
     let mut response = next.call(req).await?;
@@ -277,8 +276,8 @@ fn error_response(description: &str) -> utoipa::openapi::Response {
         crate::auth::register, crate::auth::login, crate::auth::refresh, crate::auth::logout,
         crate::users::me, crate::users::update_me, crate::users::update_settings,
         crate::catalog::public::list_events, crate::catalog::public::get_event, crate::catalog::public::get_seats,
-        crate::bookings::hold, crate::bookings::get_booking, crate::bookings::list_bookings,
-        crate::bookings::information, crate::bookings::checkout, crate::bookings::cancel,
+        crate::bookings::hold::hold, crate::bookings::get_booking, crate::bookings::list_bookings,
+        crate::bookings::checkout::information, crate::bookings::checkout::checkout, crate::bookings::checkout::cancel,
         crate::payments::get_payment, crate::payments::webhook,
         crate::tickets::list_tickets, crate::tickets::get_ticket, crate::tickets::qr_svg, crate::tickets::qr_png, crate::tickets::check_in,
         crate::notifications::list_notifications, crate::notifications::mark_read, crate::notifications::stream_notifications,
@@ -287,7 +286,7 @@ fn error_response(description: &str) -> utoipa::openapi::Response {
         crate::catalog::admin::cancel_event, crate::catalog::admin::create_ticket_type, crate::catalog::admin::update_ticket_type,
         crate::catalog::admin::delete_ticket_type, crate::catalog::admin::define_seats, crate::catalog::admin::define_event_seats,
         crate::catalog::admin::get_seats, crate::catalog::admin::get_event_seats, crate::catalog::admin::delete_seats,
-        crate::bookings::sales::sales,
+        crate::bookings::sales::sales, crate::outbox::dead_letters::list, crate::outbox::dead_letters::replay,
         healthz, readyz, metrics, openapi,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::FieldError,

@@ -10,100 +10,168 @@ use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{from_fn, ErrorHandlerResponse, ErrorHandlers, Next};
 use actix_web::{web, App, HttpServer};
+use boxoffice_actors::clock::{Clock, SystemClock};
 use boxoffice_actors::directory::EventDirectory;
-use boxoffice_actors::ids::EventId;
 use sqlx::PgPool;
-use tokio::sync::Notify;
+use tokio::sync::watch;
 use tracing_actix_web::TracingLogger;
 
-use crate::telemetry::RequestSpan;
-
 use crate::auth::{self, JwtKeys, LoginThrottle, RegistrationThrottle, RevokedSessions};
-use crate::bookings::{self, journal::PgJournal};
-use crate::catalog;
 use crate::config::Settings;
 use crate::database::{self, DatabaseError};
 use crate::error::{extractors, ApiError, Code};
+use crate::input::JsonLimit;
 use crate::mail::Mailer;
 use crate::notifications::{self, NotificationHub};
 use crate::ops::{self, Metrics};
+use crate::outbox::{self, Consumers, Dispatcher, Wake};
 use crate::payments::provider::{PaymentActor, Sandbox};
+use crate::telemetry::RequestSpan;
 use crate::tickets::actor::TicketActor;
-use crate::users;
-use crate::{outbox, payments, tickets};
+use crate::{bookings, catalog, engine, payments, tickets, users};
 
-/// What every request handler may need, built once.
-pub struct AppState {
-    pub pool: PgPool,
-    pub settings: Arc<Settings>,
-    pub jwt: JwtKeys,
-    pub throttle: LoginThrottle,
-    pub registrations: RegistrationThrottle,
-    pub revoked: RevokedSessions,
-    pub metrics: Metrics,
-    /// The event actors: every hold and release goes through them.
-    pub engine: EventDirectory,
-    /// Wakes the outbox dispatcher when rows it should deliver were just written.
-    pub outbox: Arc<Notify>,
-    pub mailer: Arc<Mailer>,
-    /// Issues and mails tickets.
-    pub tickets: Addr<TicketActor>,
-    pub hub: Addr<NotificationHub>,
-    /// Creates and refunds payments with the gateway.
-    pub payments: Addr<PaymentActor>,
+/// What the application is built with besides its settings. Tests take a manual clock, or
+/// deliver the outbox themselves ([`Application::outbox`]) instead of in the background.
+pub struct Options {
+    /// The engine's time.
+    pub clock: Arc<dyn Clock>,
+    /// Whether the outbox dispatcher runs with the server (always, outside tests).
+    pub deliver_in_background: bool,
 }
 
-impl AppState {
-    pub async fn new(settings: Arc<Settings>, pool: PgPool) -> Result<Self, StartupError> {
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            deliver_in_background: true,
+        }
+    }
+}
+
+/// Everything request handlers may depend on, each registered as its own `web::Data<T>`: a
+/// handler names what it uses (the pool, the engine, a throttle) and nothing else.
+#[derive(Clone)]
+struct Services {
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    jwt: web::Data<JwtKeys>,
+    throttle: web::Data<LoginThrottle>,
+    registrations: web::Data<RegistrationThrottle>,
+    revoked: web::Data<RevokedSessions>,
+    metrics: web::Data<Metrics>,
+    /// The event actors: every hold and release goes through them.
+    engine: web::Data<EventDirectory>,
+    /// Wakes the outbox dispatcher when rows it should deliver were just written.
+    wake: web::Data<Wake>,
+    hub: web::Data<Addr<NotificationHub>>,
+    /// Creates and refunds payments with the gateway.
+    payments: web::Data<Addr<PaymentActor>>,
+}
+
+impl Services {
+    /// Builds the services and the outbox dispatcher with every domain's consumers.
+    async fn new(
+        settings: Arc<Settings>,
+        pool: PgPool,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(Self, Dispatcher), StartupError> {
         let auth = &settings.auth;
         let access_ttl = Duration::from_secs(auth.access_ttl_seconds);
         let since = chrono::Utc::now() - chrono::Duration::seconds(auth.access_ttl_seconds as i64);
         let revoked = auth::store::families_revoked_since(&pool, since).await?;
-        let outbox = Arc::new(Notify::new());
-        let journal = PgJournal::new(pool.clone(), outbox.clone());
-        let engine = EventDirectory::new(Arc::new(journal), settings.engine());
-        // events with live holds get their actors now, so those holds expire on time after a restart
-        let live: Vec<EventId> = sqlx::query_scalar(
-            "SELECT DISTINCT event_id FROM bookings WHERE status IN ('held', 'pending_payment')",
-        )
-        .fetch_all(&pool)
-        .await?;
-        engine.start(live);
+        let wake = Wake::default();
+        let engine = engine::start(&pool, wake.clone(), settings.engine(), clock).await?;
+        let engine = web::Data::new(engine);
         let mailer = Mailer::new(&settings.email).map_err(|cause| StartupError::MailDir {
             dir: settings.email.dir.display().to_string(),
             cause,
         })?;
-        let mailer = Arc::new(mailer);
-        let signing_key = settings.tickets.signing_key.expose();
         let tickets = TicketActor::new(
             pool.clone(),
-            signing_key,
+            settings.tickets.signing_key.expose(),
             &settings.server.public_url,
-            mailer.clone(),
+            Arc::new(mailer),
         );
+        let tickets = Supervisor::start(move |_| tickets);
         let hub = NotificationHub::new(pool.clone());
+        let hub = Supervisor::start(move |_| hub);
         let provider = Arc::new(Sandbox {
             public_url: settings.server.public_url.clone(),
         });
         let payments = PaymentActor::new(pool.clone(), provider);
-        Ok(Self {
-            engine,
-            outbox,
-            mailer,
-            tickets: Supervisor::start(move |_| tickets),
-            hub: Supervisor::start(move |_| hub),
-            payments: Supervisor::start(move |_| payments),
-            jwt: JwtKeys::new(&auth.jwt_secret, auth.access_ttl_seconds),
-            throttle: LoginThrottle::new(settings.login_limits()),
-            registrations: RegistrationThrottle::new(
+        let payments = Supervisor::start(move |_| payments);
+
+        // a row goes to its subject's consumers in this order: the change first, then the news
+        let mut consumers = Consumers::default();
+        engine::consumer::register(
+            &mut consumers,
+            pool.clone(),
+            engine.clone(),
+            payments.clone(),
+        );
+        payments::consumer::register(&mut consumers, payments.clone());
+        tickets::consumer::register(&mut consumers, tickets);
+        notifications::register(&mut consumers, hub.clone());
+        let dispatcher = Dispatcher::new(
+            pool.clone(),
+            wake.clone(),
+            consumers,
+            settings.outbox.max_attempts,
+        );
+        let services = Self {
+            jwt: web::Data::new(JwtKeys::new(&auth.jwt_secret, auth.access_ttl_seconds)),
+            throttle: web::Data::new(LoginThrottle::new(settings.login_limits())),
+            registrations: web::Data::new(RegistrationThrottle::new(
                 auth.register_max_per_ip,
                 Duration::from_secs(auth.register_window_seconds),
-            ),
-            revoked: RevokedSessions::new(access_ttl, revoked),
-            metrics: Metrics::new(),
-            pool,
-            settings,
-        })
+            )),
+            revoked: web::Data::new(RevokedSessions::new(access_ttl, revoked)),
+            metrics: web::Data::new(Metrics::new()),
+            engine,
+            wake: web::Data::new(wake),
+            hub: web::Data::new(hub),
+            payments: web::Data::new(payments),
+            pool: web::Data::new(pool),
+            settings: web::Data::from(settings),
+        };
+        Ok((services, dispatcher))
+    }
+
+    /// Every route of the API, with the services and extractor settings they share.
+    fn configure(&self, cfg: &mut web::ServiceConfig) {
+        let server = &self.settings.server;
+        cfg.app_data(self.pool.clone())
+            .app_data(self.settings.clone())
+            .app_data(self.jwt.clone())
+            .app_data(self.throttle.clone())
+            .app_data(self.registrations.clone())
+            .app_data(self.revoked.clone())
+            .app_data(self.metrics.clone())
+            .app_data(self.engine.clone())
+            .app_data(self.wake.clone())
+            .app_data(self.hub.clone())
+            .app_data(self.payments.clone())
+            .app_data(JsonLimit(server.json_limit_bytes))
+            .app_data(extractors::json_config(server.json_limit_bytes))
+            .app_data(extractors::query_config())
+            .app_data(extractors::path_config());
+        let seat_map_limit = server.seat_map_limit_bytes;
+        cfg.service(
+            web::scope("/v1")
+                .wrap(from_fn(no_store))
+                .configure(auth::routes)
+                .configure(users::routes)
+                .configure(catalog::public::routes)
+                .configure(bookings::routes)
+                .configure(payments::routes)
+                .configure(tickets::routes)
+                .configure(notifications::routes)
+                .configure(outbox::dead_letters::routes)
+                .configure(|cfg| catalog::admin::routes(cfg, seat_map_limit)),
+        )
+        .configure(payments::sandbox::routes)
+        .configure(ops::routes)
+        .configure(crate::site::routes);
     }
 }
 
@@ -123,15 +191,28 @@ pub struct Application {
     port: u16,
     pool: PgPool,
     server: Server,
+    engine: web::Data<EventDirectory>,
+    outbox: Dispatcher,
+    /// Tells the background dispatcher to stop; `None` when tests deliver themselves.
+    delivery: Option<(watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
 }
 
 impl Application {
     /// Connects (creating and migrating the database as needed) and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with(settings, Options::default()).await
+    }
+
+    pub async fn build_with(settings: Settings, options: Options) -> Result<Self, StartupError> {
         let pool = database::connect_and_migrate(&settings).await?;
         let settings = Arc::new(settings);
-        let state = web::Data::new(AppState::new(settings.clone(), pool.clone()).await?);
-        actix_web::rt::spawn(outbox::run(state.clone()));
+        let (services, outbox) =
+            Services::new(settings.clone(), pool.clone(), options.clock).await?;
+        let delivery = options.deliver_in_background.then(|| {
+            let (stop, stopped) = watch::channel(false);
+            (stop, actix_web::rt::spawn(outbox.clone().run(stopped)))
+        });
+        let engine = services.engine.clone();
         let listener =
             TcpListener::bind(settings.server.bind).map_err(|cause| StartupError::Bind {
                 addr: settings.server.bind.to_string(),
@@ -146,7 +227,7 @@ impl Application {
                 .wrap(ErrorHandlers::new().default_handler(json_error_body))
                 .wrap(from_fn(ops::record))
                 .wrap(TracingLogger::<RequestSpan>::new())
-                .configure(|cfg| configure(cfg, state.clone()))
+                .configure(|cfg| services.configure(cfg))
         })
         .shutdown_timeout(settings.server.shutdown_timeout_seconds);
         if settings.server.workers > 0 {
@@ -160,7 +241,14 @@ impl Application {
             })?
             .run();
         tracing::info!(port, mode = ?settings.server.mode, "listening");
-        Ok(Self { port, pool, server })
+        Ok(Self {
+            port,
+            pool,
+            server,
+            engine,
+            outbox,
+            delivery,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -171,38 +259,31 @@ impl Application {
         &self.pool
     }
 
+    /// The event engine the server holds and releases through.
+    pub fn engine(&self) -> web::Data<EventDirectory> {
+        self.engine.clone()
+    }
+
+    /// The outbox dispatcher, for tests that deliver it themselves ([`Dispatcher::deliver_all`]).
+    pub fn outbox(&self) -> Dispatcher {
+        self.outbox.clone()
+    }
+
     /// Serves until SIGTERM or SIGINT, then lets in-flight requests finish (up to
-    /// `server.shutdown_timeout_seconds`) and closes the database pool.
+    /// `server.shutdown_timeout_seconds`), lets the outbox finish the delivery in flight, and
+    /// closes the database pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        if let Some((stop, running)) = self.delivery {
+            let _ = stop.send(true);
+            if let Err(error) = running.await {
+                tracing::error!(%error, "the outbox dispatcher ended abnormally");
+            }
+        }
         self.pool.close().await;
         tracing::info!("stopped");
         result
     }
-}
-
-/// Every route of the API, with the state and extractor settings they share.
-pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
-    let settings = state.settings.clone();
-    cfg.app_data(state)
-        .app_data(extractors::json_config(settings.server.json_limit_bytes))
-        .app_data(extractors::query_config())
-        .app_data(extractors::path_config())
-        .service(
-            web::scope("/v1")
-                .wrap(from_fn(no_store))
-                .configure(auth::routes)
-                .configure(users::routes)
-                .configure(catalog::public::routes)
-                .configure(bookings::routes)
-                .configure(payments::routes)
-                .configure(tickets::routes)
-                .configure(notifications::routes)
-                .configure(|cfg| catalog::admin::routes(cfg, settings.server.seat_map_limit_bytes)),
-        )
-        .configure(payments::sandbox::routes)
-        .configure(ops::routes)
-        .configure(crate::site::routes);
 }
 
 /// Answers under `/v1` depend on the caller or on live state (seats, bookings), so no cache,

@@ -9,7 +9,6 @@ use utoipa::ToSchema;
 use crate::auth::{store::roles_of, AuthUser, Role};
 use crate::error::{violated_constraint, ApiError, Code, Validation};
 use crate::input::{check_url, nullable, Json};
-use crate::startup::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -100,8 +99,8 @@ pub struct UpdateSettings {
 /// The caller's profile and settings.
 #[utoipa::path(get, path = "/v1/users/me", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = Me), (status = 401, body = crate::error::ErrorBody)))]
-pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(load_me(&state.pool, user.id).await?))
+pub async fn me(pool: web::Data<PgPool>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(load_me(&pool, user.id).await?))
 }
 
 /// Change username, avatar or birthday. Fields left out keep their value; `null` clears one.
@@ -110,7 +109,7 @@ pub async fn me(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRespon
               (status = 422, body = crate::error::ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn update_me(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
     user: AuthUser,
     body: Json<UpdateMe>,
 ) -> Result<HttpResponse, ApiError> {
@@ -158,17 +157,17 @@ pub async fn update_me(
     .bind(body.avatar.flatten())
     .bind(birthday.is_some())
     .bind(birthday.flatten())
-    .execute(&state.pool)
+    .execute(pool.get_ref())
     .await
     .map_err(username_conflict)?;
-    Ok(HttpResponse::Ok().json(load_me(&state.pool, user.id).await?))
+    Ok(HttpResponse::Ok().json(load_me(&pool, user.id).await?))
 }
 
 /// Change notification preferences; fields left out keep their value.
 #[utoipa::path(patch, path = "/v1/users/me/settings", tag = "users", security(("bearer" = [])), request_body = UpdateSettings,
     responses((status = 200, body = Me)))]
 pub async fn update_settings(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
     user: AuthUser,
     body: Json<UpdateSettings>,
 ) -> Result<HttpResponse, ApiError> {
@@ -181,9 +180,9 @@ pub async fn update_settings(
     .bind(user.id)
     .bind(body.email_notifications)
     .bind(body.site_notifications)
-    .execute(&state.pool)
+    .execute(pool.get_ref())
     .await?;
-    Ok(HttpResponse::Ok().json(load_me(&state.pool, user.id).await?))
+    Ok(HttpResponse::Ok().json(load_me(&pool, user.id).await?))
 }
 
 fn parse_birthday(text: &str) -> Result<NaiveDate, &'static str> {

@@ -10,6 +10,7 @@ use actix::{Arbiter, ArbiterHandle};
 use dashmap::DashMap;
 use tokio::sync::oneshot;
 
+use crate::clock::Clock;
 use crate::event_actor::{
     CancelHold, ConfirmBooking, Confirmation, Crash, EditCatalog, EditError, EngineError,
     EngineSettings, EventActor, HoldSeats, Reload, TypeCounts,
@@ -47,12 +48,14 @@ pub struct EventDirectory {
     shared: Arc<Shared>,
     journal: Arc<dyn Journal>,
     settings: Arc<EngineSettings>,
+    clock: Arc<dyn Clock>,
     arbiters: Vec<Arbiter>,
 }
 
 impl EventDirectory {
-    /// Starts `settings.threads` engine threads. Must run inside an actix system.
-    pub fn new(journal: Arc<dyn Journal>, settings: EngineSettings) -> Self {
+    /// Starts `settings.threads` engine threads. Must run inside an actix system. Every actor
+    /// takes its time from `clock`.
+    pub fn new(journal: Arc<dyn Journal>, settings: EngineSettings, clock: Arc<dyn Clock>) -> Self {
         let arbiters = (0..settings.threads.max(1))
             .map(|_| Arbiter::new())
             .collect();
@@ -60,12 +63,18 @@ impl EventDirectory {
             shared: Arc::default(),
             journal,
             settings: Arc::new(settings),
+            clock,
             arbiters,
         }
     }
 
     pub fn settings(&self) -> &EngineSettings {
         &self.settings
+    }
+
+    /// The time the engine decides by.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
     }
 
     /// Holds admissions; the answer comes once the hold is durable.
@@ -221,6 +230,7 @@ impl EventDirectory {
             self.journal.clone(),
             self.settings.clone(),
             self.shared.clone(),
+            self.clock.clone(),
         );
         self.arbiter(event).spawn_fn(move || {
             Context::with_receiver(rx).run(actor);

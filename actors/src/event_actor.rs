@@ -5,11 +5,12 @@
 //! the journal (that is its supervision).
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
+use crate::clock::Clock;
 use crate::directory::Shared;
 use crate::ids::{BookingId, EventId, TicketTypeId, UserId};
 use crate::inventory::{
@@ -167,6 +168,7 @@ pub struct EventActor {
     journal: Arc<dyn Journal>,
     settings: Arc<EngineSettings>,
     shared: Arc<Shared>,
+    clock: Arc<dyn Clock>,
     phase: Phase,
     status: EventStatus,
     inventory: EventInventory,
@@ -180,17 +182,12 @@ pub struct EventActor {
     /// Runs once the open batch is durable, before the next one.
     pending_edit: Option<PendingEdit>,
     since_snapshot: u64,
-    last_snapshot: Instant,
+    /// When the last snapshot was taken, by the actor's clock.
+    last_snapshot: Millis,
     /// The deadline the expiry timer is set for.
     timer: Option<(Millis, SpawnHandle)>,
     /// No expiry before this (after a failed commit), so a database outage is not hammered.
     quiet_until: Millis,
-}
-
-pub fn now_millis() -> Millis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as Millis)
 }
 
 impl EventActor {
@@ -199,12 +196,15 @@ impl EventActor {
         journal: Arc<dyn Journal>,
         settings: Arc<EngineSettings>,
         shared: Arc<Shared>,
+        clock: Arc<dyn Clock>,
     ) -> Self {
+        let now = clock.now();
         Self {
             event,
             journal,
             settings,
             shared,
+            clock,
             phase: Phase::Loading,
             status: EventStatus::Draft,
             inventory: EventInventory::default(),
@@ -215,7 +215,7 @@ impl EventActor {
             reload_requested: false,
             pending_edit: None,
             since_snapshot: 0,
-            last_snapshot: Instant::now(),
+            last_snapshot: now,
             timer: None,
             quiet_until: 0,
         }
@@ -342,7 +342,7 @@ impl EventActor {
                 Err(error) => {
                     tracing::error!(event_id = %act.event, %error, decisions = batch.changes.len(),
                         "journal commit failed; undoing the batch");
-                    act.quiet_until = now_millis() + COMMIT_RETRY_MILLIS;
+                    act.quiet_until = act.clock.now() + COMMIT_RETRY_MILLIS;
                     for waiter in waiters {
                         waiter(Err(EngineError::Unavailable(
                             "could not save the booking; retry".into(),
@@ -453,13 +453,15 @@ impl EventActor {
             .max(self.inventory.hold_count() as u64 / 2);
         let due = self.since_snapshot >= every
             || (self.since_snapshot > 0
-                && self.last_snapshot.elapsed()
-                    >= Duration::from_secs(self.settings.snapshot_every_seconds));
+                && self.clock.now() - self.last_snapshot
+                    >= Millis::try_from(self.settings.snapshot_every_seconds)
+                        .unwrap_or(Millis::MAX)
+                        .saturating_mul(1000));
         if !due {
             return;
         }
         self.since_snapshot = 0;
-        self.last_snapshot = Instant::now();
+        self.last_snapshot = self.clock.now();
         let write = self
             .journal
             .snapshot(self.event, self.version, self.inventory.snapshot());
@@ -501,11 +503,11 @@ impl EventActor {
             ctx.cancel_future(handle);
         }
         if let Some(at) = next {
-            let delay = Duration::from_millis((at - now_millis()).max(0) as u64);
-            let handle = ctx.run_later(delay, |act, ctx| {
+            let due = self.clock.sleep_until(at).into_actor(self);
+            let handle = ctx.spawn(due.map(|(), act, ctx| {
                 act.timer = None;
                 act.expire_due(ctx);
-            });
+            }));
             self.timer = Some((at, handle));
         }
     }
@@ -514,7 +516,7 @@ impl EventActor {
         if self.ready().is_err() {
             return;
         }
-        let now = now_millis();
+        let now = self.clock.now();
         if let Some(expired) = self.guarded(ctx, |act| act.inventory.expire(now)) {
             for hold in expired {
                 self.enqueue(
@@ -580,7 +582,7 @@ impl Handler<HoldSeats> for EventActor {
                 return;
             }
         }
-        let now = now_millis();
+        let now = self.clock.now();
         let expires_at = now + (self.settings.hold_seconds as Millis) * 1000;
         let Some(decision) = self.guarded(ctx, |act| {
             act.inventory.hold(&request, now, expires_at).cloned()

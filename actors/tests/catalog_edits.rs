@@ -3,6 +3,7 @@
 //! between two batches, with the actor's memory following at once.
 use std::sync::{Arc, Mutex};
 
+use boxoffice_actors::clock::SystemClock;
 use boxoffice_actors::directory::EventDirectory;
 use boxoffice_actors::event_actor::{EditError, EngineError, EngineSettings};
 use boxoffice_actors::ids::{BookingId, EventId, SeatId, TicketTypeId, UserId};
@@ -95,7 +96,11 @@ fn engine(types: Vec<TicketTypeSpec>) -> (Arc<EventDirectory>, Log) {
         types,
         log: log.clone(),
     };
-    let directory = EventDirectory::new(Arc::new(journal), EngineSettings::default());
+    let directory = EventDirectory::new(
+        Arc::new(journal),
+        EngineSettings::default(),
+        Arc::new(SystemClock),
+    );
     (Arc::new(directory), log)
 }
 

@@ -24,10 +24,11 @@ pub use session::{AuthUser, Organizer, RevokedSessions, StreamUser};
 pub use throttle::{LoginLimits, LoginThrottle, RegistrationThrottle};
 pub use token::{Claims, JwtKeys};
 
+use crate::config::Settings;
 use crate::error::{ApiError, Code, Validation};
 use crate::input::Json;
-use crate::startup::AppState;
 use crate::users::Username;
+use sqlx::PgPool;
 
 /// What an account may do. Every account is a customer; organizers run their own events;
 /// admins run all of them.
@@ -121,7 +122,9 @@ pub struct TokenResponse {
               (status = 429, description = "too_many_attempts", body = crate::error::ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn register(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    registrations: web::Data<RegistrationThrottle>,
     req: HttpRequest,
     body: Json<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -145,9 +148,8 @@ pub async fn register(
     let (email, password) = (email.expect("validated"), password.expect("validated"));
 
     // counted before the hash, so concurrent registrations cannot overtake the limit either
-    let ip = client_ip(&req, state.settings.server.trust_forwarded_for);
-    state
-        .registrations
+    let ip = client_ip(&req, settings.server.trust_forwarded_for);
+    registrations
         .reserve(ip, Instant::now())
         .map_err(|seconds| {
             ApiError::new(
@@ -159,7 +161,7 @@ pub async fn register(
     let hash = password::hash(password.into_inner()).await?;
     let id = UserId::new();
     let created_at = store::create_account(
-        &state.pool,
+        &pool,
         store::NewAccount {
             id,
             email: &email,
@@ -184,16 +186,18 @@ pub async fn register(
               (status = 429, description = "too_many_attempts", body = crate::error::ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn login(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    jwt: web::Data<JwtKeys>,
+    throttle: web::Data<LoginThrottle>,
     req: HttpRequest,
     body: Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { email, password } = body.into_inner();
     let account = email.trim().to_lowercase();
-    let ip = client_ip(&req, state.settings.server.trust_forwarded_for);
+    let ip = client_ip(&req, settings.server.trust_forwarded_for);
     // counted before the password is checked: concurrent guesses cannot overtake the limits
-    let attempt = state
-        .throttle
+    let attempt = throttle
         .reserve(&account, ip, Instant::now())
         .map_err(|seconds| {
             ApiError::new(
@@ -202,7 +206,7 @@ pub async fn login(
             )
             .retry_after(seconds)
         })?;
-    let user = match check_password(&state, &account, password).await {
+    let user = match check_password(&pool, &account, password).await {
         Ok(Some(user)) => user,
         // the attempt stays counted: it was a failure
         Ok(None) => {
@@ -212,23 +216,24 @@ pub async fn login(
             ))
         }
         Err(e) => {
-            state.throttle.abandon(attempt);
+            throttle.abandon(attempt);
             return Err(e);
         }
     };
-    state.throttle.succeeded(attempt);
-    let tokens = start_session(&state, user, Uuid::now_v7()).await?;
+    throttle.succeeded(attempt);
+    let refresh_ttl = settings.auth.refresh_ttl_seconds;
+    let tokens = start_session(&pool, &jwt, refresh_ttl, user, Uuid::now_v7()).await?;
     tracing::info!(user_id = %user, "logged in");
     Ok(HttpResponse::Ok().json(tokens))
 }
 
 /// The account whose password `password` is, if it is.
 async fn check_password(
-    state: &AppState,
+    pool: &PgPool,
     account: &str,
     password: String,
 ) -> Result<Option<UserId>, ApiError> {
-    let found = store::find_credentials(&state.pool, account).await?;
+    let found = store::find_credentials(pool, account).await?;
     let (user, stored) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
@@ -243,21 +248,24 @@ async fn check_password(
     responses((status = 200, body = TokenResponse), (status = 401, description = "invalid_refresh_token", body = crate::error::ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn refresh(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
+    jwt: web::Data<JwtKeys>,
+    revoked: web::Data<RevokedSessions>,
     body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let presented = token::hash_refresh_token(body.refresh_token.trim());
     let (next, next_hash) = token::new_refresh_token();
     let expires_at =
-        Utc::now() + chrono::Duration::seconds(state.settings.auth.refresh_ttl_seconds as i64);
-    match store::rotate_refresh_token(&state.pool, &presented, &next_hash, expires_at).await? {
+        Utc::now() + chrono::Duration::seconds(settings.auth.refresh_ttl_seconds as i64);
+    match store::rotate_refresh_token(&pool, &presented, &next_hash, expires_at).await? {
         store::Rotation::Rotated { user, family } => {
-            let roles = store::roles_of(&state.pool, user).await?;
+            let roles = store::roles_of(&pool, user).await?;
             Ok(HttpResponse::Ok().json(TokenResponse {
-                access_token: state.jwt.issue(user, family, roles, Utc::now()),
+                access_token: jwt.issue(user, family, roles, Utc::now()),
                 refresh_token: next,
                 token_type: "Bearer",
-                expires_in: state.jwt.access_ttl_seconds,
+                expires_in: jwt.access_ttl_seconds,
             }))
         }
         store::Rotation::Invalid => Err(ApiError::new(
@@ -265,7 +273,7 @@ pub async fn refresh(
             "the refresh token is unknown, expired or revoked; log in again",
         )),
         store::Rotation::Reused { family } => {
-            state.revoked.revoke(family);
+            revoked.revoke(family);
             tracing::warn!(session = %family, "refresh token reused; the login is revoked");
             Err(ApiError::new(
                 Code::InvalidRefreshToken,
@@ -279,28 +287,33 @@ pub async fn refresh(
 #[utoipa::path(post, path = "/v1/auths/logout", tag = "auth", security(("bearer" = [])),
     responses((status = 204, description = "logged out"), (status = 401, body = crate::error::ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
-pub async fn logout(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
-    store::revoke_family(&state.pool, user.id, user.session).await?;
-    state.revoked.revoke(user.session);
+pub async fn logout(
+    pool: web::Data<PgPool>,
+    revoked: web::Data<RevokedSessions>,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    store::revoke_family(&pool, user.id, user.session).await?;
+    revoked.revoke(user.session);
     Ok(HttpResponse::NoContent().finish())
 }
 
 async fn start_session(
-    state: &AppState,
+    pool: &PgPool,
+    jwt: &JwtKeys,
+    refresh_ttl_seconds: u64,
     user: UserId,
     family: Uuid,
 ) -> Result<TokenResponse, ApiError> {
     let (refresh_token, hash) = token::new_refresh_token();
     let now = Utc::now();
-    let expires_at =
-        now + chrono::Duration::seconds(state.settings.auth.refresh_ttl_seconds as i64);
-    store::insert_refresh_token(&state.pool, user, family, &hash, expires_at).await?;
-    let roles = store::roles_of(&state.pool, user).await?;
+    let expires_at = now + chrono::Duration::seconds(refresh_ttl_seconds as i64);
+    store::insert_refresh_token(pool, user, family, &hash, expires_at).await?;
+    let roles = store::roles_of(pool, user).await?;
     Ok(TokenResponse {
-        access_token: state.jwt.issue(user, family, roles, now),
+        access_token: jwt.issue(user, family, roles, now),
         refresh_token,
         token_type: "Bearer",
-        expires_in: state.jwt.access_ttl_seconds,
+        expires_in: jwt.access_ttl_seconds,
     })
 }
 

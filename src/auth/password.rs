@@ -19,7 +19,7 @@ pub async fn hash(password: String) -> Result<String, ApiError> {
     })
     .await
     .map_err(ApiError::internal)?
-    .map_err(|e| ApiError::internal(std::io::Error::other(e.to_string())))
+    .map_err(|e| ApiError::internal(anyhow::anyhow!("hashing failed: {e}")))
 }
 
 /// Checks `password` against `stored`. With no stored hash (unknown email) it still does the

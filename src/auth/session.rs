@@ -12,9 +12,8 @@ use dashmap::DashMap;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use super::Role;
+use super::{JwtKeys, Role};
 use crate::error::{ApiError, Code};
-use crate::startup::AppState;
 
 /// The authenticated caller of a request.
 #[derive(Clone, Debug)]
@@ -103,17 +102,20 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
 }
 
 fn authenticate_token(req: &HttpRequest, token: Option<&str>) -> Result<AuthUser, ApiError> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .expect("AppState is registered with the app");
+    let jwt = req
+        .app_data::<web::Data<JwtKeys>>()
+        .expect("JwtKeys are registered with the app");
+    let revoked = req
+        .app_data::<web::Data<RevokedSessions>>()
+        .expect("RevokedSessions are registered with the app");
     let token = token.ok_or_else(|| {
         ApiError::new(
             Code::Unauthorized,
             "send an access token: Authorization: Bearer <token>",
         )
     })?;
-    let claims = state.jwt.verify(token.trim())?;
-    if state.revoked.contains(claims.sid) {
+    let claims = jwt.verify(token.trim())?;
+    if revoked.contains(claims.sid) {
         return Err(ApiError::new(
             Code::Unauthorized,
             "this login has ended; log in again",

@@ -2,15 +2,16 @@
 //! per ticket type, and the latest bookings. Counts come from the running engine when there is
 //! one (what buyers are being told), else from the bookings.
 use actix_web::{web, HttpResponse};
+use boxoffice_actors::directory::EventDirectory;
 use boxoffice_actors::ids::{BookingId, EventId, TicketTypeId};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use sqlx::PgPool;
 use utoipa::ToSchema;
 
 use crate::auth::Organizer;
 use crate::catalog::admin::owned_event;
 use crate::error::ApiError;
-use crate::startup::AppState;
 
 const RECENT: i64 = 10;
 
@@ -59,11 +60,12 @@ pub struct RecentBooking {
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id, event_id = %id))]
 pub async fn sales(
-    state: web::Data<AppState>,
+    engine: web::Data<EventDirectory>,
+    pool: web::Data<PgPool>,
     Organizer(user): Organizer,
     id: web::Path<EventId>,
 ) -> Result<HttpResponse, ApiError> {
-    let event = owned_event(&state.pool, &user, *id).await?;
+    let event = owned_event(&pool, &user, *id).await?;
     let mut ticket_types: Vec<TypeSales> = sqlx::query_as(
         "SELECT tt.id AS ticket_type_id, tt.name, tt.qty::bigint AS capacity, tt.currency,
                 COALESCE(sum(bi.qty) FILTER (WHERE b.status = 'confirmed'), 0)::bigint AS sold,
@@ -78,12 +80,12 @@ pub async fn sales(
          ORDER BY tt.position, tt.created_at",
     )
     .bind(event.id)
-    .fetch_all(&state.pool)
+    .fetch_all(pool.get_ref())
     .await?;
     let mut revenue = std::collections::BTreeMap::new();
     for row in &mut ticket_types {
         // the engine answers holds before the next read of the bookings would see them
-        if let Some(counts) = state.engine.counts(row.ticket_type_id) {
+        if let Some(counts) = engine.counts(row.ticket_type_id) {
             row.held = counts.held.into();
             row.sold = counts.sold.into();
             row.capacity = counts.capacity.into();
@@ -97,7 +99,7 @@ pub async fn sales(
     )
     .bind(event.id)
     .bind(RECENT)
-    .fetch_all(&state.pool)
+    .fetch_all(pool.get_ref())
     .await?;
     Ok(HttpResponse::Ok().json(Sales {
         event_id: event.id,

@@ -8,14 +8,16 @@ use sqlx::PgPool;
 
 use super::{status_conflict, BookedSeat, Booking, BookingItem, BookingPayment, Information};
 use crate::error::{ApiError, Code};
+use crate::outbox::subjects::BOOKING_CHECKED_OUT;
 use crate::pagination::Page;
+use crate::status::{BookingStatus, PaymentStatus};
 
 #[derive(sqlx::FromRow)]
 struct BookingRow {
     id: BookingId,
     booking_code: String,
     event_id: EventId,
-    status: String,
+    status: BookingStatus,
     held_at: DateTime<Utc>,
     expired_at: DateTime<Utc>,
     total_price: i64,
@@ -121,7 +123,7 @@ async fn complete(pool: &PgPool, rows: Vec<BookingRow>) -> Result<Vec<Booking>, 
         });
     }
     let payments: Vec<(BookingId, BookingPayment)> =
-        sqlx::query_as::<_, (BookingId, uuid::Uuid, String, Option<String>, String)>(
+        sqlx::query_as::<_, (BookingId, uuid::Uuid, String, Option<String>, PaymentStatus)>(
             "SELECT DISTINCT ON (booking_id) booking_id, id, payment_code, checkout_url, status
          FROM payments WHERE booking_id = ANY($1)
          ORDER BY booking_id, status IN ('succeeded', 'refunded') DESC, id DESC",
@@ -194,8 +196,8 @@ async fn lock_live(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     id: BookingId,
     user: UserId,
-) -> Result<String, ApiError> {
-    let row: Option<(String, bool)> = sqlx::query_as(
+) -> Result<BookingStatus, ApiError> {
+    let row: Option<(BookingStatus, bool)> = sqlx::query_as(
         "SELECT status, expired_at <= now() FROM bookings WHERE id = $1 AND user_id = $2 FOR UPDATE",
     )
     .bind(id)
@@ -203,10 +205,10 @@ async fn lock_live(
     .fetch_optional(&mut **tx)
     .await?;
     let (status, past_deadline) = row.ok_or_else(|| ApiError::not_found("booking"))?;
-    match status.as_str() {
-        "held" | "pending_payment" if past_deadline => Err(status_conflict("expired")),
-        "held" | "pending_payment" => Ok(status),
-        other => Err(status_conflict(other)),
+    match status {
+        live if live.is_live() && past_deadline => Err(status_conflict(BookingStatus::Expired)),
+        live if live.is_live() => Ok(live),
+        ended => Err(status_conflict(ended)),
     }
 }
 
@@ -236,7 +238,7 @@ pub async fn save_information(
     Ok(())
 }
 
-/// `held` to `pending_payment` with a `bookings.confirmed` outbox row, in one transaction. A
+/// `held` to `pending_payment` with a `bookings.confirmed` (checked out) outbox row, in one transaction. A
 /// booking already pending payment is left as it is.
 pub async fn checkout(
     pool: &PgPool,
@@ -245,7 +247,7 @@ pub async fn checkout(
     method: &str,
 ) -> Result<(), ApiError> {
     let mut tx = pool.begin().await?;
-    if lock_live(&mut tx, id, user).await? == "pending_payment" {
+    if lock_live(&mut tx, id, user).await? == BookingStatus::PendingPayment {
         return Ok(());
     }
     let has_information: bool =
@@ -268,13 +270,14 @@ pub async fn checkout(
     .await?;
     sqlx::query(
         "INSERT INTO outbox (subject, aggregate_id, payload)
-         SELECT 'bookings.confirmed', b.id, jsonb_build_object(
+         SELECT $2, b.id, jsonb_build_object(
                   'booking_id', b.id, 'event_id', b.event_id, 'user_id', b.user_id,
                   'payment_method', b.payment_method, 'total_price', b.total_price,
                   'currency', b.currency, 'expired_at', b.expired_at)
          FROM bookings b WHERE b.id = $1",
     )
     .bind(id)
+    .bind(BOOKING_CHECKED_OUT)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

@@ -5,6 +5,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, HttpResponse};
+use boxoffice_actors::directory::EventDirectory;
 use boxoffice_actors::ids::{EventId, TicketTypeId};
 use boxoffice_actors::inventory::InventoryEdit;
 use chrono::{DateTime, Utc};
@@ -21,7 +22,6 @@ use crate::auth::{AuthUser, Organizer};
 use crate::error::{ApiError, Code, Validation};
 use crate::input::{check_date, check_text, check_url, nullable, Json};
 use crate::pagination::Page;
-use crate::startup::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig, seat_map_limit: usize) {
     let seat_json = crate::error::extractors::json_config(seat_map_limit);
@@ -84,12 +84,12 @@ async fn reload_engine(
         .get("id")
         .and_then(|id| id.parse::<EventId>().ok());
     let changes = request.method() != Method::GET;
-    let state = request.app_data::<web::Data<AppState>>().cloned();
+    let engine = request.app_data::<web::Data<EventDirectory>>().cloned();
     let response = next.call(request).await?;
-    if let (true, true, Some(event), Some(state)) =
-        (changes, response.status().is_success(), event, state)
+    if let (true, true, Some(event), Some(engine)) =
+        (changes, response.status().is_success(), event, engine)
     {
-        state.engine.reload(event);
+        engine.reload(event);
     }
     Ok(response)
 }
@@ -282,7 +282,7 @@ impl EventFields<'_> {
     responses((status = 201, body = EventDetail), (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn create_event(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
     Organizer(user): Organizer,
     body: Json<CreateEvent>,
 ) -> Result<HttpResponse, ApiError> {
@@ -314,18 +314,18 @@ pub async fn create_event(
     .bind(fields.end_at)
     .bind(fields.banner)
     .bind(fields.location.trim())
-    .execute(&state.pool)
+    .execute(pool.get_ref())
     .await?;
     tracing::info!(event_id = %id, "event created");
-    let event = owned_event(&state.pool, &user, id).await?;
-    Ok(HttpResponse::Created().json(detail(&state.pool, event).await?))
+    let event = owned_event(&pool, &user, id).await?;
+    Ok(HttpResponse::Created().json(detail(&pool, event).await?))
 }
 
 /// The caller's events (all of them for an admin), in every status.
 #[utoipa::path(get, path = "/v1/admin/events", tag = "admin", security(("bearer" = [])), params(EventQuery, StatusQuery),
     responses((status = 200, body = Page<Event>)))]
 pub async fn list_events(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
     Organizer(user): Organizer,
     search: web::Query<EventQuery>,
     status: web::Query<StatusQuery>,
@@ -346,20 +346,19 @@ pub async fn list_events(
     } else {
         Scope::OwnedBy(user.id)
     };
-    Ok(HttpResponse::Ok()
-        .json(store::list_events(&state.pool, scope, &filter, cursor, limit).await?))
+    Ok(HttpResponse::Ok().json(store::list_events(&pool, scope, &filter, cursor, limit).await?))
 }
 
 /// One of the caller's events with all its ticket types, hidden ones included.
 #[utoipa::path(get, path = "/v1/admin/events/{id}", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = EventDetail), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get_event(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
     Organizer(user): Organizer,
     id: web::Path<EventId>,
 ) -> Result<HttpResponse, ApiError> {
-    let event = owned_event(&state.pool, &user, *id).await?;
-    Ok(HttpResponse::Ok().json(detail(&state.pool, event).await?))
+    let event = owned_event(&pool, &user, *id).await?;
+    Ok(HttpResponse::Ok().json(detail(&pool, event).await?))
 }
 
 /// Edit an event.
@@ -367,12 +366,12 @@ pub async fn get_event(
     responses((status = 200, body = EventDetail), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id, event_id = %id))]
 pub async fn update_event(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
     Organizer(user): Organizer,
     id: web::Path<EventId>,
     body: Json<UpdateEvent>,
 ) -> Result<HttpResponse, ApiError> {
-    let event = owned_event(&state.pool, &user, *id).await?;
+    let event = owned_event(&pool, &user, *id).await?;
     not_cancelled(&event)?;
     let body = body.into_inner();
     let category = body.category.as_deref().map(|c| c.trim().to_lowercase());
@@ -404,10 +403,10 @@ pub async fn update_event(
     .bind(fields.end_at)
     .bind(fields.banner)
     .bind(fields.location.trim())
-    .execute(&state.pool)
+    .execute(pool.get_ref())
     .await?;
-    let event = owned_event(&state.pool, &user, event.id).await?;
-    Ok(HttpResponse::Ok().json(detail(&state.pool, event).await?))
+    let event = owned_event(&pool, &user, event.id).await?;
+    Ok(HttpResponse::Ok().json(detail(&pool, event).await?))
 }
 
 /// Delete an event that has sold nothing. With bookings or payments it answers 409
@@ -416,12 +415,12 @@ pub async fn update_event(
     responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 409, description = "event_has_sales", body = crate::error::ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id, event_id = %id))]
 pub async fn delete_event(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
     Organizer(user): Organizer,
     id: web::Path<EventId>,
 ) -> Result<HttpResponse, ApiError> {
-    let event = owned_event(&state.pool, &user, *id).await?;
-    let mut tx = state.pool.begin().await?;
+    let event = owned_event(&pool, &user, *id).await?;
+    let mut tx = pool.begin().await?;
     // lock the event so no booking can start between the check and the delete
     sqlx::query("SELECT 1 FROM events WHERE id = $1 FOR UPDATE")
         .bind(event.id)
@@ -462,21 +461,21 @@ pub async fn delete_event(
     responses((status = 200, body = EventDetail), (status = 404, body = crate::error::ErrorBody), (status = 409, description = "invalid_state", body = crate::error::ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id, event_id = %id))]
 pub async fn publish_event(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
     Organizer(user): Organizer,
     id: web::Path<EventId>,
 ) -> Result<HttpResponse, ApiError> {
-    let event = owned_event(&state.pool, &user, *id).await?;
+    let event = owned_event(&pool, &user, *id).await?;
     not_cancelled(&event)?;
     if event.status == "draft" {
-        let ticket_types = store::ticket_types_of(&state.pool, event.id, false).await?;
+        let ticket_types = store::ticket_types_of(&pool, event.id, false).await?;
         if ticket_types.is_empty() {
             return Err(ApiError::new(
                 Code::InvalidState,
                 "add an active ticket type before publishing",
             ));
         }
-        let seats = store::seats_of(&state.pool, event.id, None).await?;
+        let seats = store::seats_of(&pool, event.id, None).await?;
         if let Some(unmapped) = ticket_types
             .iter()
             .find(|t| t.seat_mapped && !seats.iter().any(|s| s.ticket_type_id == t.id))
@@ -491,12 +490,12 @@ pub async fn publish_event(
         }
         sqlx::query("UPDATE events SET status = 'published', published_at = now() WHERE id = $1 AND status = 'draft'")
             .bind(event.id)
-            .execute(&state.pool)
+            .execute(pool.get_ref())
             .await?;
         tracing::info!(event_id = %event.id, "event published");
     }
-    let event = owned_event(&state.pool, &user, event.id).await?;
-    Ok(HttpResponse::Ok().json(detail(&state.pool, event).await?))
+    let event = owned_event(&pool, &user, event.id).await?;
+    Ok(HttpResponse::Ok().json(detail(&pool, event).await?))
 }
 
 /// Call the event off: it leaves the catalog listing and takes no new bookings. Cancelling a
@@ -505,18 +504,18 @@ pub async fn publish_event(
     responses((status = 200, body = EventDetail), (status = 404, body = crate::error::ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id, event_id = %id))]
 pub async fn cancel_event(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
     Organizer(user): Organizer,
     id: web::Path<EventId>,
 ) -> Result<HttpResponse, ApiError> {
-    let event = owned_event(&state.pool, &user, *id).await?;
+    let event = owned_event(&pool, &user, *id).await?;
     sqlx::query("UPDATE events SET status = 'cancelled' WHERE id = $1 AND status <> 'cancelled'")
         .bind(event.id)
-        .execute(&state.pool)
+        .execute(pool.get_ref())
         .await?;
     tracing::info!(event_id = %event.id, "event cancelled");
-    let event = owned_event(&state.pool, &user, event.id).await?;
-    Ok(HttpResponse::Ok().json(detail(&state.pool, event).await?))
+    let event = owned_event(&pool, &user, event.id).await?;
+    Ok(HttpResponse::Ok().json(detail(&pool, event).await?))
 }
 
 /// A ticket type's fields after a create or an edit, checked together.
@@ -643,12 +642,12 @@ async fn saved_ticket_type(
         (status = 409, description = "invalid_state: the event is cancelled", body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id, event_id = %id))]
 pub async fn create_ticket_type(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
     Organizer(user): Organizer,
     id: web::Path<EventId>,
     body: Json<CreateTicketType>,
 ) -> Result<HttpResponse, ApiError> {
-    let event = owned_event(&state.pool, &user, *id).await?;
+    let event = owned_event(&pool, &user, *id).await?;
     not_cancelled(&event)?;
     let body = body.into_inner();
     let mut fields = TicketTypeFields {
@@ -667,8 +666,8 @@ pub async fn create_ticket_type(
     };
     fields.validate()?;
     let id = TicketTypeId::new();
-    save_ticket_type(&mut *state.pool.acquire().await?, event.id, id, &fields).await?;
-    Ok(HttpResponse::Created().json(saved_ticket_type(&state.pool, event.id, id).await?))
+    save_ticket_type(&mut *pool.acquire().await?, event.id, id, &fields).await?;
+    Ok(HttpResponse::Created().json(saved_ticket_type(&pool, event.id, id).await?))
 }
 
 async fn owned_ticket_type(
@@ -691,13 +690,14 @@ async fn owned_ticket_type(
     responses((status = 200, body = TicketType), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
 pub async fn update_ticket_type(
-    state: web::Data<AppState>,
+    engine: web::Data<EventDirectory>,
+    pool: web::Data<PgPool>,
     Organizer(user): Organizer,
     path: web::Path<(EventId, TicketTypeId)>,
     body: Json<UpdateTicketType>,
 ) -> Result<HttpResponse, ApiError> {
     let (event_id, id) = path.into_inner();
-    let (event, current) = owned_ticket_type(&state.pool, &user, event_id, id).await?;
+    let (event, current) = owned_ticket_type(&pool, &user, event_id, id).await?;
     not_cancelled(&event)?;
     let body = body.into_inner();
     let mut fields = TicketTypeFields {
@@ -718,9 +718,7 @@ pub async fn update_ticket_type(
     };
     fields.validate()?;
 
-    let has_seats = !store::seats_of(&state.pool, event.id, Some(id))
-        .await?
-        .is_empty();
+    let has_seats = !store::seats_of(&pool, event.id, Some(id)).await?.is_empty();
     if current.seat_mapped && has_seats && fields.number_seats != i64::from(current.number_seats) {
         return Err(ApiError::invalid(
             "number_seats",
@@ -741,7 +739,8 @@ pub async fn update_ticket_type(
     }];
     let event_id = event.id;
     through_engine(
-        &state,
+        &pool,
+        &engine,
         event.id,
         edits,
         "number_seats cannot go below that",
@@ -768,7 +767,7 @@ pub async fn update_ticket_type(
         },
     )
     .await?;
-    Ok(HttpResponse::Ok().json(saved_ticket_type(&state.pool, event.id, id).await?))
+    Ok(HttpResponse::Ok().json(saved_ticket_type(&pool, event.id, id).await?))
 }
 
 /// Remove a ticket type that was never booked (409 `ticket_type_has_sales` otherwise; hide it
@@ -777,15 +776,17 @@ pub async fn update_ticket_type(
     params(("id" = String, Path), ("ticket_type_id" = String, Path)),
     responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)))]
 pub async fn delete_ticket_type(
-    state: web::Data<AppState>,
+    engine: web::Data<EventDirectory>,
+    pool: web::Data<PgPool>,
     Organizer(user): Organizer,
     path: web::Path<(EventId, TicketTypeId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (event_id, id) = path.into_inner();
-    let (event, _) = owned_ticket_type(&state.pool, &user, event_id, id).await?;
+    let (event, _) = owned_ticket_type(&pool, &user, event_id, id).await?;
     not_cancelled(&event)?;
     through_engine(
-        &state,
+        &pool,
+        &engine,
         event.id,
         vec![InventoryEdit::Remove { ticket_type: id }],
         "it cannot be removed; set its status to hidden instead",
@@ -814,13 +815,14 @@ pub async fn delete_ticket_type(
     params(("id" = String, Path), ("ticket_type_id" = String, Path)), request_body = SeatMapRequest,
     responses((status = 200, body = SeatMap), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn define_seats(
-    state: web::Data<AppState>,
+    engine: web::Data<EventDirectory>,
+    pool: web::Data<PgPool>,
     Organizer(user): Organizer,
     path: web::Path<(EventId, TicketTypeId)>,
     body: Json<SeatMapRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (event_id, id) = path.into_inner();
-    store_seat_map(&state, &user, event_id, id, &body).await
+    store_seat_map(&pool, &engine, &user, event_id, id, &body).await
 }
 
 /// The same as the ticket-type route, with `ticket_type_id` in the body.
@@ -828,7 +830,8 @@ pub async fn define_seats(
     params(("id" = String, Path)), request_body = SeatMapRequest,
     responses((status = 200, body = SeatMap), (status = 409, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn define_event_seats(
-    state: web::Data<AppState>,
+    engine: web::Data<EventDirectory>,
+    pool: web::Data<PgPool>,
     Organizer(user): Organizer,
     id: web::Path<EventId>,
     body: Json<SeatMapRequest>,
@@ -836,17 +839,17 @@ pub async fn define_event_seats(
     let ticket_type = body
         .ticket_type_id
         .ok_or_else(|| ApiError::invalid("ticket_type_id", "is required"))?;
-    store_seat_map(&state, &user, *id, ticket_type, &body).await
+    store_seat_map(&pool, &engine, &user, *id, ticket_type, &body).await
 }
 
 async fn store_seat_map(
-    state: &AppState,
+    pool: &PgPool,
+    engine: &EventDirectory,
     user: &AuthUser,
     event_id: EventId,
     id: TicketTypeId,
     body: &SeatMapRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let pool = &state.pool;
     let (event, ticket_type) = owned_ticket_type(pool, user, event_id, id).await?;
     not_cancelled(&event)?;
     if !ticket_type.seat_mapped {
@@ -857,7 +860,7 @@ async fn store_seat_map(
     }
     let seats = body.seats()?;
     let count = seats.len();
-    replace_seats(state, event.id, id, seats).await?;
+    replace_seats(pool, engine, event.id, id, seats).await?;
     tracing::info!(event_id = %event.id, ticket_type_id = %id, seats = count, "seat map defined");
     let seats = store::seats_of(pool, event.id, Some(id)).await?;
     Ok(HttpResponse::Ok().json(SeatMap {
@@ -870,13 +873,13 @@ async fn store_seat_map(
 #[utoipa::path(get, path = "/v1/admin/events/{id}/ticket_types/{ticket_type_id}/seats", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path), ("ticket_type_id" = String, Path)), responses((status = 200, body = SeatMap)))]
 pub async fn get_seats(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
     Organizer(user): Organizer,
     path: web::Path<(EventId, TicketTypeId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (event_id, id) = path.into_inner();
-    let (event, _) = owned_ticket_type(&state.pool, &user, event_id, id).await?;
-    let seats = store::seats_of(&state.pool, event.id, Some(id)).await?;
+    let (event, _) = owned_ticket_type(&pool, &user, event_id, id).await?;
+    let seats = store::seats_of(&pool, event.id, Some(id)).await?;
     Ok(HttpResponse::Ok().json(SeatMap {
         event_id: event.id,
         seats,
@@ -887,12 +890,12 @@ pub async fn get_seats(
 #[utoipa::path(get, path = "/v1/admin/events/{id}/seats", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path)), responses((status = 200, body = SeatMap)))]
 pub async fn get_event_seats(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
     Organizer(user): Organizer,
     id: web::Path<EventId>,
 ) -> Result<HttpResponse, ApiError> {
-    let event = owned_event(&state.pool, &user, *id).await?;
-    let seats = store::seats_of(&state.pool, event.id, None).await?;
+    let event = owned_event(&pool, &user, *id).await?;
+    let seats = store::seats_of(&pool, event.id, None).await?;
     Ok(HttpResponse::Ok().json(SeatMap {
         event_id: event.id,
         seats,
@@ -903,14 +906,15 @@ pub async fn get_event_seats(
 #[utoipa::path(delete, path = "/v1/admin/events/{id}/ticket_types/{ticket_type_id}/seats", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path), ("ticket_type_id" = String, Path)), responses((status = 204), (status = 409, body = crate::error::ErrorBody)))]
 pub async fn delete_seats(
-    state: web::Data<AppState>,
+    engine: web::Data<EventDirectory>,
+    pool: web::Data<PgPool>,
     Organizer(user): Organizer,
     path: web::Path<(EventId, TicketTypeId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (event_id, id) = path.into_inner();
-    let (event, _) = owned_ticket_type(&state.pool, &user, event_id, id).await?;
+    let (event, _) = owned_ticket_type(&pool, &user, event_id, id).await?;
     not_cancelled(&event)?;
-    replace_seats(&state, event.id, id, Vec::new()).await?;
+    replace_seats(&pool, &engine, event.id, id, Vec::new()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -918,13 +922,15 @@ pub async fn delete_seats(
 /// refused while any seat is held or sold, and once any booking ever named the type (its rows
 /// keep the old seats).
 async fn replace_seats(
-    state: &AppState,
+    pool: &PgPool,
+    engine: &EventDirectory,
     event: EventId,
     id: TicketTypeId,
     seats: Vec<NewSeat>,
 ) -> Result<(), ApiError> {
     through_engine(
-        state,
+        pool,
+        engine,
         event,
         vec![InventoryEdit::Seats { ticket_type: id }],
         "the seat map cannot change while they are",

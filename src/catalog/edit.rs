@@ -9,9 +9,10 @@ use boxoffice_actors::inventory::{InventoryEdit, Stranded, TicketTypeSpec};
 use boxoffice_actors::journal::{BoxFuture, CatalogWrite, JournalError, Written};
 use sqlx::{PgPool, Postgres, Transaction};
 
-use crate::bookings::journal;
+use boxoffice_actors::directory::EventDirectory;
+
+use crate::engine::journal;
 use crate::error::{ApiError, Code};
-use crate::startup::AppState;
 
 pub type Tx = Transaction<'static, Postgres>;
 
@@ -21,7 +22,8 @@ type WriteFuture<T> = BoxFuture<Result<Written<Result<T, ApiError>>, JournalErro
 /// the refusal's message ("... are held or sold, so {then}"). `write` gets the transaction
 /// and hands it back with its answer; an error from it rolls everything back.
 pub async fn through_engine<T, F, Fut>(
-    state: &AppState,
+    pool: &PgPool,
+    engine: &EventDirectory,
     event: EventId,
     edits: Vec<InventoryEdit>,
     then: &str,
@@ -32,10 +34,10 @@ where
     F: FnOnce(Tx) -> Fut + Send + 'static,
     Fut: Future<Output = Result<(Tx, T), ApiError>> + Send + 'static,
 {
-    let pool = state.pool.clone();
+    let db = pool.clone();
     let write: CatalogWrite<Result<T, ApiError>> = Box::new(move || -> WriteFuture<T> {
         Box::pin(async move {
-            Ok(match in_transaction(&pool, event, write).await {
+            Ok(match in_transaction(&db, event, write).await {
                 Ok((types, answer)) => Written {
                     types: Some(types),
                     answer: Ok(answer),
@@ -47,9 +49,9 @@ where
             })
         })
     });
-    match state.engine.edit(event, edits, write).await {
+    match engine.edit(event, edits, write).await {
         Ok(answer) => answer,
-        Err(EditError::Stranded(stranded)) => Err(refusal(&state.pool, stranded, then).await),
+        Err(EditError::Stranded(stranded)) => Err(refusal(pool, stranded, then).await),
         Err(EditError::Engine(error)) => Err(error.into()),
     }
 }

@@ -1,16 +1,17 @@
 //! What buyers see: published events, searched and filtered, one page at a time; an event with
 //! its ticket types and availability; its seat map.
 use actix_web::{web, HttpResponse};
+use boxoffice_actors::directory::EventDirectory;
 use boxoffice_actors::ids::EventId;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use sqlx::PgPool;
 use utoipa::IntoParams;
 
 use super::store::{self, EventCursor, EventFilter, Scope};
 use super::{check_category, EventDetail, SeatMap};
 use crate::error::{ApiError, Validation};
 use crate::pagination::{self, Page};
-use crate::startup::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/events").route(web::get().to(list_events)))
@@ -86,11 +87,11 @@ impl EventQuery {
 #[utoipa::path(get, path = "/v1/events", tag = "catalog", params(EventQuery),
     responses((status = 200, body = Page<super::Event>), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn list_events(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
     query: web::Query<EventQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (filter, cursor, limit) = query.into_inner().parse(&mut Validation::new())?;
-    let page = store::list_events(&state.pool, Scope::Published, &filter, cursor, limit).await?;
+    let page = store::list_events(&pool, Scope::Published, &filter, cursor, limit).await?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -104,18 +105,19 @@ async fn visible_event(pool: &sqlx::PgPool, id: EventId) -> Result<super::Event,
 #[utoipa::path(get, path = "/v1/events/{id}", tag = "catalog", params(("id" = String, Path)),
     responses((status = 200, body = EventDetail), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get_event(
-    state: web::Data<AppState>,
+    engine: web::Data<EventDirectory>,
+    pool: web::Data<PgPool>,
     id: web::Path<EventId>,
 ) -> Result<HttpResponse, ApiError> {
-    let event = visible_event(&state.pool, *id).await?;
-    let mut ticket_types = store::ticket_types_uncounted(&state.pool, event.id).await?;
+    let event = visible_event(&pool, *id).await?;
+    let mut ticket_types = store::ticket_types_uncounted(&pool, event.id).await?;
     // the engine's counts as of its last commit when its actor is running, else the database's
     for ticket_type in &mut ticket_types {
-        ticket_type.available = match state.engine.counts(ticket_type.id) {
+        ticket_type.available = match engine.counts(ticket_type.id) {
             Some(counts) => counts.available().into(),
             None => {
                 i64::from(ticket_type.number_seats)
-                    - store::taken_admissions(&state.pool, ticket_type.id).await?
+                    - store::taken_admissions(pool.get_ref(), ticket_type.id).await?
             }
         };
     }
@@ -129,11 +131,11 @@ pub async fn get_event(
 #[utoipa::path(get, path = "/v1/events/{id}/seats", tag = "catalog", params(("id" = String, Path)),
     responses((status = 200, body = SeatMap), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get_seats(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
     id: web::Path<EventId>,
 ) -> Result<HttpResponse, ApiError> {
-    let event = visible_event(&state.pool, *id).await?;
-    let seats = store::seats_of(&state.pool, event.id, None).await?;
+    let event = visible_event(&pool, *id).await?;
+    let seats = store::seats_of(&pool, event.id, None).await?;
     Ok(HttpResponse::Ok().json(SeatMap {
         event_id: event.id,
         seats,

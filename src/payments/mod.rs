@@ -1,6 +1,7 @@
 //! Payments: the pending payment a checkout creates with the gateway, the gateway's signed
 //! webhook that settles it, and the buyer's view of it. What a settled payment does to the
 //! booking happens after, through the outbox (see [`crate::outbox`]).
+pub mod consumer;
 pub mod provider;
 pub mod sandbox;
 pub mod signature;
@@ -14,8 +15,11 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
+use crate::config::Settings;
 use crate::error::{ApiError, Code};
-use crate::startup::AppState;
+use crate::input::JsonBytes;
+use crate::outbox::Wake;
+use sqlx::PgPool;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/payments/webhook").route(web::post().to(webhook)))
@@ -68,8 +72,8 @@ pub struct Transaction {
 /// What can go wrong below HTTP when payments talk to the provider and the database.
 #[derive(Debug, thiserror::Error)]
 pub enum PaymentError {
-    #[error("the payment gateway failed: {0}")]
-    Gateway(String),
+    #[error("the payment gateway failed: {0:#}")]
+    Gateway(anyhow::Error),
     #[error("the payments database failed")]
     Database(#[from] sqlx::Error),
 }
@@ -79,11 +83,11 @@ pub enum PaymentError {
     responses((status = 200, body = Payment), (status = 404, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get_payment(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
     user: AuthUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let payment = store::find(&state.pool, *id, user.id)
+    let payment = store::find(&pool, *id, user.id)
         .await?
         .ok_or_else(|| ApiError::not_found("payment"))?;
     Ok(HttpResponse::Ok().json(payment))
@@ -118,15 +122,17 @@ pub struct WebhookBody {
         (status = 409, body = crate::error::ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn webhook(
-    state: web::Data<AppState>,
+    wake: web::Data<Wake>,
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
     request: HttpRequest,
-    body: web::Bytes,
+    JsonBytes(body): JsonBytes,
 ) -> Result<HttpResponse, ApiError> {
     let header = request
         .headers()
         .get(signature::HEADER)
         .and_then(|v| v.to_str().ok());
-    let secret = state.settings.payment.webhook_secret.expose();
+    let secret = settings.payment.webhook_secret.expose();
     signature::verify(
         secret,
         header,
@@ -143,14 +149,14 @@ pub async fn webhook(
         return Err(ApiError::invalid("status", "must be succeeded or failed"));
     }
     let payment = store::settle(
-        &state.pool,
-        &state.settings.payment.provider,
+        &pool,
+        &settings.payment.provider,
         &query.payment_code,
         query.booking_id,
         &query.transaction_id,
         &body,
     )
     .await?;
-    state.outbox.notify_one();
+    wake.wake();
     Ok(HttpResponse::Ok().json(payment))
 }

@@ -11,24 +11,23 @@ use boxoffice_actors::ids::BookingId;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::PaymentError;
+
+/// What a gateway call answers: its failures come with their cause, whatever the gateway is.
+pub type GatewayFuture<T> = Pin<Box<dyn Future<Output = Result<T, anyhow::Error>> + Send>>;
+
 /// What a gateway must do for us.
 pub trait PaymentProvider: Send + Sync + 'static {
     /// Stored on each payment.
     fn name(&self) -> &'static str;
 
     /// Registers a payment with the gateway and returns where the buyer pays it.
-    fn checkout(
-        &self,
-        payment: &NewPayment,
-    ) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send>>;
+    fn checkout(&self, payment: &NewPayment) -> GatewayFuture<String>;
 
     /// Gives one captured transaction's money back. Asked again for the same transaction, a
     /// provider refunds it once (real gateways take the transaction id as the refund's
     /// idempotency key).
-    fn refund(
-        &self,
-        refund: &RefundRequest,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+    fn refund(&self, refund: &RefundRequest) -> GatewayFuture<()>;
 }
 
 pub struct RefundRequest {
@@ -56,10 +55,7 @@ impl PaymentProvider for Sandbox {
         "sandbox"
     }
 
-    fn checkout(
-        &self,
-        payment: &NewPayment,
-    ) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send>> {
+    fn checkout(&self, payment: &NewPayment) -> GatewayFuture<String> {
         let url = format!(
             "{}/sandbox/pay/{}",
             self.public_url.trim_end_matches('/'),
@@ -68,10 +64,7 @@ impl PaymentProvider for Sandbox {
         Box::pin(async move { Ok(url) })
     }
 
-    fn refund(
-        &self,
-        _: &RefundRequest,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> {
+    fn refund(&self, _: &RefundRequest) -> GatewayFuture<()> {
         Box::pin(async { Ok(()) })
     }
 }
@@ -95,24 +88,45 @@ impl Supervised for PaymentActor {}
 
 /// Make sure a checked-out booking has a pending payment with the gateway.
 #[derive(Message)]
-#[rtype(result = "Result<(), String>")]
+#[rtype(result = "Result<(), PaymentError>")]
 pub struct EnsurePayment(pub BookingId);
 
-/// Refund a succeeded payment (its seats could not be sold), saying why.
+/// A succeeded payment's booking could not be sold; payments decide what happens to the money
+/// (today: it is refunded, saying why).
 #[derive(Message)]
-#[rtype(result = "Result<(), String>")]
-pub struct Refund {
+#[rtype(result = "Result<(), PaymentError>")]
+pub struct Unsold {
     pub payment: Uuid,
-    pub reason: String,
+    pub why: UnsoldBecause,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnsoldBecause {
+    /// The buyer cancelled the booking before the payment arrived.
+    BookingCancelled,
+    /// The hold had ended and its admissions were sold to someone else.
+    AdmissionsSold,
+}
+
+impl UnsoldBecause {
+    /// What the buyer is told (the refund notification says "We refunded 90.00 USD: <this>.").
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::BookingCancelled => "the booking was cancelled before the payment arrived",
+            Self::AdmissionsSold => {
+                "your hold had ended and the seats were sold before the payment arrived"
+            }
+        }
+    }
 }
 
 /// Give a recorded transaction's money back through the provider.
 #[derive(Message)]
-#[rtype(result = "Result<(), String>")]
+#[rtype(result = "Result<(), PaymentError>")]
 pub struct RefundTransaction(pub Uuid);
 
 impl Handler<EnsurePayment> for PaymentActor {
-    type Result = ResponseFuture<Result<(), String>>;
+    type Result = ResponseFuture<Result<(), PaymentError>>;
 
     fn handle(
         &mut self,
@@ -120,36 +134,31 @@ impl Handler<EnsurePayment> for PaymentActor {
         _: &mut Context<Self>,
     ) -> Self::Result {
         let (pool, provider) = (self.pool.clone(), self.provider.clone());
-        Box::pin(async move {
-            super::store::ensure_pending(&pool, booking, provider.as_ref())
-                .await
-                .map_err(|e| e.to_string())
-        })
+        Box::pin(
+            async move { super::store::ensure_pending(&pool, booking, provider.as_ref()).await },
+        )
     }
 }
 
-impl Handler<Refund> for PaymentActor {
-    type Result = ResponseFuture<Result<(), String>>;
+impl Handler<Unsold> for PaymentActor {
+    type Result = ResponseFuture<Result<(), PaymentError>>;
 
-    fn handle(&mut self, msg: Refund, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: Unsold, _: &mut Context<Self>) -> Self::Result {
         let pool = self.pool.clone();
         Box::pin(async move {
-            super::store::refund_payment(&pool, msg.payment, &msg.reason)
-                .await
-                .map_err(|e| e.to_string())
+            tracing::info!(payment_id = %msg.payment, why = ?msg.why, "paid booking not sold: refunding");
+            super::store::refund_payment(&pool, msg.payment, msg.why.reason()).await
         })
     }
 }
 
 impl Handler<RefundTransaction> for PaymentActor {
-    type Result = ResponseFuture<Result<(), String>>;
+    type Result = ResponseFuture<Result<(), PaymentError>>;
 
     fn handle(&mut self, msg: RefundTransaction, _: &mut Context<Self>) -> Self::Result {
         let (pool, provider) = (self.pool.clone(), self.provider.clone());
-        Box::pin(async move {
-            super::store::refund_transaction(&pool, msg.0, provider.as_ref())
-                .await
-                .map_err(|e| e.to_string())
-        })
+        Box::pin(
+            async move { super::store::refund_transaction(&pool, msg.0, provider.as_ref()).await },
+        )
     }
 }

@@ -5,12 +5,13 @@
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use boxoffice_actors::ids::BookingId;
 use serde::Deserialize;
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::signature;
+use crate::config::Settings;
 use crate::error::ApiError;
 use crate::input::escape_html;
-use crate::startup::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -32,7 +33,7 @@ struct Pending {
     event_name: String,
 }
 
-async fn pending(state: &AppState, code: &str) -> Result<Pending, ApiError> {
+async fn pending(pool: &PgPool, code: &str) -> Result<Pending, ApiError> {
     sqlx::query_as(
         "SELECT p.payment_code, p.booking_id, p.price, p.currency, p.method, p.status, b.booking_code,
                 e.name AS event_name
@@ -40,7 +41,7 @@ async fn pending(state: &AppState, code: &str) -> Result<Pending, ApiError> {
          WHERE p.payment_code = $1",
     )
     .bind(code)
-    .fetch_optional(&state.pool)
+    .fetch_optional(pool)
     .await?
     .ok_or_else(|| ApiError::not_found("payment"))
 }
@@ -55,10 +56,10 @@ fn method_name(method: &str) -> &'static str {
 
 /// The gateway's checkout page for one payment.
 pub async fn page(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
     code: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let payment = pending(&state, &code).await?;
+    let payment = pending(&pool, &code).await?;
     let amount = format!("{} {}", payment.price, escape_html(&payment.currency));
     let action = if payment.status == "pending" {
         format!(
@@ -100,12 +101,13 @@ pub struct Decision {
 
 /// The buyer's choice: the gateway reports it to our webhook, signed, then shows the outcome.
 pub async fn decide(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
     request: HttpRequest,
     code: web::Path<String>,
     form: web::Form<Decision>,
 ) -> Result<HttpResponse, ApiError> {
-    let payment = pending(&state, &code).await?;
+    let payment = pending(&pool, &code).await?;
     let status = match form.outcome.as_str() {
         "pay" => "succeeded",
         "decline" => "failed",
@@ -119,7 +121,7 @@ pub async fn decide(
             Uuid::now_v7().simple()
         );
         let body = serde_json::json!({"status": status, "amount": payment.price, "currency": payment.currency}).to_string();
-        let secret = state.settings.payment.webhook_secret.expose();
+        let secret = settings.payment.webhook_secret.expose();
         let signed = signature::sign(
             secret,
             chrono::Utc::now().timestamp(),

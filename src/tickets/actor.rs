@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::store;
-use crate::mail::Mailer;
+use crate::mail::{MailError, Mailer};
 
 pub struct TicketActor {
     pool: PgPool,
@@ -36,18 +36,33 @@ impl Actor for TicketActor {
 
 impl Supervised for TicketActor {}
 
+/// Why tickets were not issued or mailed.
+#[derive(Debug, thiserror::Error)]
+pub enum TicketError {
+    #[error("the tickets database failed")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Mail(#[from] MailError),
+    #[error("booking {0} does not exist")]
+    UnknownBooking(BookingId),
+    #[error("the contact address {0:?} cannot be mailed")]
+    BadAddress(String, #[source] lettre::address::AddressError),
+    #[error("the ticket mail was not drawn")]
+    Render(#[from] actix_web::error::BlockingError),
+}
+
 /// One ticket per admission of a sold booking (nothing if it has them).
 #[derive(Message)]
-#[rtype(result = "Result<(), String>")]
+#[rtype(result = "Result<(), TicketError>")]
 pub struct IssueTickets(pub BookingId);
 
 /// The ticket mail of a booking (nothing if it was sent, or the buyer turned mail off).
 #[derive(Message)]
-#[rtype(result = "Result<(), String>")]
+#[rtype(result = "Result<(), TicketError>")]
 pub struct MailTickets(pub BookingId);
 
 impl Handler<IssueTickets> for TicketActor {
-    type Result = ResponseFuture<Result<(), String>>;
+    type Result = ResponseFuture<Result<(), TicketError>>;
 
     fn handle(
         &mut self,
@@ -60,16 +75,14 @@ impl Handler<IssueTickets> for TicketActor {
             self.public_url.clone(),
         );
         Box::pin(async move {
-            store::issue(&pool, booking, &key, &url)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
+            store::issue(&pool, booking, &key, &url).await?;
+            Ok(())
         })
     }
 }
 
 impl Handler<MailTickets> for TicketActor {
-    type Result = ResponseFuture<Result<(), String>>;
+    type Result = ResponseFuture<Result<(), TicketError>>;
 
     fn handle(&mut self, MailTickets(booking): MailTickets, _: &mut Context<Self>) -> Self::Result {
         let (pool, mailer) = (self.pool.clone(), self.mailer.clone());
@@ -78,10 +91,15 @@ impl Handler<MailTickets> for TicketActor {
 }
 
 /// Mails a booking's tickets to its contact address (the account's email if none was given),
-/// unless the buyer turned email off. Once per booking: `sent_mail` remembers it, in the same
-/// transaction, so a redelivered `tickets.issued` does not mail again.
-async fn mail_tickets(pool: &PgPool, mailer: &Mailer, booking: BookingId) -> Result<(), String> {
-    let failed = |e: sqlx::Error| e.to_string();
+/// unless the buyer turned email off. Once per booking: the mail is claimed in `sent_mail`
+/// (committed) before the mail server is talked to, with no transaction open meanwhile, and
+/// marked sent after; a redelivered `tickets.issued` finds it sent and does nothing. A claim
+/// never marked sent (the server refused it, or we stopped in between) is sent again.
+async fn mail_tickets(
+    pool: &PgPool,
+    mailer: &Mailer,
+    booking: BookingId,
+) -> Result<(), TicketError> {
     let contact: Option<(String, String, bool)> = sqlx::query_as(
         "SELECT COALESCE(bu.email, u.email), b.booking_code, COALESCE(us.email_notifications, true)
          FROM bookings b JOIN users u ON u.id = b.user_id
@@ -91,42 +109,45 @@ async fn mail_tickets(pool: &PgPool, mailer: &Mailer, booking: BookingId) -> Res
     )
     .bind(booking)
     .fetch_optional(pool)
-    .await
-    .map_err(failed)?;
+    .await?;
     let Some((email, booking_code, wanted)) = contact else {
-        return Err(format!("booking {booking} not found"));
+        return Err(TicketError::UnknownBooking(booking));
     };
     if !wanted {
         return Ok(());
     }
-    let to: lettre::message::Mailbox =
-        email.parse().map_err(|e| format!("contact {email}: {e}"))?;
-    // read before the claim's transaction opens: one connection at a time per mail, so mails
-    // delivered side by side cannot take the whole pool and wait on each other
-    let tickets = store::of_booking(pool, booking).await.map_err(failed)?;
-    let mut tx = pool.begin().await.map_err(failed)?;
-    let first_time = sqlx::query(
-        "INSERT INTO sent_mail (id, kind, aggregate_id, recipient) VALUES ($1, 'tickets', $2, $3)
-         ON CONFLICT (kind, aggregate_id) DO NOTHING",
+    let to: lettre::message::Mailbox = email
+        .parse::<lettre::Address>()
+        .map_err(|e| TicketError::BadAddress(email.clone(), e))?
+        .into();
+    let sent: Option<Option<chrono::DateTime<chrono::Utc>>> = sqlx::query_scalar(
+        "WITH claim AS (
+             INSERT INTO sent_mail (id, kind, aggregate_id, recipient) VALUES ($1, 'tickets', $2, $3)
+             ON CONFLICT (kind, aggregate_id) DO NOTHING RETURNING sent_at)
+         SELECT sent_at FROM claim
+         UNION ALL SELECT sent_at FROM sent_mail WHERE kind = 'tickets' AND aggregate_id = $2
+         LIMIT 1",
     )
     .bind(Uuid::now_v7())
     .bind(booking)
     .bind(&email)
-    .execute(&mut *tx)
-    .await
-    .map_err(failed)?
-    .rows_affected()
-        == 1;
-    if !first_time {
+    .fetch_optional(pool)
+    .await?;
+    if sent.flatten().is_some() {
         return Ok(());
     }
+    let tickets = store::of_booking(pool, booking).await?;
     let from = mailer.from().clone();
     let message =
         web::block(move || crate::mail::tickets_message(from, to, &booking_code, &tickets))
-            .await
-            .map_err(|e| e.to_string())??;
+            .await??;
     mailer.send(message).await?;
-    tx.commit().await.map_err(failed)?;
+    sqlx::query(
+        "UPDATE sent_mail SET sent_at = now() WHERE kind = 'tickets' AND aggregate_id = $1",
+    )
+    .bind(booking)
+    .execute(pool)
+    .await?;
     tracing::info!(booking_id = %booking, "tickets mailed");
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! for their owner; checked in once by the event's organizer.
 pub mod actor;
 pub mod code;
+pub mod consumer;
 pub mod qr;
 pub mod store;
 
@@ -9,14 +10,15 @@ use actix_web::{web, HttpResponse};
 use boxoffice_actors::ids::{BookingId, EventId, SeatId, TicketTypeId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::{AuthUser, Organizer};
+use crate::config::Settings;
 use crate::error::{ApiError, Code};
 use crate::input::Json;
 use crate::pagination::{self, Page};
-use crate::startup::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/tickets").route(web::get().to(list_tickets)))
@@ -130,17 +132,17 @@ impl From<TicketRow> for Ticket {
 #[utoipa::path(get, path = "/v1/tickets", tag = "tickets", params(crate::pagination::PageQuery),
     responses((status = 200, body = crate::pagination::Page<Ticket>)), security(("bearer" = [])))]
 pub async fn list_tickets(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
     user: AuthUser,
     query: web::Query<pagination::PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (after, limit): (Option<Uuid>, u32) = query.into_inner().parse()?;
-    let tickets = store::list(&state.pool, user.id, after, limit).await?;
+    let tickets = store::list(&pool, user.id, after, limit).await?;
     Ok(HttpResponse::Ok().json(Page::from_rows(tickets, limit, |t| t.id)))
 }
 
-async fn own_ticket(state: &AppState, user: &AuthUser, id: Uuid) -> Result<Ticket, ApiError> {
-    store::find(&state.pool, id, user.id)
+async fn own_ticket(pool: &PgPool, user: &AuthUser, id: Uuid) -> Result<Ticket, ApiError> {
+    store::find(pool, id, user.id)
         .await?
         .ok_or_else(|| ApiError::not_found("ticket"))
 }
@@ -150,11 +152,11 @@ async fn own_ticket(state: &AppState, user: &AuthUser, id: Uuid) -> Result<Ticke
     responses((status = 200, body = Ticket), (status = 404, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn get_ticket(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
     user: AuthUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(own_ticket(&state, &user, *id).await?))
+    Ok(HttpResponse::Ok().json(own_ticket(&pool, &user, *id).await?))
 }
 
 /// The ticket's QR code (its signed `code`) as SVG.
@@ -162,11 +164,11 @@ pub async fn get_ticket(
     responses((status = 200, content_type = "image/svg+xml", body = String), (status = 404, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn qr_svg(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
     user: AuthUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let ticket = own_ticket(&state, &user, *id).await?;
+    let ticket = own_ticket(&pool, &user, *id).await?;
     // rendering is CPU work: off the async workers
     let svg = web::block(move || qr::svg(&ticket.code))
         .await
@@ -183,11 +185,11 @@ pub async fn qr_svg(
     responses((status = 200, content_type = "image/png", body = Vec<u8>), (status = 404, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn qr_png(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
     user: AuthUser,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let ticket = own_ticket(&state, &user, *id).await?;
+    let ticket = own_ticket(&pool, &user, *id).await?;
     let png = web::block(move || qr::png(&ticket.code))
         .await
         .map_err(ApiError::internal)?
@@ -214,13 +216,14 @@ pub struct CheckInBody {
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id, event_id = %id))]
 pub async fn check_in(
-    state: web::Data<AppState>,
+    pool: web::Data<PgPool>,
+    settings: web::Data<Settings>,
     Organizer(user): Organizer,
     id: web::Path<EventId>,
     body: Json<CheckInBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let event = crate::catalog::admin::owned_event(&state.pool, &user, *id).await?;
-    let key = state.settings.tickets.signing_key.expose();
+    let event = crate::catalog::admin::owned_event(&pool, &user, *id).await?;
+    let key = settings.tickets.signing_key.expose();
     let (ticket, ticket_event) = code::verify(key, &body.code).ok_or_else(|| {
         ApiError::new(
             Code::InvalidTicketCode,
@@ -231,8 +234,8 @@ pub async fn check_in(
     if ticket_event != event.id {
         return Err(not_here());
     }
-    let checked_in = store::check_in(&state.pool, ticket, event.id).await?;
-    let found = store::find_at_event(&state.pool, ticket, event.id)
+    let checked_in = store::check_in(&pool, ticket, event.id).await?;
+    let found = store::find_at_event(&pool, ticket, event.id)
         .await?
         .ok_or_else(not_here)?;
     if checked_in {

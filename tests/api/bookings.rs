@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    error_fields, eventually, expect_error, expect_json, spawn_app, spawn_app_with, TestApp, User,
+    error_fields, eventually, expect_error, expect_json, spawn_app, TestApp, User,
 };
 
 /// Two rows of `seats` seats each: row A (rank 0) is better than row B (rank 1).
@@ -305,7 +305,7 @@ async fn best_available_holds_adjacent_seats_in_the_best_row() {
 
 #[actix_web::test]
 async fn an_unpaid_hold_expires_and_its_seats_go_back_on_sale() {
-    let app = spawn_app_with(|s| s.booking.hold_seconds = 1).await;
+    let app = spawn_app().await;
     let Sale {
         organizer: _,
         buyer,
@@ -323,6 +323,11 @@ async fn an_unpaid_hold_expires_and_its_seats_go_back_on_sale() {
     .await;
 
     let path = format!("/v1/bookings/{id}");
+    app.advance(std::time::Duration::from_secs(
+        app.settings.booking.hold_seconds - 1,
+    ));
+    assert_eq!(app.available(&event).await, 0, "a second before its end");
+    app.expire_holds();
     eventually(10, "the hold to expire", || async {
         let booking = expect_json(
             app.get(&path, Some(&buyer.access_token)).await,

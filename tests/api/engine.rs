@@ -2,7 +2,9 @@
 //! backpressure, recovery from a snapshot plus the journal after it.
 use std::sync::Arc;
 
-use boxoffice::bookings::journal::PgJournal;
+use boxoffice::engine::journal::PgJournal;
+use boxoffice::outbox::Wake;
+use boxoffice_actors::clock::{Clock, ManualClock, SystemClock};
 use boxoffice_actors::directory::EventDirectory;
 use boxoffice_actors::event_actor::{EngineError, EngineSettings};
 use boxoffice_actors::ids::{BookingId, EventId, TicketTypeId, UserId};
@@ -29,11 +31,19 @@ async fn event(app: &TestApp, capacity: u32) -> (EventId, TicketTypeId, UserId) 
 /// A directory with a pool of its own: connections opened on an engine thread die with it,
 /// so a directory dropped mid-test must not leave them to the next one.
 async fn directory(app: &TestApp, settings: EngineSettings) -> EventDirectory {
+    directory_on(app, settings, Arc::new(SystemClock)).await
+}
+
+async fn directory_on(
+    app: &TestApp,
+    settings: EngineSettings,
+    clock: Arc<dyn Clock>,
+) -> EventDirectory {
     let pool = sqlx::PgPool::connect(app.settings.database.url.expose())
         .await
         .unwrap();
-    let journal = PgJournal::new(pool, Arc::default());
-    EventDirectory::new(Arc::new(journal), settings)
+    let journal = PgJournal::new(pool, Wake::default());
+    EventDirectory::new(Arc::new(journal), settings, clock)
 }
 
 fn request(ticket_type: TicketTypeId, user: UserId, qty: u32) -> HoldRequest {
@@ -202,4 +212,75 @@ async fn one_batch_can_release_a_seat_and_sell_it_again() {
             .await
             .unwrap();
     assert_eq!(active, 1);
+}
+
+/// The snapshot row's journal version, if one was written.
+async fn snapshot_version(app: &TestApp, event: EventId) -> Option<i64> {
+    sqlx::query_scalar("SELECT version FROM inventory_snapshots WHERE event_id = $1")
+        .bind(event)
+        .fetch_optional(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn a_snapshot_is_taken_once_its_interval_has_passed_on_the_engine_clock() {
+    let app = spawn_app().await;
+    let (event, ticket_type, user) = event(&app, 10).await;
+    let clock = ManualClock::new();
+    let settings = EngineSettings {
+        snapshot_every_changes: 1_000,
+        snapshot_every_seconds: 60,
+        ..EngineSettings::default()
+    };
+    let engine = directory_on(&app, settings, clock.clone()).await;
+    for _ in 0..2 {
+        engine
+            .hold(event, request(ticket_type, user, 1))
+            .await
+            .unwrap();
+    }
+    assert_eq!(snapshot_version(&app, event).await, None, "59 s too early");
+    clock.advance(std::time::Duration::from_secs(60));
+    engine
+        .hold(event, request(ticket_type, user, 1))
+        .await
+        .unwrap();
+    // the snapshot is written beside the mailbox, after the third commit
+    let version = eventually(5, "the snapshot", || snapshot_version(&app, event)).await;
+    assert_eq!(version, 3);
+}
+
+#[actix_web::test]
+async fn holds_expire_when_the_engine_clock_reaches_their_deadline_and_not_before() {
+    let app = spawn_app().await;
+    let (event, ticket_type, user) = event(&app, 2).await;
+    let clock = ManualClock::new();
+    let settings = EngineSettings {
+        hold_seconds: 900,
+        ..EngineSettings::default()
+    };
+    let engine = directory_on(&app, settings, clock.clone()).await;
+    let held = engine
+        .hold(event, request(ticket_type, user, 2))
+        .await
+        .unwrap();
+    clock.advance(std::time::Duration::from_secs(899));
+    let refused = engine.hold(event, request(ticket_type, user, 1)).await;
+    assert_eq!(refused, Err(EngineError::Rejected(Rejection::SoldOut)));
+    clock.advance(std::time::Duration::from_secs(1));
+    let status: String = eventually(5, "the hold to expire", || async {
+        let status: String = sqlx::query_scalar("SELECT status FROM bookings WHERE id = $1")
+            .bind(held.booking)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        (status != "held").then_some(status)
+    })
+    .await;
+    assert_eq!(status, "expired");
+    engine
+        .hold(event, request(ticket_type, user, 2))
+        .await
+        .expect("the expired hold's admissions are free again");
 }

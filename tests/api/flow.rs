@@ -94,6 +94,7 @@ async fn a_buyer_goes_from_search_to_a_checked_in_ticket() {
     }
     let mail_dir = app.settings.email.dir.clone();
     eventually(10, "the ticket mail", || async {
+        app.settle().await;
         std::fs::read_dir(&mail_dir)
             .ok()?
             .flatten()

@@ -1,10 +1,12 @@
 //! `spawn_app()`: the real application on port 0 against its own, freshly created PostgreSQL
 //! database (dropped when the test ends), and small helpers for talking to it.
-use std::sync::Once;
+use std::sync::{Arc, Once};
 
 use boxoffice::auth::{store::grant_role, Role};
 use boxoffice::config::{Secret, Settings};
-use boxoffice::startup::Application;
+use boxoffice::outbox::Dispatcher;
+use boxoffice::startup::{Application, Options};
+use boxoffice_actors::clock::ManualClock;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor, PgConnection, PgPool};
@@ -22,6 +24,11 @@ pub struct TestApp {
     pub settings: Settings,
     pub client: reqwest::Client,
     pub db_name: String,
+    /// The app's outbox when the test delivers it ([`TestApp::settle`]); `None` when a
+    /// dispatcher delivers it in the background.
+    pub outbox: Option<Dispatcher>,
+    /// The engine's clock, when the app runs on a manual one ([`spawn_app`]).
+    pub clock: Option<Arc<ManualClock>>,
 }
 
 pub fn test_settings(db_name: &str) -> Settings {
@@ -45,20 +52,44 @@ pub fn fresh_db_name() -> String {
     format!("boxoffice_test_{}", Uuid::now_v7().simple())
 }
 
+/// The app on a manual engine clock and with no outbox dispatcher of its own: the test moves
+/// time ([`TestApp::advance`]) and delivers the outbox ([`TestApp::settle`]) itself, so nothing
+/// it checks depends on how fast a background task runs.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
-/// The app with `configure` applied to its settings first.
+/// [`spawn_app`] with `configure` applied to its settings first.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let clock = ManualClock::new();
+    let options = Options {
+        clock: clock.clone(),
+        deliver_in_background: false,
+    };
+    start(configure, options, Some(clock)).await
+}
+
+/// The app as `boxoffice serve` runs it: the system clock, and the outbox delivered in the
+/// background by its dispatcher.
+pub async fn spawn_serving_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    start(configure, Options::default(), None).await
+}
+
+async fn start(
+    configure: impl FnOnce(&mut Settings),
+    options: Options,
+    clock: Option<Arc<ManualClock>>,
+) -> TestApp {
     let db_name = fresh_db_name();
     let mut settings = test_settings(&db_name);
     configure(&mut settings);
-    let app = Application::build(settings.clone())
+    let background = options.deliver_in_background;
+    let app = Application::build_with(settings.clone(), options)
         .await
         .expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let pool = app.pool().clone();
+    let outbox = (!background).then(|| app.outbox());
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address,
@@ -66,6 +97,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         settings,
         client: reqwest::Client::new(),
         db_name,
+        outbox,
+        clock,
     }
 }
 
@@ -83,7 +116,33 @@ impl TestApp {
             settings,
             client: reqwest::Client::new(),
             db_name: db_name.to_owned(),
+            outbox: None,
+            clock: None,
         }
+    }
+
+    /// Delivers every due outbox row, and the rows that delivery writes, before returning (the
+    /// dispatcher's round, run by the test), for an app without a dispatcher of its own; an app
+    /// that delivers in the background is left to it.
+    pub async fn settle(&self) {
+        if let Some(outbox) = &self.outbox {
+            outbox.deliver_all().await.expect("the outbox is delivered");
+        }
+    }
+
+    /// Moves the engine's clock past `booking.hold_seconds`: every hold placed so far expires.
+    pub fn expire_holds(&self) {
+        self.advance(std::time::Duration::from_secs(
+            self.settings.booking.hold_seconds + 1,
+        ));
+    }
+
+    /// Moves the engine's manual clock forward: holds whose time is up expire at once.
+    pub fn advance(&self, by: std::time::Duration) {
+        self.clock
+            .as_ref()
+            .expect("an app on a manual clock (spawn_app)")
+            .advance(by);
     }
 }
 

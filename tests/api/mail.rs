@@ -5,7 +5,13 @@ use std::sync::{Arc, Mutex};
 
 use boxoffice::config::EmailTransport;
 
-use crate::helpers::{eventually, spawn_app, spawn_app_with};
+use boxoffice::auth::Role;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{
+    eventually, expect_error, expect_json, spawn_app, spawn_app_with, spawn_serving_app_with,
+};
 use crate::tickets::paid_for_two;
 
 /// Checks a ticket mail for its recipient, subject, both parts and the inline QR images.
@@ -64,31 +70,39 @@ async fn the_tickets_are_mailed_once_as_a_file_by_default() {
     );
 }
 
-/// Python's standard SMTP server, printing every message it receives.
+/// An SMTP server (Python's standard `smtpd`) that prints every message it takes, followed by
+/// `END MESSAGE`, and refuses each one with a permanent 550 while the file `refuse` exists.
+const SMTP_SERVER: &str = r#"
+import asyncore, os, smtpd, sys, warnings
+warnings.simplefilter("ignore")
+port, refuse = int(sys.argv[1]), sys.argv[2]
+class Server(smtpd.SMTPServer):
+    def process_message(self, peer, mailfrom, rcpttos, data, **kwargs):
+        if os.path.exists(refuse):
+            return "550 5.1.1 mailbox unavailable"
+        print(data, flush=True)
+        print("END MESSAGE", flush=True)
+Server(("127.0.0.1", port), None, decode_data=True)
+print("LISTENING", flush=True)
+asyncore.loop()
+"#;
+
 struct SmtpServer {
     child: Child,
     received: Arc<Mutex<String>>,
 }
 
 impl SmtpServer {
-    fn start() -> (Self, u16) {
+    /// Starts the server and waits until it listens.
+    fn start(refuse: &std::path::Path) -> (Self, u16) {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let mut child = Command::new("python3")
-            .args([
-                "-u",
-                "-W",
-                "ignore",
-                "-m",
-                "smtpd",
-                "-n",
-                "-c",
-                "DebuggingServer",
-                &format!("127.0.0.1:{port}"),
-            ])
+            .args(["-u", "-W", "ignore", "-c", SMTP_SERVER, &port.to_string()])
+            .arg(refuse)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -96,14 +110,37 @@ impl SmtpServer {
         let stdout = child.stdout.take().unwrap();
         let received = Arc::new(Mutex::new(String::new()));
         let sink = received.clone();
+        let (listening, up) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line == "LISTENING" {
+                    let _ = listening.send(());
+                    continue;
+                }
                 let mut all = sink.lock().unwrap();
                 all.push_str(&line);
                 all.push('\n');
             }
         });
+        up.recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the SMTP server listens");
         (Self { child, received }, port)
+    }
+
+    fn received(&self) -> String {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// What the server printed once it has printed `count` messages (it prints a message before
+    /// it answers the client, but its output reaches this test beside that answer).
+    async fn wait_for_messages(&self, count: usize) -> String {
+        let mail = eventually(10, "the message at the SMTP server", || async {
+            let all = self.received();
+            (all.matches("END MESSAGE").count() >= count).then_some(all)
+        })
+        .await;
+        assert_eq!(mail.matches("END MESSAGE").count(), count, "{mail}");
+        mail
     }
 }
 
@@ -114,28 +151,95 @@ impl Drop for SmtpServer {
     }
 }
 
-#[actix_web::test]
-async fn the_tickets_reach_a_real_smtp_server() {
-    let (smtp, port) = SmtpServer::start();
-    // wait until it listens
-    eventually(10, "the SMTP server", || async {
-        std::net::TcpStream::connect(("127.0.0.1", port))
-            .ok()
-            .map(|_| ())
-    })
-    .await;
-    let app = spawn_app_with(|s| {
+/// A path no file is at (yet), for [`SmtpServer::start`].
+fn refusal_flag() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("boxoffice-smtp-refuse-{}", uuid::Uuid::now_v7()))
+}
+
+fn smtp_app(port: u16) -> impl FnOnce(&mut boxoffice::config::Settings) {
+    move |s| {
         s.email.transport = EmailTransport::Smtp;
         s.email.smtp_port = port;
-    })
-    .await;
+    }
+}
+
+#[actix_web::test]
+async fn the_tickets_reach_a_real_smtp_server() {
+    let (smtp, port) = SmtpServer::start(&refusal_flag());
+    let app = spawn_app_with(smtp_app(port)).await;
     let (_, buyer, _, tickets) = paid_for_two(&app).await;
-    let mail = eventually(15, "the message at the SMTP server", || async {
-        let all = smtp.received.lock().unwrap().clone();
-        all.contains("END MESSAGE").then_some(all)
-    })
-    .await;
+    let mail = smtp.wait_for_messages(1).await;
     assert_ticket_mail(&mail, &buyer.email, &codes(&tickets));
+}
+
+/// A mail the SMTP server refuses for good is not retried forever: it becomes one dead letter,
+/// which an admin sees with its reason and replays once the cause is fixed; it is then
+/// delivered, once.
+#[actix_web::test]
+async fn a_refused_mail_becomes_a_dead_letter_that_an_admin_replays_once_fixed() {
+    let refuse = refusal_flag();
+    std::fs::write(&refuse, "").unwrap();
+    let (smtp, port) = SmtpServer::start(&refuse);
+    let app = spawn_app_with(smtp_app(port)).await;
+    let admin = app.with_role(Role::Admin).await;
+    let (_, buyer, _, tickets) = paid_for_two(&app).await;
+
+    let letters = expect_json(
+        app.get("/v1/admin/dead_letters", Some(&admin.access_token))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let letters = letters["data"].as_array().unwrap().clone();
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    let letter = &letters[0];
+    assert_eq!(letter["subject"], "tickets.issued");
+    assert_eq!(letter["consumer"], "mailer");
+    assert_eq!(letter["attempts"], 1, "refused for good: not retried");
+    let reason = letter["reason"].as_str().unwrap();
+    assert!(reason.contains("550"), "{reason}");
+    assert!(!smtp.received().contains("END MESSAGE"));
+    // buried, not due: delivering again does not retry it
+    app.settle().await;
+    assert!(!smtp.received().contains("END MESSAGE"));
+    expect_error(
+        app.get("/v1/admin/dead_letters", Some(&buyer.access_token))
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+
+    std::fs::remove_file(&refuse).unwrap();
+    let replay = format!("/v1/admin/dead_letters/{}/replay", letter["id"]);
+    let replayed = expect_json(
+        app.post(&replay, Some(&admin.access_token), &json!({}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(replayed["id"], letter["id"]);
+    app.settle().await;
+    let mail = smtp.wait_for_messages(1).await;
+    assert_ticket_mail(&mail, &buyer.email, &codes(&tickets));
+
+    // delivered: no dead letter left, nothing to replay, and nothing sent twice
+    let letters = expect_json(
+        app.get("/v1/admin/dead_letters", Some(&admin.access_token))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(letters["data"], json!([]));
+    expect_error(
+        app.post(&replay, Some(&admin.access_token), &json!({}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    app.settle().await;
+    assert_eq!(smtp.received().matches("END MESSAGE").count(), 1);
 }
 
 /// The dispatcher delivers several bookings at a time: with a pool of 4 connections, twelve
@@ -143,12 +247,10 @@ async fn the_tickets_reach_a_real_smtp_server() {
 /// that took a second connection inside its transaction used to starve the pool).
 #[actix_web::test]
 async fn many_purchases_paid_at_once_are_all_mailed_with_a_small_pool() {
-    use crate::helpers::expect_json;
     use crate::payments::{check_out, wait_for_status, Webhook};
-    use reqwest::StatusCode;
-    use serde_json::json;
 
-    let app = spawn_app_with(|s| s.database.max_connections = 4).await;
+    // the dispatcher as the server runs it, in the background
+    let app = spawn_serving_app_with(|s| s.database.max_connections = 4).await;
     let organizer = app.organizer().await;
     let (event, ticket_type) = app.event_with(&organizer, json!({}), None).await;
     let body = json!({"event_id": event, "ticket_type_id": ticket_type["id"], "qty": 1});

@@ -6,10 +6,8 @@ use futures_util::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{
-    eventually, expect_error, expect_json, spawn_app, spawn_app_with, TestApp, User,
-};
-use crate::payments::{checked_out, wait_for_status, Webhook};
+use crate::helpers::{eventually, expect_error, expect_json, spawn_app, TestApp, User};
+use crate::payments::{checked_out, expire, wait_for_status, Webhook};
 
 /// A captured transaction with what became of its money.
 #[derive(sqlx::FromRow)]
@@ -70,7 +68,10 @@ async fn assert_money_rule(app: &TestApp) {
     eventually(
         15,
         "every captured amount in tickets or refunded",
-        || async { money_lost(app).await.is_empty().then_some(()) },
+        || async {
+            app.settle().await;
+            money_lost(app).await.is_empty().then_some(())
+        },
     )
     .await;
 }
@@ -93,9 +94,8 @@ async fn refunds_told(app: &TestApp) -> i64 {
         .unwrap()
 }
 
-/// An app with a short hold, so the late paths take a second.
 async fn app() -> TestApp {
-    spawn_app_with(|s| s.booking.hold_seconds = 1).await
+    spawn_app().await
 }
 
 /// A buyer's booking of the one seat of a fresh event, checked out.
@@ -131,7 +131,7 @@ async fn a_payment_on_time_ends_in_tickets() {
 async fn a_late_payment_for_free_seats_is_reinstated_and_ends_in_tickets() {
     let app = app().await;
     let (buyer, _, booking) = one_seat_booking(&app).await;
-    wait_for_status(&app, &buyer, &booking, "expired").await;
+    expire(&app, &buyer, &booking).await;
     expect_json(
         Webhook::new(&app, &booking, "late").send(&app).await,
         StatusCode::OK,
@@ -146,7 +146,7 @@ async fn a_late_payment_for_free_seats_is_reinstated_and_ends_in_tickets() {
 async fn a_late_payment_for_seats_sold_since_is_refunded() {
     let app = app().await;
     let (buyer, event, booking) = one_seat_booking(&app).await;
-    wait_for_status(&app, &buyer, &booking, "expired").await;
+    expire(&app, &buyer, &booking).await;
     let rival = app.customer().await;
     let ticket_type = &booking["items"][0]["ticket_type_id"];
     let body = json!({"event_id": event, "ticket_type_id": ticket_type, "qty": 1});

@@ -147,6 +147,7 @@ async fn a_buyer_who_turned_site_notifications_off_gets_none() {
     pay(&app, &buyer).await;
     // the tickets are issued (so every event was delivered), yet nothing was stored
     eventually(10, "the tickets", || async {
+        app.settle().await;
         let page = expect_json(
             app.get("/v1/tickets", Some(&buyer.access_token)).await,
             StatusCode::OK,
@@ -156,6 +157,7 @@ async fn a_buyer_who_turned_site_notifications_off_gets_none() {
     })
     .await;
     eventually(10, "every event delivered", || async {
+        app.settle().await;
         let pending: i64 =
             sqlx::query_scalar("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")
                 .fetch_one(&app.pool)

@@ -130,6 +130,8 @@ async fn the_openapi_document_describes_every_route() {
         ("get", "/v1/tickets/{id}/qr.png"),
         ("post", "/v1/admin/events/{id}/checkins"),
         ("get", "/v1/admin/events/{id}/sales"),
+        ("get", "/v1/admin/dead_letters"),
+        ("post", "/v1/admin/dead_letters/{id}/replay"),
         ("get", "/v1/notifications"),
         ("post", "/v1/notifications/{id}/read"),
         ("get", "/v1/notifications/stream"),

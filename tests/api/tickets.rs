@@ -10,6 +10,7 @@ use crate::payments::{check_out, wait_for_status, Webhook};
 /// The buyer's tickets once there are `count` of them.
 pub async fn tickets_of(app: &TestApp, buyer: &User, count: usize) -> Vec<Value> {
     eventually(10, "the tickets", || async {
+        app.settle().await;
         let page = expect_json(
             app.get("/v1/tickets", Some(&buyer.access_token)).await,
             StatusCode::OK,

@@ -231,6 +231,53 @@ async fn an_oversized_body_is_413() {
     expect_error(response, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
 }
 
+/// The endpoints that keep their body's bytes (hold and checkout to fingerprint an idempotent
+/// request, the webhook to verify its signature) read it under the same rules as every JSON
+/// endpoint: over `server.json_limit_bytes` is 413, declared or streamed, and a body that is
+/// not JSON is 415, each in the error shape.
+#[actix_web::test]
+async fn hold_checkout_and_webhook_bodies_obey_the_json_limit_and_content_type() {
+    let app = spawn_app().await;
+    let buyer = app.customer().await;
+    let huge = json!({"event_id": "x".repeat(app.settings.server.json_limit_bytes)}).to_string();
+    let booking = uuid::Uuid::now_v7();
+    let paths = [
+        "/v1/bookings/hold".to_owned(),
+        format!("/v1/bookings/{booking}/checkout"),
+        "/v1/payments/webhook?payment_code=P&booking_id=B&transaction_id=T".to_owned(),
+    ];
+    for path in &paths {
+        let send = |body: reqwest::Body, content_type: &str| {
+            app.request(Method::POST, path, Some(&buyer.access_token))
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+        };
+        let declared = send(huge.clone().into(), "application/json").await.unwrap();
+        let error =
+            expect_error(declared, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+        assert!(
+            error["message"].as_str().unwrap().contains("limit"),
+            "{path}: {error}"
+        );
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> = huge
+            .as_bytes()
+            .chunks(8192)
+            .map(|c| Ok(c.to_vec()))
+            .collect();
+        let streamed = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+        let streamed = send(streamed, "application/json").await.unwrap();
+        expect_error(streamed, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
+        let text = send("{}".into(), "text/plain").await.unwrap();
+        expect_error(
+            text,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        )
+        .await;
+    }
+}
+
 /// An organizer and the seats path of a new seat-mapped ticket type of theirs.
 async fn seats_path(app: &TestApp) -> (User, String) {
     let (organizer, path) = event_path(app).await;

@@ -2,7 +2,6 @@
 //! transaction over `bookings`, `booking_items`, `booking_seats` and `outbox`; recovery reads
 //! the newest `inventory_snapshots` row and the bookings stamped with a later version.
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use boxoffice_actors::ids::{BookingId, EventId, SeatId, TicketTypeId, UserId};
 use boxoffice_actors::inventory::{Hold, HoldState, Millis, SeatSpec, TicketTypeSpec};
@@ -11,19 +10,19 @@ use boxoffice_actors::journal::{
 };
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
-use tokio::sync::Notify;
 use uuid::Uuid;
 
-use super::booking_code;
+use crate::bookings::booking_code;
+use crate::outbox::Wake;
 
 pub struct PgJournal {
     pool: PgPool,
-    /// Poked after a commit that wrote outbox rows someone consumes, so they go out at once.
-    outbox: Arc<Notify>,
+    /// Woken after a commit that wrote outbox rows someone consumes, so they go out at once.
+    outbox: Wake,
 }
 
 impl PgJournal {
-    pub fn new(pool: PgPool, outbox: Arc<Notify>) -> Self {
+    pub fn new(pool: PgPool, outbox: Wake) -> Self {
         Self { pool, outbox }
     }
 }
@@ -57,7 +56,7 @@ impl Journal for PgJournal {
                 tx.commit().await.map_err(journal_error)?;
             }
             if paid {
-                outbox.notify_one();
+                outbox.wake();
             }
             Ok(())
         })

@@ -1,0 +1,89 @@
+//! `booking-engine`, the engine's outbox consumer: a succeeded payment has the event's actor
+//! sell the booking's admissions (reinstating an ended hold whose admissions are still free).
+//! When the booking cannot be sold, payments are told ([`Unsold`]) and decide about the money.
+use actix::Addr;
+use actix_web::web;
+use boxoffice_actors::directory::EventDirectory;
+use boxoffice_actors::event_actor::{Confirmation, EngineError};
+use boxoffice_actors::ids::BookingId;
+use boxoffice_actors::inventory::Rejection;
+use serde::Deserialize;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::journal;
+use crate::outbox::subjects::PAYMENT_SUCCEEDED;
+use crate::outbox::{Consumers, DeliveryError, Handled};
+use crate::payments::provider::{PaymentActor, Unsold, UnsoldBecause};
+use crate::status::BookingStatus;
+
+pub const NAME: &str = "booking-engine";
+
+pub fn register(
+    consumers: &mut Consumers,
+    pool: PgPool,
+    engine: web::Data<EventDirectory>,
+    payments: Addr<PaymentActor>,
+) {
+    consumers.register(NAME, &[PAYMENT_SUCCEEDED], move |delivery| {
+        let (pool, engine, payments) = (pool.clone(), engine.clone(), payments.clone());
+        async move { sell_paid_booking(&pool, &engine, &payments, delivery.payload()?).await }
+    });
+}
+
+#[derive(Deserialize)]
+struct Paid {
+    payment_id: Uuid,
+    booking_id: BookingId,
+}
+
+/// Sells the paid booking. Delivered twice, the second time finds the booking sold (or the
+/// payment refunded) and changes nothing.
+async fn sell_paid_booking(
+    pool: &PgPool,
+    engine: &EventDirectory,
+    payments: &Addr<PaymentActor>,
+    paid: Paid,
+) -> Handled {
+    let unsold = |why| Unsold {
+        payment: paid.payment_id,
+        why,
+    };
+    let status: Option<BookingStatus> =
+        sqlx::query_scalar("SELECT status FROM bookings WHERE id = $1")
+            .bind(paid.booking_id)
+            .fetch_optional(pool)
+            .await?;
+    if status == Some(BookingStatus::Cancelled) {
+        return Ok(payments
+            .send(unsold(UnsoldBecause::BookingCancelled))
+            .await??);
+    }
+    let Some((event, recorded)) = journal::recorded(pool, paid.booking_id).await? else {
+        return Err(DeliveryError::refused(anyhow::anyhow!(
+            "booking {} of payment {} does not exist",
+            paid.booking_id,
+            paid.payment_id
+        )));
+    };
+    match engine.confirm(event, paid.booking_id, Some(recorded)).await {
+        Ok(Confirmation::Confirmed | Confirmation::AlreadyConfirmed) => Ok(()),
+        Ok(Confirmation::Reinstated) => {
+            tracing::info!(booking_id = %paid.booking_id, "late payment: the expired hold was sold again");
+            Ok(())
+        }
+        Err(EngineError::Rejected(
+            rejection @ (Rejection::SoldOut
+            | Rejection::SeatTaken(_)
+            | Rejection::UnknownSeat(_)
+            | Rejection::UnknownTicketType(_)),
+        )) => {
+            tracing::info!(booking_id = %paid.booking_id, %rejection, "late payment for admissions sold since");
+            Ok(payments
+                .send(unsold(UnsoldBecause::AdmissionsSold))
+                .await??)
+        }
+        // the engine is busy, restarting or cannot reach the database: later
+        Err(error) => Err(DeliveryError::retry(error)),
+    }
+}

@@ -1,0 +1,36 @@
+//! The server's side of the engine port: the PostgreSQL journal the event actors write through
+//! ([`journal`]), the table from engine answers to API errors ([`errors`]), and the engine's
+//! outbox consumer, `booking-engine`, which sells what was paid for ([`consumer`]).
+pub mod consumer;
+pub mod errors;
+pub mod journal;
+
+use std::sync::Arc;
+
+use boxoffice_actors::clock::Clock;
+use boxoffice_actors::directory::EventDirectory;
+use boxoffice_actors::event_actor::EngineSettings;
+use boxoffice_actors::ids::EventId;
+use sqlx::PgPool;
+
+use crate::outbox::Wake;
+use journal::PgJournal;
+
+/// Starts the engine on the PostgreSQL journal. Events with live holds get their actors at
+/// once, so those holds expire on time after a restart.
+pub async fn start(
+    pool: &PgPool,
+    wake: Wake,
+    settings: EngineSettings,
+    clock: Arc<dyn Clock>,
+) -> Result<EventDirectory, sqlx::Error> {
+    let journal = PgJournal::new(pool.clone(), wake);
+    let engine = EventDirectory::new(Arc::new(journal), settings, clock);
+    let live: Vec<EventId> = sqlx::query_scalar(
+        "SELECT DISTINCT event_id FROM bookings WHERE status IN ('held', 'pending_payment')",
+    )
+    .fetch_all(pool)
+    .await?;
+    engine.start(live);
+    Ok(engine)
+}

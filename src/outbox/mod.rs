@@ -1,0 +1,311 @@
+//! The outbox: domain events written in the same transaction as the change that causes them,
+//! delivered at least once, in order per aggregate, to the consumers each domain registers
+//! ([`Consumers`]). It knows how to deliver, not what delivery means. A delivery that cannot
+//! succeed becomes a dead letter ([`dead_letters`]) that an admin can list and replay.
+pub mod dead_letters;
+pub mod subjects;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::dev::ToEnvelope;
+use actix::{Actor, Addr, Message};
+use futures_util::future::BoxFuture;
+use futures_util::{stream, StreamExt};
+use serde::de::DeserializeOwned;
+use sqlx::PgPool;
+use tokio::sync::{watch, Notify};
+use uuid::Uuid;
+
+/// How often undelivered rows are looked for when nobody wakes the dispatcher.
+const POLL: Duration = Duration::from_millis(500);
+/// Rows read per query: at flash-sale rates most are `bookings.held`, which nobody acts on, so
+/// large batches keep the dispatcher's share of the database small.
+const BATCH: i64 = 1000;
+/// Aggregates (bookings, payments) whose rows are delivered at the same time; each one's rows
+/// go in order. Small next to `database.max_connections`: the API needs most of them.
+const CONCURRENCY: usize = 8;
+/// The longest wait between two attempts of a failing row, in seconds (2^8).
+const MAX_BACKOFF_EXPONENT: i32 = 8;
+
+/// Wakes the dispatcher when rows it should deliver were just written (a journal commit, a
+/// webhook), so delivery does not wait for the next poll.
+#[derive(Clone, Default)]
+pub struct Wake(Arc<Notify>);
+
+impl Wake {
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+
+    async fn woken(&self) {
+        self.0.notified().await
+    }
+}
+
+/// One outbox row on its way to a consumer.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Delivery {
+    pub id: i64,
+    pub aggregate_id: Uuid,
+    pub subject: String,
+    pub payload: serde_json::Value,
+    pub attempts: i32,
+}
+
+impl Delivery {
+    /// The payload as the consumer reads it; one that does not parse never will.
+    pub fn payload<T: DeserializeOwned>(&self) -> Result<T, DeliveryError> {
+        serde_json::from_value(self.payload.clone()).map_err(|error| {
+            DeliveryError::Refused(
+                anyhow::Error::new(error).context(format!("a {} payload", self.subject)),
+            )
+        })
+    }
+}
+
+/// Why a consumer did not take a row.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// Another attempt may succeed: a dependency is down or busy. Retried with backoff, up to
+    /// `outbox.max_attempts`.
+    #[error("{0:#}")]
+    Retry(anyhow::Error),
+    /// No attempt can succeed (a payload that does not parse, an address the mail server
+    /// refuses): a dead letter at once.
+    #[error("{0:#}")]
+    Refused(anyhow::Error),
+}
+
+impl DeliveryError {
+    pub fn retry(error: impl Into<anyhow::Error>) -> Self {
+        Self::Retry(error.into())
+    }
+
+    pub fn refused(error: impl Into<anyhow::Error>) -> Self {
+        Self::Refused(error.into())
+    }
+}
+
+/// A failed database call is worth retrying.
+impl From<sqlx::Error> for DeliveryError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::retry(error)
+    }
+}
+
+/// A consumer's mailbox is closed or full (its actor is restarting): retry.
+impl From<actix::MailboxError> for DeliveryError {
+    fn from(error: actix::MailboxError) -> Self {
+        Self::retry(error)
+    }
+}
+
+pub type Handled = Result<(), DeliveryError>;
+
+type Handle = Arc<dyn Fn(Delivery) -> BoxFuture<'static, Handled> + Send + Sync>;
+
+struct Subscription {
+    consumer: &'static str,
+    subjects: &'static [&'static str],
+    handler: Handle,
+}
+
+/// Who acts on which subjects. Each domain registers its own consumers at start; a row goes to
+/// every consumer of its subject, in the order they registered.
+#[derive(Default)]
+pub struct Consumers {
+    subscriptions: Vec<Subscription>,
+}
+
+impl Consumers {
+    /// `consumer` (the name a dead letter gives for who refused it) handles rows of `subjects`.
+    pub fn register<F, Fut>(
+        &mut self,
+        consumer: &'static str,
+        subjects: &'static [&'static str],
+        handler: F,
+    ) where
+        F: Fn(Delivery) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Handled> + Send + 'static,
+    {
+        self.subscriptions.push(Subscription {
+            consumer,
+            subjects,
+            handler: Arc::new(move |delivery| Box::pin(handler(delivery))),
+        });
+    }
+
+    /// `consumer` hands each row of `subjects` to the actor `to`, as the message `message` makes
+    /// of the row's payload, and answers with the actor's answer.
+    pub fn forward<P, A, M, E>(
+        &mut self,
+        consumer: &'static str,
+        subjects: &'static [&'static str],
+        to: Addr<A>,
+        message: fn(P) -> M,
+    ) where
+        P: DeserializeOwned + 'static,
+        A: Actor + actix::Handler<M>,
+        A::Context: ToEnvelope<A, M>,
+        M: Message<Result = Result<(), E>> + Send + 'static,
+        E: Into<DeliveryError> + Send + 'static,
+    {
+        self.register(consumer, subjects, move |delivery| {
+            let to = to.clone();
+            let parsed = delivery.payload::<P>().map(message);
+            async move { to.send(parsed?).await?.map_err(Into::into) }
+        });
+    }
+
+    /// Hands the row to each of its consumers in turn; the first that fails names the failure.
+    async fn deliver(&self, delivery: &Delivery) -> Result<(), (&'static str, DeliveryError)> {
+        let consumers = self
+            .subscriptions
+            .iter()
+            .filter(|s| s.subjects.contains(&delivery.subject.as_str()));
+        for subscription in consumers {
+            (subscription.handler)(delivery.clone())
+                .await
+                .map_err(|error| (subscription.consumer, error))?;
+        }
+        Ok(())
+    }
+}
+
+/// Delivers the outbox: one per server, started and stopped with it.
+#[derive(Clone)]
+pub struct Dispatcher {
+    pool: PgPool,
+    wake: Wake,
+    consumers: Arc<Consumers>,
+    max_attempts: i32,
+}
+
+impl Dispatcher {
+    pub fn new(pool: PgPool, wake: Wake, consumers: Consumers, max_attempts: u32) -> Self {
+        Self {
+            pool,
+            wake,
+            consumers: Arc::new(consumers),
+            max_attempts: i32::try_from(max_attempts).unwrap_or(i32::MAX).max(1),
+        }
+    }
+
+    /// Delivers until `stop` turns true; the round in flight finishes first, so a graceful
+    /// shutdown does not cut a delivery in half.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        while !*stop.borrow() {
+            match self.deliver_due().await {
+                // delivering makes new rows (a payment's sale, then its tickets, then their mail)
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "outbox delivery failed; retrying"),
+            }
+            tokio::select! {
+                _ = self.wake.woken() => {}
+                _ = tokio::time::sleep(POLL) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        tracing::info!("outbox dispatcher stopped");
+    }
+
+    /// Delivers every row that is due, and the rows those deliveries write, until none is due;
+    /// returns how many rows it looked at. Tests drive the outbox with it instead of waiting.
+    pub async fn deliver_all(&self) -> Result<usize, sqlx::Error> {
+        let mut total = 0;
+        loop {
+            match self.deliver_due().await? {
+                0 => return Ok(total),
+                n => total += n,
+            }
+        }
+    }
+
+    /// Delivers the rows that are due, several aggregates at a time and each aggregate's rows in
+    /// order; returns how many it looked at.
+    async fn deliver_due(&self) -> Result<usize, sqlx::Error> {
+        let rows: Vec<Delivery> = sqlx::query_as(
+            "SELECT id, aggregate_id, subject, payload, attempts FROM outbox
+             WHERE delivered_at IS NULL AND dead_at IS NULL AND next_attempt_at <= now()
+             ORDER BY id LIMIT $1",
+        )
+        .bind(BATCH)
+        .fetch_all(&self.pool)
+        .await?;
+        let count = rows.len();
+        let mut by_aggregate: Vec<Vec<Delivery>> = Vec::new();
+        let mut index: HashMap<Uuid, usize> = HashMap::new();
+        for row in rows {
+            let slot = *index.entry(row.aggregate_id).or_insert_with(|| {
+                by_aggregate.push(Vec::new());
+                by_aggregate.len() - 1
+            });
+            by_aggregate[slot].push(row);
+        }
+        let consumers = &self.consumers;
+        let outcomes: Vec<Vec<_>> = stream::iter(by_aggregate)
+            .map(|rows| async move {
+                let mut outcomes = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let outcome = consumers.deliver(&row).await;
+                    outcomes.push((row, outcome));
+                }
+                outcomes
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        let mut delivered = Vec::with_capacity(count);
+        for (row, outcome) in outcomes.into_iter().flatten() {
+            match outcome {
+                Ok(()) => delivered.push(row.id),
+                Err((consumer, error)) => self.failed(&row, consumer, error).await?,
+            }
+        }
+        sqlx::query("UPDATE outbox SET delivered_at = now() WHERE id = ANY($1)")
+            .bind(&delivered)
+            .execute(&self.pool)
+            .await?;
+        Ok(count)
+    }
+
+    /// Retries the row later, or, if retrying cannot help or has been tried enough, makes it a
+    /// dead letter.
+    async fn failed(
+        &self,
+        row: &Delivery,
+        consumer: &'static str,
+        error: DeliveryError,
+    ) -> Result<(), sqlx::Error> {
+        let attempts = row.attempts.saturating_add(1);
+        let reason = error.to_string();
+        let dead = match error {
+            DeliveryError::Refused(_) => Some(reason.clone()),
+            DeliveryError::Retry(_) if attempts >= self.max_attempts => {
+                Some(format!("gave up after {attempts} attempts: {reason}"))
+            }
+            DeliveryError::Retry(_) => None,
+        };
+        if let Some(dead) = dead {
+            tracing::error!(outbox_id = row.id, subject = %row.subject, consumer, reason = %dead, "dead letter");
+            return dead_letters::bury(&self.pool, row.id, consumer, &dead).await;
+        }
+        let backoff = 2_i64.pow(row.attempts.clamp(0, MAX_BACKOFF_EXPONENT) as u32);
+        tracing::warn!(outbox_id = row.id, subject = %row.subject, consumer, error = %reason, backoff, "delivery failed");
+        sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $3,
+                    next_attempt_at = now() + make_interval(secs => $2)
+             WHERE id = $1",
+        )
+        .bind(row.id)
+        .bind(backoff as f64)
+        .bind(&reason)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
