@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::bookings::booking_code;
 use crate::outbox::Wake;
+use crate::status::BookingStatus;
 
 pub struct PgJournal {
     pool: PgPool,
@@ -357,7 +358,7 @@ struct SeatRow {
 struct BookingRow {
     id: BookingId,
     user_id: UserId,
-    status: String,
+    status: BookingStatus,
     held_at: DateTime<Utc>,
     expired_at: DateTime<Utc>,
     currency: String,
@@ -417,7 +418,7 @@ async fn load(pool: &PgPool, event: EventId) -> Result<Option<Loaded>, sqlx::Err
     }
     let live: Vec<&BookingRow> = changed
         .iter()
-        .filter(|r| matches!(r.status.as_str(), "held" | "pending_payment" | "confirmed"))
+        .filter(|r| r.status.is_live() || r.status == BookingStatus::Paid)
         .collect();
     if !live.is_empty() {
         let items: Vec<(BookingId, TicketTypeId, i32, i64)> = sqlx::query_as(&format!(
@@ -458,7 +459,7 @@ fn assemble<'a>(
     seats: Vec<(BookingId, TicketTypeId, SeatId)>,
 ) {
     for row in rows {
-        let state = if row.status == "confirmed" {
+        let state = if row.status == BookingStatus::Paid {
             HoldState::Confirmed
         } else {
             HoldState::Held

@@ -19,6 +19,7 @@ use crate::config::Settings;
 use crate::error::{ApiError, Code};
 use crate::input::JsonBytes;
 use crate::outbox::Wake;
+use crate::status::PaymentStatus;
 use sqlx::PgPool;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -40,7 +41,7 @@ pub struct Payment {
     /// `pending` (open: at most one per booking), `succeeded`, `failed`, `refunded`, or
     /// `cancelled` (closed unpaid: another payment of the booking was paid). `flagged` is only
     /// found on payments settled before mismatched amounts were recorded as transactions.
-    pub status: String,
+    pub status: PaymentStatus,
     /// Where the buyer pays (the gateway's hosted page).
     pub checkout_url: Option<String>,
     pub transaction_id: Option<String>,

@@ -12,6 +12,7 @@ use super::signature;
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::input::escape_html;
+use crate::status::PaymentStatus;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -28,7 +29,7 @@ struct Pending {
     price: i64,
     currency: String,
     method: String,
-    status: String,
+    status: PaymentStatus,
     booking_code: String,
     event_name: String,
 }
@@ -61,7 +62,7 @@ pub async fn page(
 ) -> Result<HttpResponse, ApiError> {
     let payment = pending(&pool, &code).await?;
     let amount = format!("{} {}", payment.price, escape_html(&payment.currency));
-    let action = if payment.status == "pending" {
+    let action = if payment.status == PaymentStatus::Pending {
         format!(
             "<form method=\"post\"><p>Pay with <b>{}</b>.</p>
                <button name=\"outcome\" value=\"pay\" type=\"submit\">Pay {amount}</button>
@@ -71,7 +72,7 @@ pub async fn page(
     } else {
         format!(
             "<p role=\"status\">This payment is <b>{}</b>.</p>",
-            escape_html(&payment.status)
+            payment.status.as_str()
         )
     };
     let html = format!(
@@ -113,7 +114,7 @@ pub async fn decide(
         "decline" => "failed",
         _ => return Err(ApiError::invalid("outcome", "must be pay or decline")),
     };
-    if payment.status == "pending" {
+    if payment.status == PaymentStatus::Pending {
         let query = format!(
             "payment_code={}&booking_id={}&transaction_id=sbx_{}",
             payment.payment_code,

@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::provider::{NewPayment, PaymentProvider, RefundRequest};
 use super::{Payment, PaymentError, WebhookBody};
 use crate::error::{ApiError, Code};
+use crate::status::PaymentStatus;
 
 const PAYMENT_COLUMNS: &str =
     "id, payment_code, booking_id, price, currency, method, provider, status,
@@ -201,8 +202,10 @@ pub async fn settle(
     .fetch_one(&mut *tx)
     .await?;
     let captured = body.status == "succeeded";
-    let payable =
-        matches!(payment.status.as_str(), "pending" | "failed" | "cancelled") && !booking_paid;
+    let payable = matches!(
+        payment.status,
+        PaymentStatus::Pending | PaymentStatus::Failed | PaymentStatus::Cancelled
+    ) && !booking_paid;
     let outcome = Outcome::from_report(
         captured,
         body.amount == payment.price && body.currency == payment.currency,
@@ -245,7 +248,7 @@ pub async fn settle(
             .await?;
             emit(&mut tx, "payments.succeeded", payment.id).await?;
         }
-        Outcome::Declined if payment.status == "pending" => {
+        Outcome::Declined if payment.status == PaymentStatus::Pending => {
             sqlx::query("UPDATE payments SET status = 'failed', transaction_id = $2 WHERE id = $1")
                 .bind(payment.id)
                 .bind(transaction_id)

@@ -14,6 +14,7 @@ mod mail;
 mod money;
 mod notifications;
 mod operations;
+mod outbox;
 mod payments;
 mod redelivery;
 mod site;
