@@ -20,12 +20,14 @@
 //! - [`outbox`]: delivers domain events to the consumers each domain registers; dead letters.
 //! - [`idempotency`]: `Idempotency-Key` replays for POSTs that create something.
 //! - [`ops`]: health, readiness, Prometheus metrics, the OpenAPI document.
+//! - [`client`]: a client of this API, shared by the demo, `loadgen` and the tests.
 //! - [`demo`]: `boxoffice demo`, demo accounts and events created through the API.
 //! - [`site`]: the website for buyers and organizers, served from `web/` on top of the API.
 pub mod auth;
 pub mod bookings;
 pub mod catalog;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod database;
 pub mod demo;

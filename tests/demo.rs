@@ -57,7 +57,7 @@ async fn demo_seeds_events_a_buyer_can_book_and_a_second_run_creates_nothing() {
     for event in &events {
         let banner = demo_banner(&app.address, event["category"].as_str().unwrap());
         assert_eq!(event["banner"], banner.as_str(), "{event}");
-        let answer = app.client.get(&banner).send().await.unwrap();
+        let answer = app.api.http().get(&banner).send().await.unwrap();
         assert_eq!(answer.status(), StatusCode::OK, "{banner}");
         let content_type = answer.headers()["content-type"]
             .to_str()

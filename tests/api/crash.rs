@@ -67,7 +67,7 @@ async fn holds_answered_before_a_kill_9_survive_it_and_nothing_is_sold_twice() {
     assert!(acknowledged.len() >= 40 && (acknowledged.len() as i64) * 2 < CAPACITY);
 
     let (_server, port) = Server::start(&url);
-    app.address = format!("http://127.0.0.1:{port}");
+    app.reattach(port);
 
     // every answered hold is there, held, with the seats it was answered with
     for (buyer, booking) in &acknowledged {

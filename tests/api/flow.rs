@@ -16,7 +16,8 @@ fn sandbox_path(booking: &Value) -> String {
 
 async fn press(app: &TestApp, booking: &Value, outcome: &str) -> String {
     let page = app
-        .client
+        .api
+        .http()
         .post(format!("{}{}", app.address, sandbox_path(booking)))
         .form(&[("outcome", outcome)])
         .send()

@@ -3,6 +3,7 @@
 use std::sync::{Arc, Once};
 
 use boxoffice::auth::{store::grant_role, Role};
+use boxoffice::client::ApiClient;
 use boxoffice::config::{Secret, Settings};
 use boxoffice::outbox::Dispatcher;
 use boxoffice::startup::{Application, Options};
@@ -22,7 +23,8 @@ pub struct TestApp {
     pub address: String,
     pub pool: PgPool,
     pub settings: Settings,
-    pub client: reqwest::Client,
+    /// The API client `boxoffice demo` and `loadgen` use too.
+    pub api: ApiClient,
     pub db_name: String,
     /// The app's outbox when the test delivers it ([`TestApp::settle`]); `None` when a
     /// dispatcher delivers it in the background.
@@ -92,10 +94,10 @@ async fn start(
     let outbox = (!background).then(|| app.outbox());
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
+        api: ApiClient::new(address.as_str()),
         address,
         pool,
         settings,
-        client: reqwest::Client::new(),
         db_name,
         outbox,
         clock,
@@ -112,13 +114,19 @@ impl TestApp {
             .unwrap();
         TestApp {
             address: format!("http://127.0.0.1:{port}"),
+            api: ApiClient::new(format!("http://127.0.0.1:{port}")),
             pool,
             settings,
-            client: reqwest::Client::new(),
             db_name: db_name.to_owned(),
             outbox: None,
             clock: None,
         }
+    }
+
+    /// Points the test at a server restarted on `port` (the same database).
+    pub fn reattach(&mut self, port: u16) {
+        self.address = format!("http://127.0.0.1:{port}");
+        self.api = ApiClient::new(self.address.as_str());
     }
 
     /// Delivers every due outbox row, and the rows that delivery writes, before returning (the
@@ -187,13 +195,7 @@ pub const PASSWORD: &str = "correct horse battery";
 
 impl TestApp {
     pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> RequestBuilder {
-        let builder = self
-            .client
-            .request(method, format!("{}{path}", self.address));
-        match token {
-            Some(token) => builder.bearer_auth(token),
-            None => builder,
-        }
+        self.api.request(method, path, token)
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
@@ -253,11 +255,12 @@ impl TestApp {
     /// Registers a new customer with a unique email and logs it in.
     pub async fn customer(&self) -> User {
         let email = format!("buyer-{}@example.com", Uuid::now_v7().simple());
-        let id = expect_json(self.register(&email, PASSWORD).await, StatusCode::CREATED).await
-            ["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let account = self
+            .api
+            .register(&email, PASSWORD)
+            .await
+            .expect("registered");
+        let id = account["id"].as_str().unwrap().to_owned();
         self.logged_in(id, email).await
     }
 
@@ -275,12 +278,12 @@ impl TestApp {
     }
 
     async fn logged_in(&self, id: String, email: String) -> User {
-        let tokens = expect_json(self.login(&email, PASSWORD).await, StatusCode::OK).await;
+        let tokens = self.api.login(&email, PASSWORD).await.expect("logged in");
         User {
             id,
             email,
-            access_token: tokens["access_token"].as_str().unwrap().to_owned(),
-            refresh_token: tokens["refresh_token"].as_str().unwrap().to_owned(),
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token,
         }
     }
 
@@ -297,12 +300,10 @@ impl TestApp {
             "banner": "https://cdn.example.com/strings.jpg"
         });
         merge(&mut body, overrides);
-        expect_json(
-            self.post("/v1/admin/events", Some(&organizer.access_token), &body)
-                .await,
-            StatusCode::CREATED,
-        )
-        .await
+        self.api
+            .create_event(&organizer.access_token, &body)
+            .await
+            .expect("the event is created")
     }
 
     pub async fn create_ticket_type(
@@ -314,12 +315,10 @@ impl TestApp {
         let mut body =
             json!({"name": "Standard", "price": 250000, "currency": "VND", "number_seats": 100});
         merge(&mut body, overrides);
-        let path = format!("/v1/admin/events/{event_id}/ticket_types");
-        expect_json(
-            self.post(&path, Some(&organizer.access_token), &body).await,
-            StatusCode::CREATED,
-        )
-        .await
+        self.api
+            .create_ticket_type(&organizer.access_token, event_id, &body)
+            .await
+            .expect("the ticket type is created")
     }
 
     /// A published event with one general-admission ticket type.
@@ -327,13 +326,10 @@ impl TestApp {
         let event = self.create_event(organizer, overrides).await;
         let id = event["id"].as_str().unwrap();
         self.create_ticket_type(organizer, id, json!({})).await;
-        let path = format!("/v1/admin/events/{id}/publish");
-        expect_json(
-            self.post(&path, Some(&organizer.access_token), &json!({}))
-                .await,
-            StatusCode::OK,
-        )
-        .await
+        self.api
+            .publish(&organizer.access_token, id)
+            .await
+            .expect("the event is published")
     }
 }
 
@@ -355,24 +351,18 @@ impl TestApp {
         let event = self.create_event(organizer, json!({})).await;
         let id = event["id"].as_str().unwrap().to_owned();
         let ticket_type = self.create_ticket_type(organizer, &id, ticket_type).await;
+        let token = &organizer.access_token;
         if let Some(map) = seat_map {
-            let path = format!(
-                "/v1/admin/events/{id}/ticket_types/{}/seats",
-                ticket_type["id"].as_str().unwrap()
-            );
-            expect_json(
-                self.post(&path, Some(&organizer.access_token), &map).await,
-                StatusCode::OK,
-            )
-            .await;
+            let ticket_type = ticket_type["id"].as_str().unwrap();
+            self.api
+                .define_seats(token, &id, ticket_type, &map)
+                .await
+                .expect("the seats are defined");
         }
-        let path = format!("/v1/admin/events/{id}/publish");
-        expect_json(
-            self.post(&path, Some(&organizer.access_token), &json!({}))
-                .await,
-            StatusCode::OK,
-        )
-        .await;
+        self.api
+            .publish(token, &id)
+            .await
+            .expect("the event is published");
         (id, ticket_type)
     }
 

@@ -41,7 +41,8 @@ impl<'a> Webhook<'a> {
         let t = chrono::Utc::now().timestamp() - self.seconds_ago;
         let signature =
             boxoffice::payments::signature::sign(self.secret, t, &query, body.as_bytes());
-        app.client
+        app.api
+            .http()
             .post(format!("{}/v1/payments/webhook?{query}", app.address))
             .header("X-Boxoffice-Signature", signature)
             .header("Content-Type", "application/json")
@@ -215,7 +216,8 @@ async fn the_webhook_refuses_what_a_gateway_did_not_send() {
     )
     .await;
     let unsigned = app
-        .client
+        .api
+        .http()
         .post(format!(
             "{}/v1/payments/webhook?payment_code=x&booking_id=y&transaction_id=z",
             app.address

@@ -63,7 +63,7 @@ async fn undelivered_events_are_delivered_after_a_restart_and_redelivery_changes
     assert_eq!(count(&app, "SELECT count(*) FROM outbox WHERE subject = 'payments.succeeded' AND delivered_at IS NULL").await, 1);
 
     let (mut server, port) = Server::start(&url);
-    app.address = format!("http://127.0.0.1:{port}");
+    app.reattach(port);
     all_delivered(&app).await;
     let read = expect_json(
         app.get(&format!("/v1/bookings/{id}"), token).await,
@@ -79,7 +79,7 @@ async fn undelivered_events_are_delivered_after_a_restart_and_redelivery_changes
         .unwrap();
     server.kill_9();
     let (_server, port) = Server::start(&url);
-    app.address = format!("http://127.0.0.1:{port}");
+    app.reattach(port);
     all_delivered(&app).await;
 
     assert_eq!(

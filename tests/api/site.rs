@@ -67,12 +67,13 @@ async fn an_unknown_asset_is_404() {
 async fn assets_are_compressed_and_revalidated_without_their_body() {
     let app = spawn_app().await;
     let url = format!("{}/assets/buyer.js", app.address);
-    let plain = app.client.get(&url).send().await.unwrap();
+    let plain = app.api.http().get(&url).send().await.unwrap();
     assert_eq!(plain.status(), StatusCode::OK);
     let tag = plain.headers()["etag"].to_str().unwrap().to_owned();
     let size = plain.bytes().await.unwrap().len();
 
-    let with = |name: &'static str, value: String| app.client.get(&url).header(name, value).send();
+    let with =
+        |name: &'static str, value: String| app.api.http().get(&url).header(name, value).send();
 
     let gzipped = with("accept-encoding", "gzip".into()).await.unwrap();
     assert_eq!(gzipped.headers()["content-encoding"], "gzip");

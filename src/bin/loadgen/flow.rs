@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use boxoffice::payments::signature;
+use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::sale::{self, call, Sale};
@@ -81,15 +82,7 @@ async fn buy(
     let id = booking["id"].as_str().unwrap_or_default();
     let post = |step: &'static str, path: String, body: Value| async move {
         let sent = Instant::now();
-        let url = format!("{}{path}", sale.url);
-        let outcome = call(
-            &sale.client,
-            reqwest::Method::POST,
-            &url,
-            Some(token),
-            &body,
-        )
-        .await;
+        let outcome = call(&sale.api, Method::POST, &path, Some(token), &body).await;
         (step, sent.elapsed(), outcome)
     };
     let mut checked_out = Value::Null;
@@ -135,8 +128,8 @@ async fn buy(
     );
     let sent = Instant::now();
     let response = sale
-        .client
-        .post(format!("{}/v1/payments/webhook?{query}", sale.url))
+        .api
+        .request(Method::POST, &format!("/v1/payments/webhook?{query}"), None)
         .header(signature::HEADER, signed)
         .header("Content-Type", "application/json")
         .body(body)
@@ -153,16 +146,9 @@ async fn buy(
 
     // confirmed in the background: read the booking until it says so
     let deadline = Instant::now() + CONFIRM_WITHIN;
-    let url = format!("{}/v1/bookings/{id}", sale.url);
+    let path = format!("/v1/bookings/{id}");
     loop {
-        let booking = call(
-            &sale.client,
-            reqwest::Method::GET,
-            &url,
-            Some(token),
-            &Value::Null,
-        )
-        .await;
+        let booking = call(&sale.api, Method::GET, &path, Some(token), &Value::Null).await;
         if booking.is_ok_and(|b| b["status"] == "confirmed") {
             steps
                 .entry("confirmed".into())

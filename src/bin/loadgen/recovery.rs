@@ -112,7 +112,7 @@ pub async fn run(load: &Load, bin: &Path) -> Result<Report, String> {
         ready_seconds,
         serving_seconds: started.elapsed().as_secs_f64(),
         first_status,
-        rss_bytes_after_restart: server_rss(&client, url).await,
+        rss_bytes_after_restart: server_rss(&sale.api).await,
     });
     report.scenario = "recovery".into();
     Ok(report)

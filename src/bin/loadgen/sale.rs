@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use boxoffice::auth::{store::grant_role, Role};
+use boxoffice::client::{ApiClient, ClientError};
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
@@ -26,28 +28,20 @@ pub async fn pool(database_url: &str, connections: usize) -> Result<PgPool, Stri
         .map_err(|e| format!("PostgreSQL at {database_url}: {e}"))
 }
 
-/// One request that must succeed; its JSON answer.
+/// One request that must answer 200; its JSON answer.
 pub async fn call(
-    client: &reqwest::Client,
-    method: reqwest::Method,
-    url: &str,
+    api: &ApiClient,
+    method: Method,
+    path: &str,
     token: Option<&str>,
     body: &Value,
-) -> Result<Value, String> {
-    let mut request = client.request(method, url);
+) -> Result<Value, ClientError> {
+    let mut request = api.request(method.clone(), path, token);
     if !body.is_null() {
         request = request.json(body);
     }
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.map_err(|e| format!("{url}: {e}"))?;
-    let status = response.status();
-    let value: Value = response.json().await.map_err(|e| format!("{url}: {e}"))?;
-    if !status.is_success() {
-        return Err(format!("{url}: {status} {value}"));
-    }
-    Ok(value)
+    api.json(&format!("{method} {path}"), request, StatusCode::OK)
+        .await
 }
 
 pub struct Buyer {
@@ -65,9 +59,9 @@ pub struct OnSale {
 
 /// A sale ready to start.
 pub struct Sale {
-    pub client: reqwest::Client,
+    /// The API, on a connection pool as large as the load.
+    pub api: ApiClient,
     pub db: PgPool,
-    pub url: String,
     pub events: Vec<OnSale>,
     pub buyers: Vec<Buyer>,
     pub capacity: u64,
@@ -79,31 +73,32 @@ pub struct Sale {
 impl Sale {
     /// Registers the organizer and buyers and puts the events on sale.
     pub async fn set_up(load: &Load) -> Result<Arc<Sale>, String> {
-        let url = load.url.trim_end_matches('/').to_owned();
         let db = pool(&load.database_url, 4).await?;
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(load.connections)
             .build()
             .map_err(|e| e.to_string())?;
+        let api = ApiClient::with_http(client, load.url.as_str());
         let run = Uuid::now_v7().simple().to_string();
         let organizer_email = format!("loadgen-organizer-{run}@example.com");
-        account(&client, &url, &organizer_email).await?;
+        account(&api, &organizer_email).await?;
         grant_role(&db, &organizer_email, Role::Organizer)
             .await
             .map_err(|e| e.to_string())?;
         // a new login carries the role
-        let organizer = login(&client, &url, &organizer_email).await?;
+        let organizer = api.login(&organizer_email, PASSWORD).await.map_err(chain)?;
         let mut events = Vec::with_capacity(load.events);
         for n in 0..load.events {
-            events.push(on_sale(&client, &url, &organizer, &run, n, load.capacity).await?);
+            let event = on_sale(&api, &organizer.access_token, &run, n, load.capacity);
+            events.push(event.await.map_err(chain)?);
         }
         let mut buyers = Vec::with_capacity(load.buyers);
         for chunk in (0..load.buyers).collect::<Vec<_>>().chunks(8) {
             let logins = chunk.iter().map(|i| {
-                let (client, url) = (client.clone(), url.clone());
+                let api = api.clone();
                 let email = format!("loadgen-buyer-{run}-{i}@example.com");
                 async move {
-                    let token = account(&client, &url, &email).await?;
+                    let token = account(&api, &email).await?;
                     Ok::<_, String>(Buyer { email, token })
                 }
             });
@@ -112,9 +107,8 @@ impl Sale {
             }
         }
         Ok(Arc::new(Sale {
-            client,
+            api,
             db,
-            url,
             events,
             buyers,
             capacity: u64::from(load.capacity) * load.events as u64,
@@ -205,14 +199,10 @@ impl Sale {
         .map_err(|e| e.to_string())?;
         let mut available = 0;
         for id in &ids {
-            let event = call(
-                &self.client,
-                reqwest::Method::GET,
-                &format!("{}/v1/events/{id}", self.url),
-                None,
-                &Value::Null,
-            )
-            .await?;
+            let path = format!("/v1/events/{id}");
+            let event = call(&self.api, Method::GET, &path, None, &Value::Null)
+                .await
+                .map_err(chain)?;
             available += event["ticket_types"][0]["available"]
                 .as_i64()
                 .unwrap_or_default();
@@ -233,16 +223,16 @@ impl Sale {
             sold_out_after_seconds: self.sold_out_after.lock().await.map(|d| d.as_secs_f64()),
             database_admissions,
             api_available: Some(available),
-            server_rss_bytes: server_rss(&self.client, &self.url).await,
+            server_rss_bytes: server_rss(&self.api).await,
             ..Report::of(scenario, self.connections, &tally, ok, completed, elapsed)
         })
     }
 }
 
 /// The server's resident memory, from its /metrics.
-pub async fn server_rss(client: &reqwest::Client, url: &str) -> Option<u64> {
-    let text = client
-        .get(format!("{url}/metrics"))
+pub async fn server_rss(api: &ApiClient) -> Option<u64> {
+    let text = api
+        .request(Method::GET, "/metrics", None)
         .send()
         .await
         .ok()?
@@ -256,57 +246,37 @@ pub async fn server_rss(client: &reqwest::Client, url: &str) -> Option<u64> {
         .ok()
 }
 
-/// Registers and logs in an account; its access token.
-async fn account(client: &reqwest::Client, url: &str, email: &str) -> Result<String, String> {
-    let credentials = json!({"email": email, "password": PASSWORD});
-    let register = format!("{url}/v1/auths/register");
-    call(client, reqwest::Method::POST, &register, None, &credentials).await?;
-    login(client, url, email).await
+/// An error with its causes, for the report.
+pub fn chain(error: ClientError) -> String {
+    format!("{:#}", anyhow::Error::new(error))
 }
 
-async fn login(client: &reqwest::Client, url: &str, email: &str) -> Result<String, String> {
-    let credentials = json!({"email": email, "password": PASSWORD});
-    let login = format!("{url}/v1/auths/login");
-    let tokens = call(client, reqwest::Method::POST, &login, None, &credentials).await?;
-    Ok(tokens["access_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned())
+/// Registers and logs in an account; its access token.
+async fn account(api: &ApiClient, email: &str) -> Result<String, String> {
+    api.register(email, PASSWORD).await.map_err(chain)?;
+    let tokens = api.login(email, PASSWORD).await.map_err(chain)?;
+    Ok(tokens.access_token)
 }
 
 /// A published event with one general-admission type of `capacity`.
 async fn on_sale(
-    client: &reqwest::Client,
-    url: &str,
+    api: &ApiClient,
     organizer: &str,
     run: &str,
     n: usize,
     capacity: u32,
-) -> Result<OnSale, String> {
-    let post = |path: String, body: Value| async move {
-        call(
-            client,
-            reqwest::Method::POST,
-            &format!("{url}{path}"),
-            Some(organizer),
-            &body,
-        )
-        .await
-    };
-    let event = post(
-        "/v1/admin/events".into(),
-        json!({"name": format!("Flash sale {run} #{n}"), "category": "concert",
-               "start_at": "2030-01-01T20:00:00Z", "end_at": "2030-01-01T23:00:00Z",
-               "location": "Load test arena"}),
-    )
-    .await?;
+) -> Result<OnSale, ClientError> {
+    let event = json!({"name": format!("Flash sale {run} #{n}"), "category": "concert",
+        "start_at": "2030-01-01T20:00:00Z", "end_at": "2030-01-01T23:00:00Z",
+        "location": "Load test arena"});
+    let event = api.create_event(organizer, &event).await?;
     let event_id = event["id"].as_str().unwrap_or_default().to_owned();
-    let ticket_type = post(
-        format!("/v1/admin/events/{event_id}/ticket_types"),
-        json!({"name": "General admission", "price": 100000, "currency": "VND", "number_seats": capacity}),
-    )
-    .await?;
-    post(format!("/v1/admin/events/{event_id}/publish"), json!({})).await?;
+    let ticket_type = json!({"name": "General admission", "price": 100000, "currency": "VND",
+        "number_seats": capacity});
+    let ticket_type = api
+        .create_ticket_type(organizer, &event_id, &ticket_type)
+        .await?;
+    api.publish(organizer, &event_id).await?;
     let body = json!({"event_id": event_id, "ticket_type_id": ticket_type["id"], "qty": 1});
     Ok(OnSale {
         event_id,
@@ -322,9 +292,8 @@ pub async fn hold(
     token: &str,
 ) -> (u16, Option<actix_web::web::Bytes>) {
     let response = sale
-        .client
-        .post(format!("{}/v1/bookings/hold", sale.url))
-        .bearer_auth(token)
+        .api
+        .request(Method::POST, "/v1/bookings/hold", Some(token))
         .header("Content-Type", "application/json")
         .body(event.body.clone())
         .send()
