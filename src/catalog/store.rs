@@ -2,7 +2,9 @@
 use boxoffice_actors::ids::{EventId, TicketTypeId, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder};
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{PgConnection, PgExecutor, PgPool, Postgres, QueryBuilder};
 
 use super::{Event, Seat, TicketType};
 use crate::error::ApiError;
@@ -234,4 +236,178 @@ pub async fn seats_of(
     .bind(ticket_type)
     .fetch_all(pool)
     .await?)
+}
+
+/// An event's fields as an organizer set them, checked (`admin::events`) before they are written.
+pub struct EventFields<'a> {
+    pub name: &'a str,
+    pub title: &'a str,
+    pub description: &'a str,
+    pub category: &'a str,
+    pub start_at: DateTime<Utc>,
+    pub end_at: DateTime<Utc>,
+    pub banner: Option<&'a str>,
+    pub location: &'a str,
+}
+
+impl<'a> EventFields<'a> {
+    /// Binds the fields in their column order: name, title, description, category, start_at,
+    /// end_at, banner, location.
+    fn bind(&'a self, query: Query<'a, Postgres, PgArguments>) -> Query<'a, Postgres, PgArguments> {
+        query
+            .bind(self.name.trim())
+            .bind(self.title.trim())
+            .bind(self.description.trim())
+            .bind(self.category)
+            .bind(self.start_at)
+            .bind(self.end_at)
+            .bind(self.banner)
+            .bind(self.location.trim())
+    }
+}
+
+pub async fn insert_event(
+    pool: &PgPool,
+    id: EventId,
+    organizer: UserId,
+    fields: &EventFields<'_>,
+) -> Result<(), sqlx::Error> {
+    let query = sqlx::query(
+        "INSERT INTO events (id, organizer_id, name, title, description, category, start_at, end_at, banner, location)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(id)
+    .bind(organizer);
+    fields.bind(query).execute(pool).await?;
+    Ok(())
+}
+
+pub async fn update_event(
+    pool: &PgPool,
+    id: EventId,
+    fields: &EventFields<'_>,
+) -> Result<(), sqlx::Error> {
+    let query = sqlx::query(
+        "UPDATE events SET name = $2, title = $3, description = $4, category = $5, start_at = $6, end_at = $7,
+                banner = $8, location = $9
+         WHERE id = $1",
+    )
+    .bind(id);
+    fields.bind(query).execute(pool).await?;
+    Ok(())
+}
+
+/// Deletes the event unless it has live bookings, payments or tickets; whether it did.
+pub async fn delete_unsold_event(pool: &PgPool, id: EventId) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    // lock the event so no booking can start between the check and the delete
+    sqlx::query("SELECT 1 FROM events WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let has_sales: bool = sqlx::query_scalar(&format!(
+        "SELECT EXISTS (SELECT 1 FROM bookings WHERE event_id = $1 AND status IN {ACTIVE_BOOKING})
+             OR EXISTS (SELECT 1 FROM payments p JOIN bookings b ON b.id = p.booking_id WHERE b.event_id = $1)
+             OR EXISTS (SELECT 1 FROM tickets WHERE event_id = $1)"
+    ))
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if has_sales {
+        return Ok(false);
+    }
+    // only expired or cancelled bookings are left: they go first, so that the ticket types
+    // they name can go with the event
+    sqlx::query("DELETE FROM bookings WHERE event_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM events WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// A draft goes on sale; any other status stays.
+pub async fn publish_event(pool: &PgPool, id: EventId) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE events SET status = 'published', published_at = now() WHERE id = $1 AND status = 'draft'",
+    )
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn cancel_event(pool: &PgPool, id: EventId) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE events SET status = 'cancelled' WHERE id = $1 AND status <> 'cancelled'")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// A ticket type's fields after a create or an edit, checked together (`admin::ticket_types`) before they are written.
+pub struct TicketTypeFields {
+    pub name: String,
+    pub description: String,
+    pub price: i64,
+    pub currency: String,
+    pub number_seats: i64,
+    pub position: i32,
+    pub image_url: Option<String>,
+    pub sale_at: Option<DateTime<Utc>>,
+    pub sale_end: Option<DateTime<Utc>>,
+    pub seat_mapped: bool,
+    pub max_per_user: Option<i64>,
+    pub status: String,
+}
+
+/// Creates or overwrites the ticket type `id` of `event` with checked `fields`.
+pub async fn save_ticket_type(
+    conn: &mut PgConnection,
+    event: EventId,
+    id: TicketTypeId,
+    fields: &TicketTypeFields,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO ticket_types (id, event_id, position, name, description, image_url, status, qty, price, currency,
+                                   sale_at, sale_end, seat_mapped, max_per_user)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         ON CONFLICT (id) DO UPDATE SET
+             position = EXCLUDED.position, name = EXCLUDED.name, description = EXCLUDED.description,
+             image_url = EXCLUDED.image_url, status = EXCLUDED.status, qty = EXCLUDED.qty, price = EXCLUDED.price,
+             currency = EXCLUDED.currency, sale_at = EXCLUDED.sale_at, sale_end = EXCLUDED.sale_end,
+             seat_mapped = EXCLUDED.seat_mapped, max_per_user = EXCLUDED.max_per_user",
+    )
+    .bind(id)
+    .bind(event)
+    .bind(fields.position)
+    .bind(fields.name.trim())
+    .bind(fields.description.trim())
+    .bind(&fields.image_url)
+    .bind(&fields.status)
+    .bind(fields.number_seats as i32)
+    .bind(fields.price)
+    .bind(&fields.currency)
+    .bind(fields.sale_at)
+    .bind(fields.sale_end)
+    .bind(fields.seat_mapped)
+    .bind(fields.max_per_user.map(|m| m as i32))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_ticket_type<'c>(
+    conn: impl PgExecutor<'c>,
+    id: TicketTypeId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM ticket_types WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
