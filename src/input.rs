@@ -137,20 +137,31 @@ impl FromRequest for JsonBytes {
     }
 }
 
+/// Why a field's value is refused: the sentence its `details[].message` says.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+impl From<Invalid> for String {
+    fn from(invalid: Invalid) -> Self {
+        invalid.0
+    }
+}
+
 /// The years an event or sale date may fall in. A date outside them is a typing mistake
 /// (year 0, 20255) rather than a plan, and would sort and display oddly everywhere.
 pub const DATE_YEARS: std::ops::RangeInclusive<i32> = 2000..=2999;
 
 /// An event or sale date within [`DATE_YEARS`].
-pub fn check_date(at: DateTime<Utc>) -> Result<(), String> {
+pub fn check_date(at: DateTime<Utc>) -> Result<(), Invalid> {
     if DATE_YEARS.contains(&at.year()) {
         Ok(())
     } else {
-        Err(format!(
+        Err(Invalid(format!(
             "must be in the years {} to {}",
             DATE_YEARS.start(),
             DATE_YEARS.end()
-        ))
+        )))
     }
 }
 
@@ -183,23 +194,23 @@ pub fn check_url(url: &str) -> Result<(), &'static str> {
 
 /// Checks a text field's length in characters, after trimming, and that it holds no control
 /// characters but line breaks and tabs.
-pub fn check_text(value: &str, min: usize, max: usize) -> Result<(), String> {
+pub fn check_text(value: &str, min: usize, max: usize) -> Result<(), Invalid> {
     if value
         .chars()
         .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
     {
-        return Err("must not contain control characters".to_owned());
+        return Err(Invalid("must not contain control characters".to_owned()));
     }
     let chars = value.trim().chars().count();
     if chars < min {
-        return Err(if min == 1 {
+        return Err(Invalid(if min == 1 {
             "is required".to_owned()
         } else {
             format!("must be at least {min} characters")
-        });
+        }));
     }
     if chars > max {
-        return Err(format!("must be at most {max} characters"));
+        return Err(Invalid(format!("must be at most {max} characters")));
     }
     Ok(())
 }

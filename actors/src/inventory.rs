@@ -775,14 +775,14 @@ impl EventInventory {
         }
     }
 
-    /// Checks invariants 1 and 2 of DESIGN.md; for tests and debug assertions.
-    pub fn check_invariants(&self) -> Result<(), String> {
+    /// Checks invariants 1 and 2 (`docs/ARCHITECTURE.md`); for tests and debug assertions.
+    pub fn check_invariants(&self) -> Result<(), InvariantBroken> {
         for state in &self.types {
             if state.held + state.sold > state.spec.capacity {
-                return Err(format!(
+                return Err(InvariantBroken(format!(
                     "{}: held {} + sold {} > capacity {}",
                     state.spec.id, state.held, state.sold, state.spec.capacity
-                ));
+                )));
             }
             let in_holds: u64 = self
                 .holds
@@ -792,21 +792,26 @@ impl EventInventory {
                 .map(|(_, q, _)| u64::from(*q))
                 .sum();
             if in_holds != u64::from(state.held) + u64::from(state.sold) {
-                return Err(format!(
+                return Err(InvariantBroken(format!(
                     "{}: holds carry {in_holds}, counters say {}",
                     state.spec.id,
                     state.held + state.sold
-                ));
+                )));
             }
         }
         let mut seen = std::collections::HashSet::new();
         for hold in self.holds.values() {
             for (_, seat) in &hold.seats {
                 if !seen.insert(*seat) {
-                    return Err(format!("seat {seat} is in two bookings"));
+                    return Err(InvariantBroken(format!("seat {seat} is in two bookings")));
                 }
             }
         }
         Ok(())
     }
 }
+
+/// An invariant the inventory broke, described (only a bug in the engine can cause one).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("inventory invariant broken: {0}")]
+pub struct InvariantBroken(pub String);

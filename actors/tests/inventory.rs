@@ -1,6 +1,6 @@
 //! Tests of `EventInventory` through the crate's public API: unit tests for each rule, and a
 //! property test that drives random operation sequences against a simple model and checks the
-//! invariants of DESIGN.md after every step.
+//! invariants of docs/ARCHITECTURE.md after every step.
 use std::collections::{HashMap, HashSet};
 
 use boxoffice_actors::ids::{BookingId, SeatId, TicketTypeId, UserId};
@@ -1346,7 +1346,8 @@ fn check(
     now: Millis,
     just_expired: bool,
 ) -> Result<(), TestCaseError> {
-    inv.check_invariants().map_err(TestCaseError::fail)?;
+    inv.check_invariants()
+        .map_err(|broken| TestCaseError::fail(broken.to_string()))?;
     // invariant 1, and the counters agree with the model
     for (t, spec) in model.specs.iter().enumerate() {
         let (held, sold, capacity) = inv.counts(spec.id).unwrap();

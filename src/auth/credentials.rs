@@ -1,6 +1,8 @@
 //! What an account is made of, checked when built: an email address and a password.
 use std::fmt;
 
+use crate::input::Invalid;
+
 /// A syntactically plausible, lower-cased email address.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Email(String);
@@ -43,16 +45,22 @@ impl NewPassword {
     pub const MIN_CHARS: usize = 8;
     pub const MAX_CHARS: usize = 128;
 
-    pub fn parse(input: String) -> Result<Self, String> {
+    pub fn parse(input: String) -> Result<Self, Invalid> {
         let chars = input.chars().count();
         if chars < Self::MIN_CHARS {
-            return Err(format!("must be at least {} characters", Self::MIN_CHARS));
+            return Err(Invalid(format!(
+                "must be at least {} characters",
+                Self::MIN_CHARS
+            )));
         }
         if chars > Self::MAX_CHARS {
-            return Err(format!("must be at most {} characters", Self::MAX_CHARS));
+            return Err(Invalid(format!(
+                "must be at most {} characters",
+                Self::MAX_CHARS
+            )));
         }
         if input.trim().is_empty() {
-            return Err("must not be only spaces".to_owned());
+            return Err(Invalid("must not be only spaces".to_owned()));
         }
         Ok(Self(input))
     }

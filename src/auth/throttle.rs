@@ -1,5 +1,5 @@
 //! Brute-force protection for login and registration, in memory (one process serves the API,
-//! see DESIGN.md; a restart forgetting counts is acceptable). A login attempt is counted before
+//! see docs/ARCHITECTURE.md; a restart forgetting counts is acceptable). A login attempt is counted before
 //! its password is checked (reserve, then verify), so concurrent guesses cannot overtake a limit:
 //! a few failures per account from one client address, more per address across accounts, and per
 //! account across all addresses some free failures after which each further attempt waits twice as

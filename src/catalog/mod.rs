@@ -35,11 +35,14 @@ pub enum EventStatus {
     Cancelled,
 }
 
-pub fn check_category(category: &str) -> Result<(), String> {
+pub fn check_category(category: &str) -> Result<(), crate::input::Invalid> {
     if CATEGORIES.contains(&category) {
         Ok(())
     } else {
-        Err(format!("must be one of {}", CATEGORIES.join(", ")))
+        Err(crate::input::Invalid(format!(
+            "must be one of {}",
+            CATEGORIES.join(", ")
+        )))
     }
 }
 

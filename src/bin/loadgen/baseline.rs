@@ -21,7 +21,7 @@ pub struct Options {
     pub variant: Variant,
 }
 
-pub async fn run(options: Options) -> Result<Report, String> {
+pub async fn run(options: Options) -> anyhow::Result<Report> {
     let Options {
         database_url,
         capacity,
@@ -37,15 +37,14 @@ pub async fn run(options: Options) -> Result<Report, String> {
         "CREATE TABLE loadgen_baseline_bookings (id UUID PRIMARY KEY, ticket_type_id UUID NOT NULL
            REFERENCES loadgen_baseline_types (id), user_id UUID NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now())",
     ] {
-        sqlx::query(sql).execute(&db).await.map_err(|e| e.to_string())?;
+        sqlx::query(sql).execute(&db).await?;
     }
     let ticket_type = Uuid::now_v7();
     sqlx::query("INSERT INTO loadgen_baseline_types (id, capacity) VALUES ($1, $2)")
         .bind(ticket_type)
         .bind(capacity as i32)
         .execute(&db)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
 
     let sold_out = Arc::new(AtomicBool::new(false));
     let started = Instant::now();
@@ -85,12 +84,10 @@ pub async fn run(options: Options) -> Result<Report, String> {
     let elapsed = started.elapsed();
     let admissions: i64 = sqlx::query_scalar("SELECT count(*) FROM loadgen_baseline_bookings")
         .fetch_one(&db)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     sqlx::query("DROP TABLE IF EXISTS loadgen_baseline_bookings, loadgen_baseline_types")
         .execute(&db)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
     let completed = tally.count(201);
     Ok(Report {
         variant: Some(variant),

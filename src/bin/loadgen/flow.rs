@@ -18,7 +18,7 @@ const CONFIRM_WITHIN: Duration = Duration::from_secs(30);
 /// milliseconds, seldom enough that the reads do not become the load.
 const POLL: Duration = Duration::from_millis(50);
 
-pub async fn full_flow(load: &Load, webhook_secret: &str) -> Result<Report, String> {
+pub async fn full_flow(load: &Load, webhook_secret: &str) -> anyhow::Result<Report> {
     let sale = Sale::set_up(load).await?;
     let secret = webhook_secret.to_owned();
     let (tally, steps, elapsed) = sale

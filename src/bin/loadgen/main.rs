@@ -249,9 +249,9 @@ impl Report {
 
     /// What must hold after any run: the database has exactly what was answered, and a sold-out
     /// sale sold exactly its capacity.
-    fn check(&self) -> Result<(), String> {
+    fn check(&self) -> anyhow::Result<()> {
         if self.database_admissions != self.completed as i64 {
-            return Err(format!(
+            return Err(anyhow::anyhow!(
                 "{} {} were answered but the database has {} admissions",
                 self.completed,
                 self.unit(),
@@ -260,24 +260,26 @@ impl Report {
         }
         if let Some(available) = self.api_available {
             if available != self.capacity as i64 - self.completed as i64 {
-                return Err(format!(
+                return Err(anyhow::anyhow!(
                     "{} of {} held, but the event pages offer {available}",
-                    self.completed, self.capacity
+                    self.completed,
+                    self.capacity
                 ));
             }
         }
         let holds = matches!(self.scenario.as_str(), "flash-sale" | "recovery");
         if self.sold_out_after_seconds.is_some() && holds && self.completed != self.capacity {
-            return Err(format!(
+            return Err(anyhow::anyhow!(
                 "sold out after {} holds of {}",
-                self.completed, self.capacity
+                self.completed,
+                self.capacity
             ));
         }
         match &self.recovery {
             Some(restart)
                 if self.sold_out_after_seconds.is_some() && restart.first_status != 409 =>
             {
-                Err(format!(
+                Err(anyhow::anyhow!(
                     "after the restart the sold-out event answered {}",
                     restart.first_status
                 ))
@@ -288,7 +290,7 @@ impl Report {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), String> {
+async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut report = match cli.scenario {
         Scenario::FlashSale(load) => sale::flash_sale(&load).await?,

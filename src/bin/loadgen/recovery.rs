@@ -1,6 +1,7 @@
 //! The recovery scenario: a server of our own sells an event out, is killed with SIGKILL, and is
 //! started again; timed until `/readyz` answers and until the sold-out event answers a hold (its
 //! actor has loaded every hold back from the journal).
+use anyhow::Context;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -39,7 +40,7 @@ impl std::fmt::Display for Restart {
 struct Server(Child);
 
 impl Server {
-    fn start(bin: &Path) -> Result<Self, String> {
+    fn start(bin: &Path) -> anyhow::Result<Self> {
         let mut command = Command::new(bin);
         command
             .arg("serve")
@@ -51,7 +52,7 @@ impl Server {
         command
             .spawn()
             .map(Server)
-            .map_err(|e| format!("{}: {e}", bin.display()))
+            .with_context(|| bin.display().to_string())
     }
 
     fn kill(&mut self) {
@@ -67,7 +68,7 @@ impl Drop for Server {
 }
 
 /// Polls `/readyz` until it answers 200.
-async fn ready(client: &reqwest::Client, url: &str) -> Result<(), String> {
+async fn ready(client: &reqwest::Client, url: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + START_WITHIN;
     loop {
         let response = client.get(format!("{url}/readyz")).send().await;
@@ -75,13 +76,15 @@ async fn ready(client: &reqwest::Client, url: &str) -> Result<(), String> {
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(format!("{url} was not ready within {START_WITHIN:?}"));
+            return Err(anyhow::anyhow!(
+                "{url} was not ready within {START_WITHIN:?}"
+            ));
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 
-pub async fn run(load: &Load, bin: &Path) -> Result<Report, String> {
+pub async fn run(load: &Load, bin: &Path) -> anyhow::Result<Report> {
     let url = load.url.trim_end_matches('/');
     let client = reqwest::Client::new();
     let mut server = Server::start(bin)?;

@@ -1,5 +1,6 @@
 //! Turns runs (`--json` lines) into a table of medians by scenario and connections, the ratio of
 //! boxoffice to the best baseline, and a plot of throughput and p99 against connections.
+use anyhow::Context;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -52,14 +53,13 @@ fn medians(groups: &Groups) -> BTreeMap<String, Vec<(usize, f64, f64, usize)>> {
         .collect()
 }
 
-pub fn run(inputs: &[PathBuf], plot: Option<&Path>) -> Result<(), String> {
+pub fn run(inputs: &[PathBuf], plot: Option<&Path>) -> anyhow::Result<()> {
     let mut groups = Groups::new();
     for input in inputs {
-        let text =
-            std::fs::read_to_string(input).map_err(|e| format!("{}: {e}", input.display()))?;
+        let text = std::fs::read_to_string(input).with_context(|| input.display().to_string())?;
         for (n, line) in text.lines().enumerate().filter(|(_, l)| l.starts_with('{')) {
             let report: Report = serde_json::from_str(line)
-                .map_err(|e| format!("{}:{}: {e}", input.display(), n + 1))?;
+                .with_context(|| format!("{}:{}", input.display(), n + 1))?;
             groups
                 .entry((
                     report.scenario.clone(),
@@ -96,7 +96,7 @@ pub fn run(inputs: &[PathBuf], plot: Option<&Path>) -> Result<(), String> {
         }
     }
     if let Some(path) = plot {
-        draw(&medians, path).map_err(|e| format!("{}: {e}", path.display()))?;
+        draw(&medians, path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         println!("\nplot: {}", path.display());
     }
     Ok(())

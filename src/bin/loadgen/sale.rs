@@ -1,5 +1,6 @@
 //! Setting a sale up through the API (an organizer, events, buyers with tokens: all before the
 //! clock starts), the flash-sale scenario, and the counts read back after a run.
+use anyhow::Context;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -19,13 +20,13 @@ use crate::{Load, Report};
 
 const PASSWORD: &str = "loadgen password 1";
 
-pub async fn pool(database_url: &str, connections: usize) -> Result<PgPool, String> {
+pub async fn pool(database_url: &str, connections: usize) -> anyhow::Result<PgPool> {
     PgPoolOptions::new()
         .max_connections(connections as u32)
         .acquire_timeout(Duration::from_secs(60))
         .connect(database_url)
         .await
-        .map_err(|e| format!("PostgreSQL at {database_url}: {e}"))
+        .with_context(|| format!("PostgreSQL at {database_url}"))
 }
 
 /// One request that must answer 200; its JSON answer.
@@ -72,25 +73,22 @@ pub struct Sale {
 
 impl Sale {
     /// Registers the organizer and buyers and puts the events on sale.
-    pub async fn set_up(load: &Load) -> Result<Arc<Sale>, String> {
+    pub async fn set_up(load: &Load) -> anyhow::Result<Arc<Sale>> {
         let db = pool(&load.database_url, 4).await?;
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(load.connections)
-            .build()
-            .map_err(|e| e.to_string())?;
+            .build()?;
         let api = ApiClient::with_http(client, load.url.as_str());
         let run = Uuid::now_v7().simple().to_string();
         let organizer_email = format!("loadgen-organizer-{run}@example.com");
         account(&api, &organizer_email).await?;
-        grant_role(&db, &organizer_email, Role::Organizer)
-            .await
-            .map_err(|e| e.to_string())?;
+        grant_role(&db, &organizer_email, Role::Organizer).await?;
         // a new login carries the role
-        let organizer = api.login(&organizer_email, PASSWORD).await.map_err(chain)?;
+        let organizer = api.login(&organizer_email, PASSWORD).await?;
         let mut events = Vec::with_capacity(load.events);
         for n in 0..load.events {
             let event = on_sale(&api, &organizer.access_token, &run, n, load.capacity);
-            events.push(event.await.map_err(chain)?);
+            events.push(event.await?);
         }
         let mut buyers = Vec::with_capacity(load.buyers);
         for chunk in (0..load.buyers).collect::<Vec<_>>().chunks(8) {
@@ -99,7 +97,7 @@ impl Sale {
                 let email = format!("loadgen-buyer-{run}-{i}@example.com");
                 async move {
                     let token = account(&api, &email).await?;
-                    Ok::<_, String>(Buyer { email, token })
+                    Ok::<_, anyhow::Error>(Buyer { email, token })
                 }
             });
             for buyer in futures_util::future::join_all(logins).await {
@@ -186,7 +184,7 @@ impl Sale {
         steps: BTreeMap<String, Tally>,
         elapsed: Duration,
         statuses: &[&str],
-    ) -> Result<Report, String> {
+    ) -> anyhow::Result<Report> {
         let ids: Vec<&str> = self.events.iter().map(|e| e.event_id.as_str()).collect();
         let database_admissions: i64 = sqlx::query_scalar(
             "SELECT COALESCE(sum(number_seats), 0)::bigint FROM bookings
@@ -195,14 +193,11 @@ impl Sale {
         .bind(&ids)
         .bind(statuses)
         .fetch_one(&self.db)
-        .await
-        .map_err(|e| e.to_string())?;
+        .await?;
         let mut available = 0;
         for id in &ids {
             let path = format!("/v1/events/{id}");
-            let event = call(&self.api, Method::GET, &path, None, &Value::Null)
-                .await
-                .map_err(chain)?;
+            let event = call(&self.api, Method::GET, &path, None, &Value::Null).await?;
             available += event["ticket_types"][0]["available"]
                 .as_i64()
                 .unwrap_or_default();
@@ -246,15 +241,10 @@ pub async fn server_rss(api: &ApiClient) -> Option<u64> {
         .ok()
 }
 
-/// An error with its causes, for the report.
-pub fn chain(error: ClientError) -> String {
-    format!("{:#}", anyhow::Error::new(error))
-}
-
 /// Registers and logs in an account; its access token.
-async fn account(api: &ApiClient, email: &str) -> Result<String, String> {
-    api.register(email, PASSWORD).await.map_err(chain)?;
-    let tokens = api.login(email, PASSWORD).await.map_err(chain)?;
+async fn account(api: &ApiClient, email: &str) -> anyhow::Result<String> {
+    api.register(email, PASSWORD).await?;
+    let tokens = api.login(email, PASSWORD).await?;
     Ok(tokens.access_token)
 }
 
@@ -307,13 +297,13 @@ pub async fn hold(
     }
 }
 
-pub async fn flash_sale(load: &Load) -> Result<Report, String> {
+pub async fn flash_sale(load: &Load) -> anyhow::Result<Report> {
     let sale = Sale::set_up(load).await?;
     sell(&sale, load.duration()).await
 }
 
 /// Every connection holds one admission at a time until its event is sold out.
-pub async fn sell(sale: &Arc<Sale>, duration: Duration) -> Result<Report, String> {
+pub async fn sell(sale: &Arc<Sale>, duration: Duration) -> anyhow::Result<Report> {
     let (tally, steps, elapsed) = sale
         .run(duration, |sale, connection, deadline| async move {
             let mut tally = Tally::default();
