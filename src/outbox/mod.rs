@@ -194,8 +194,8 @@ impl Dispatcher {
         }
     }
 
-    /// Delivers until `stop` turns true; the round in flight finishes first, so a graceful
-    /// shutdown does not cut a delivery in half.
+    /// Delivers until `stop` turns true (or its sender is gone); the round in flight finishes
+    /// first, so a graceful shutdown does not cut a delivery in half.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         while !*stop.borrow() {
             match self.deliver_due().await {
@@ -207,7 +207,8 @@ impl Dispatcher {
             tokio::select! {
                 _ = self.wake.woken() => {}
                 _ = tokio::time::sleep(POLL) => {}
-                _ = stop.changed() => {}
+                // a sender that is gone can stop nobody any more: stop now rather than spin
+                changed = stop.changed() => if changed.is_err() { break },
             }
         }
         tracing::info!("outbox dispatcher stopped");
