@@ -9,7 +9,8 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpResponse};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 use serde::Serialize;
 use tracing_actix_web::RequestId;
@@ -60,9 +61,20 @@ pub async fn readyz(pool: web::Data<PgPool>) -> HttpResponse {
 
 /// Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain")))]
-pub async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
+pub async fn metrics(metrics: web::Data<Metrics>, pool: web::Data<PgPool>) -> HttpResponse {
     if let Some(bytes) = resident_memory_bytes() {
         metrics.resident_memory.set(bytes);
+    }
+    // the partial index of pending rows makes this cheap however long the outbox is
+    let oldest: Result<Option<f64>, _> = sqlx::query_scalar(
+        "SELECT extract(epoch FROM now() - min(created_at))::float8 FROM outbox
+         WHERE delivered_at IS NULL AND dead_at IS NULL",
+    )
+    .fetch_one(pool.get_ref())
+    .await;
+    match oldest {
+        Ok(age) => metrics.outbox_oldest_pending.set(age.unwrap_or(0.0)),
+        Err(error) => tracing::warn!(%error, "outbox age not read for /metrics"),
     }
     let mut buffer = Vec::new();
     TextEncoder::new()
@@ -87,6 +99,10 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     resident_memory: IntGauge,
+    /// Outbox rows by subject and outcome, counted by the dispatcher.
+    outbox_deliveries: IntCounterVec,
+    /// Age of the oldest outbox row not yet delivered (nor dead), read when scraped.
+    outbox_oldest_pending: Gauge,
 }
 
 /// The process's resident set (Linux `VmRSS`), read when metrics are scraped.
@@ -134,12 +150,31 @@ impl Metrics {
         registry
             .register(Box::new(latency.clone()))
             .expect("registered once");
+        let outbox_deliveries = crate::outbox::delivery_counter();
+        registry
+            .register(Box::new(outbox_deliveries.clone()))
+            .expect("registered once");
+        let outbox_oldest_pending = Gauge::new(
+            "outbox_oldest_pending_seconds",
+            "Age of the oldest outbox row not delivered yet (0 when none waits)",
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(outbox_oldest_pending.clone()))
+            .expect("registered once");
         Self {
             registry,
             requests,
             latency,
             resident_memory,
+            outbox_deliveries,
+            outbox_oldest_pending,
         }
+    }
+
+    /// The counter the outbox dispatcher counts its deliveries in.
+    pub fn outbox_deliveries(&self) -> IntCounterVec {
+        self.outbox_deliveries.clone()
     }
 
     pub fn registry(&self) -> &Registry {

@@ -112,12 +112,14 @@ impl Services {
         payments::consumer::register(&mut consumers, payments.clone());
         tickets::consumer::register(&mut consumers, tickets);
         notifications::register(&mut consumers, hub.clone());
+        let metrics = Metrics::new();
         let dispatcher = Dispatcher::new(
             pool.clone(),
             wake.clone(),
             consumers,
             settings.outbox.max_attempts,
-        );
+        )
+        .counting(metrics.outbox_deliveries());
         let services = Self {
             jwt: web::Data::new(JwtKeys::new(&auth.jwt_secret, auth.access_ttl_seconds)),
             throttle: web::Data::new(LoginThrottle::new(settings.login_limits())),
@@ -126,7 +128,7 @@ impl Services {
                 Duration::from_secs(auth.register_window_seconds),
             )),
             revoked: web::Data::new(RevokedSessions::new(access_ttl, revoked)),
-            metrics: web::Data::new(Metrics::new()),
+            metrics: web::Data::new(metrics),
             engine,
             wake: web::Data::new(wake),
             hub: web::Data::new(hub),

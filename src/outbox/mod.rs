@@ -1,7 +1,8 @@
 //! The outbox: domain events written in the same transaction as the change that causes them,
 //! delivered at least once, in order per aggregate, to the consumers each domain registers
-//! ([`Consumers`]). It knows how to deliver, not what delivery means. A delivery that cannot
-//! succeed becomes a dead letter ([`dead_letters`]) that an admin can list and replay.
+//! ([`Consumers`]). It knows how to deliver, not what delivery means. Each subject is delivered
+//! in a lane of its own, so a slow mail never holds up a sale. A delivery that cannot succeed
+//! becomes a dead letter ([`dead_letters`]) that an admin can list and replay.
 pub mod dead_letters;
 pub mod subjects;
 
@@ -14,9 +15,10 @@ use actix::dev::ToEnvelope;
 use actix::{Actor, Addr, Message};
 use futures_util::future::BoxFuture;
 use futures_util::{stream, StreamExt};
+use prometheus::{IntCounterVec, Opts};
 use serde::de::DeserializeOwned;
 use sqlx::PgPool;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 use uuid::Uuid;
 
 /// How often undelivered rows are looked for when nobody wakes the dispatcher.
@@ -24,24 +26,34 @@ const POLL: Duration = Duration::from_millis(500);
 /// Rows read per query: at flash-sale rates most are `bookings.held`, which nobody acts on, so
 /// large batches keep the dispatcher's share of the database small.
 const BATCH: i64 = 1000;
-/// Aggregates (bookings, payments) whose rows are delivered at the same time; each one's rows
-/// go in order. Small next to `database.max_connections`: the API needs most of them.
-const CONCURRENCY: usize = 8;
+/// Aggregates (bookings, payments) whose rows of one subject are delivered at the same time;
+/// each one's rows go in order. Small next to `database.max_connections`: a delivery holds a
+/// connection only for its queries, and the API needs most of them.
+const LANE_WIDTH: usize = 8;
+/// Rows of subjects nobody consumes (`bookings.held` above all) marked delivered per statement.
+const SWEEP: i64 = 10_000;
 /// The longest wait between two attempts of a failing row, in seconds (2^8).
 const MAX_BACKOFF_EXPONENT: i32 = 8;
 
 /// Wakes the dispatcher when rows it should deliver were just written (a journal commit, a
-/// webhook), so delivery does not wait for the next poll.
-#[derive(Clone, Default)]
-pub struct Wake(Arc<Notify>);
+/// webhook), so delivery does not wait for the next poll. Every lane sees every wake, also one
+/// that came while it was busy.
+#[derive(Clone)]
+pub struct Wake(Arc<watch::Sender<u64>>);
+
+impl Default for Wake {
+    fn default() -> Self {
+        Self(Arc::new(watch::Sender::new(0)))
+    }
+}
 
 impl Wake {
     pub fn wake(&self) {
-        self.0.notify_one();
+        self.0.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    async fn woken(&self) {
-        self.0.notified().await
+    fn subscribe(&self) -> watch::Receiver<u64> {
+        self.0.subscribe()
     }
 }
 
@@ -118,9 +130,37 @@ struct Subscription {
 #[derive(Default)]
 pub struct Consumers {
     subscriptions: Vec<Subscription>,
+    /// Deliveries at once per subject, where a consumer asked for fewer than the default.
+    limits: HashMap<&'static str, usize>,
 }
 
 impl Consumers {
+    /// At most `deliveries` rows of each of `consumer`'s subjects at once (a mailer should not
+    /// open many SMTP sessions).
+    pub fn limit(&mut self, consumer: &'static str, deliveries: usize) {
+        self.limits.insert(consumer, deliveries.max(1));
+    }
+
+    /// One lane per consumed subject, in registration order, each as wide as its narrowest
+    /// consumer allows.
+    fn lanes(&self) -> Vec<Lane> {
+        let mut lanes: Vec<Lane> = Vec::new();
+        for subscription in &self.subscriptions {
+            let width = self
+                .limits
+                .get(subscription.consumer)
+                .copied()
+                .unwrap_or(LANE_WIDTH);
+            for &subject in subscription.subjects {
+                match lanes.iter_mut().find(|l| l.subject == subject) {
+                    Some(lane) => lane.width = lane.width.min(width),
+                    None => lanes.push(Lane { subject, width }),
+                }
+            }
+        }
+        lanes
+    }
+
     /// `consumer` (the name a dead letter gives for who refused it) handles rows of `subjects`.
     pub fn register<F, Fut>(
         &mut self,
@@ -175,43 +215,81 @@ impl Consumers {
     }
 }
 
-/// Delivers the outbox: one per server, started and stopped with it.
+/// The rows of one subject, delivered on their own: a slow subject (mail) never holds up
+/// another (a sale).
+#[derive(Clone, Copy, Debug)]
+struct Lane {
+    subject: &'static str,
+    width: usize,
+}
+
+/// Delivers the outbox: one per server, started and stopped with it. Each consumed subject has
+/// a lane of its own; rows of subjects nobody consumes are swept as delivered.
 #[derive(Clone)]
 pub struct Dispatcher {
     pool: PgPool,
     wake: Wake,
     consumers: Arc<Consumers>,
+    lanes: Arc<[Lane]>,
+    /// Subjects some consumer takes; the others are swept.
+    consumed: Arc<[&'static str]>,
     max_attempts: i32,
+    counts: IntCounterVec,
 }
 
 impl Dispatcher {
     pub fn new(pool: PgPool, wake: Wake, consumers: Consumers, max_attempts: u32) -> Self {
+        let lanes: Arc<[Lane]> = consumers.lanes().into();
         Self {
             pool,
             wake,
+            consumed: lanes.iter().map(|l| l.subject).collect(),
+            lanes,
             consumers: Arc::new(consumers),
             max_attempts: i32::try_from(max_attempts).unwrap_or(i32::MAX).max(1),
+            counts: delivery_counter(),
         }
     }
 
-    /// Delivers until `stop` turns true (or its sender is gone); the round in flight finishes
-    /// first, so a graceful shutdown does not cut a delivery in half.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+    /// Counts deliveries by subject and outcome (`delivered`, `failed`, `dead`) in `counts`,
+    /// the one `/metrics` shows.
+    pub fn counting(mut self, counts: IntCounterVec) -> Self {
+        self.counts = counts;
+        self
+    }
+
+    /// Delivers until `stop` turns true (or its sender is gone); the round in flight in each
+    /// lane finishes first, so a graceful shutdown does not cut a delivery in half.
+    pub async fn run(self, stop: watch::Receiver<bool>) {
+        let lanes = self
+            .lanes
+            .iter()
+            .map(|lane| self.keep_delivering(Some(*lane), stop.clone()));
+        let sweeper = self.keep_delivering(None, stop.clone());
+        futures_util::future::join(futures_util::future::join_all(lanes), sweeper).await;
+        tracing::info!("outbox dispatcher stopped");
+    }
+
+    /// One lane's loop (`None`: the sweeper's).
+    async fn keep_delivering(&self, lane: Option<Lane>, mut stop: watch::Receiver<bool>) {
+        let mut woken = self.wake.subscribe();
         while !*stop.borrow() {
-            match self.deliver_due().await {
+            match self.deliver_lane(lane).await {
                 // delivering makes new rows (a payment's sale, then its tickets, then their mail)
                 Ok(n) if n > 0 => continue,
                 Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "outbox delivery failed; retrying"),
+                Err(error) => {
+                    let subject = lane.map_or("(unconsumed)", |l| l.subject);
+                    tracing::warn!(%error, subject, "outbox delivery failed; retrying");
+                }
             }
             tokio::select! {
-                _ = self.wake.woken() => {}
+                _ = woken.changed() => {}
                 _ = tokio::time::sleep(POLL) => {}
                 // a sender that is gone can stop nobody any more: stop now rather than spin
                 changed = stop.changed() => if changed.is_err() { break },
             }
         }
-        tracing::info!("outbox dispatcher stopped");
     }
 
     /// Delivers every row that is due, and the rows those deliveries write, until none is due;
@@ -219,21 +297,50 @@ impl Dispatcher {
     pub async fn deliver_all(&self) -> Result<usize, sqlx::Error> {
         let mut total = 0;
         loop {
-            match self.deliver_due().await? {
-                0 => return Ok(total),
-                n => total += n,
+            let mut round = self.deliver_lane(None).await?;
+            for lane in self.lanes.iter() {
+                round += self.deliver_lane(Some(*lane)).await?;
             }
+            if round == 0 {
+                return Ok(total);
+            }
+            total += round;
         }
     }
 
-    /// Delivers the rows that are due, several aggregates at a time and each aggregate's rows in
-    /// order; returns how many it looked at.
-    async fn deliver_due(&self) -> Result<usize, sqlx::Error> {
+    async fn deliver_lane(&self, lane: Option<Lane>) -> Result<usize, sqlx::Error> {
+        match lane {
+            Some(lane) => self.deliver_due(lane).await,
+            None => self.sweep().await,
+        }
+    }
+
+    /// Marks rows of subjects nobody consumes as delivered, without reading them.
+    async fn sweep(&self) -> Result<usize, sqlx::Error> {
+        let swept = sqlx::query(
+            "UPDATE outbox SET delivered_at = now()
+             WHERE id IN (SELECT id FROM outbox
+                          WHERE delivered_at IS NULL AND dead_at IS NULL AND subject <> ALL($1)
+                          ORDER BY id LIMIT $2)",
+        )
+        .bind(&self.consumed[..])
+        .bind(SWEEP)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(swept as usize)
+    }
+
+    /// Delivers the lane's rows that are due, several aggregates at a time and each aggregate's
+    /// rows in order; returns how many it looked at.
+    async fn deliver_due(&self, lane: Lane) -> Result<usize, sqlx::Error> {
         let rows: Vec<Delivery> = sqlx::query_as(
             "SELECT id, aggregate_id, subject, payload, attempts FROM outbox
-             WHERE delivered_at IS NULL AND dead_at IS NULL AND next_attempt_at <= now()
-             ORDER BY id LIMIT $1",
+             WHERE subject = $1 AND delivered_at IS NULL AND dead_at IS NULL
+               AND next_attempt_at <= now()
+             ORDER BY id LIMIT $2",
         )
+        .bind(lane.subject)
         .bind(BATCH)
         .fetch_all(&self.pool)
         .await?;
@@ -257,7 +364,7 @@ impl Dispatcher {
                 }
                 outcomes
             })
-            .buffer_unordered(CONCURRENCY)
+            .buffer_unordered(lane.width)
             .collect()
             .await;
         let mut delivered = Vec::with_capacity(count);
@@ -271,6 +378,9 @@ impl Dispatcher {
             .bind(&delivered)
             .execute(&self.pool)
             .await?;
+        self.counts
+            .with_label_values(&[lane.subject, "delivered"])
+            .inc_by(delivered.len() as u64);
         Ok(count)
     }
 
@@ -293,8 +403,12 @@ impl Dispatcher {
         };
         if let Some(dead) = dead {
             tracing::error!(outbox_id = row.id, subject = %row.subject, consumer, reason = %dead, "dead letter");
+            self.counts.with_label_values(&[&row.subject, "dead"]).inc();
             return dead_letters::bury(&self.pool, row.id, consumer, &dead).await;
         }
+        self.counts
+            .with_label_values(&[&row.subject, "failed"])
+            .inc();
         let backoff = 2_i64.pow(row.attempts.clamp(0, MAX_BACKOFF_EXPONENT) as u32);
         tracing::warn!(outbox_id = row.id, subject = %row.subject, consumer, error = %reason, backoff, "delivery failed");
         sqlx::query(
@@ -309,4 +423,17 @@ impl Dispatcher {
         .await?;
         Ok(())
     }
+}
+
+/// `outbox_deliveries_total{subject, outcome}`: rows delivered, failed (to be retried) and
+/// buried as dead letters.
+pub fn delivery_counter() -> IntCounterVec {
+    IntCounterVec::new(
+        Opts::new(
+            "outbox_deliveries_total",
+            "Outbox rows by subject and outcome: delivered, failed (retried later) or dead",
+        ),
+        &["subject", "outcome"],
+    )
+    .expect("a valid metric")
 }

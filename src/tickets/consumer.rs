@@ -21,6 +21,8 @@ pub fn register(consumers: &mut Consumers, tickets: Addr<TicketActor>) {
     consumers.forward(MAILER, &[TICKETS_ISSUED], tickets, |Sold { booking_id }| {
         MailTickets(booking_id)
     });
+    // one SMTP session per mail: a few at a time are enough, and polite to the server
+    consumers.limit(MAILER, 4);
 }
 
 #[derive(Deserialize)]

@@ -113,6 +113,20 @@ async fn a_buyer_goes_from_search_to_a_checked_in_ticket() {
         received.push_str(&String::from_utf8_lossy(&chunk));
     }
 
+    // the outbox as /metrics counts it: every step delivered once, nothing waiting
+    app.settle().await;
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    for subject in ["payments.succeeded", "bookings.paid", "tickets.issued"] {
+        let line = format!(
+            "boxoffice_outbox_deliveries_total{{outcome=\"delivered\",subject=\"{subject}\"}} 1"
+        );
+        assert!(metrics.contains(&line), "{line} in {metrics}");
+    }
+    assert!(
+        metrics.contains("boxoffice_outbox_oldest_pending_seconds 0\n"),
+        "{metrics}"
+    );
+
     let code = &tickets[0]["code"];
     assert_eq!(
         check_in(&app, &organizer, &event, code).await.status(),

@@ -108,3 +108,50 @@ async fn a_row_that_keeps_failing_becomes_a_dead_letter_after_max_attempts() {
     dispatcher.deliver_all().await.unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
+
+/// Each subject is delivered in a lane of its own: a consumer stuck on one subject (a mail
+/// server that hangs) does not keep another subject's rows (a sale) from being delivered.
+#[actix_web::test]
+async fn a_stuck_subject_does_not_hold_up_another() {
+    const STUCK: &[&str] = &["tests.stuck"];
+    let app = spawn_app().await;
+    let stuck: i64 = sqlx::query_scalar(
+        "INSERT INTO outbox (subject, aggregate_id, payload) VALUES ($1, gen_random_uuid(), '{}')
+         RETURNING id",
+    )
+    .bind(STUCK[0])
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let (entered, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let mut consumers = Consumers::default();
+    let (inside, go_on) = (entered.clone(), release.clone());
+    consumers.register("stuck", STUCK, move |_| {
+        let (inside, go_on) = (inside.clone(), go_on.clone());
+        async move {
+            inside.notify_one();
+            go_on.notified().await;
+            Ok(())
+        }
+    });
+    consumers.register("probe", SUBJECT, |_| async { Ok(()) });
+    let dispatcher = Dispatcher::new(app.pool.clone(), Wake::default(), consumers, 3);
+    let (stop, stopped) = watch::channel(false);
+    let running = actix_web::rt::spawn(dispatcher.run(stopped));
+    entered.notified().await;
+
+    // written while the other lane is stuck, and delivered all the same
+    let fast = write_row(&app).await;
+    crate::helpers::eventually(10, "the other subject's row", || async {
+        row(&app, fast).await.0.then_some(())
+    })
+    .await;
+    assert!(!row(&app, stuck).await.0, "still in flight");
+    release.notify_one();
+    stop.send(true).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), running)
+        .await
+        .expect("the dispatcher stops")
+        .unwrap();
+    assert!(row(&app, stuck).await.0);
+}
