@@ -130,35 +130,38 @@ struct Subscription {
 #[derive(Default)]
 pub struct Consumers {
     subscriptions: Vec<Subscription>,
-    /// Deliveries at once per subject, where a consumer asked for fewer than the default.
-    limits: HashMap<&'static str, usize>,
+    /// Deliveries at once, for consumers that set their own ([`Consumers::width`]).
+    widths: HashMap<&'static str, usize>,
 }
 
 impl Consumers {
-    /// At most `deliveries` rows of each of `consumer`'s subjects at once (a mailer should not
-    /// open many SMTP sessions).
-    pub fn limit(&mut self, consumer: &'static str, deliveries: usize) {
-        self.limits.insert(consumer, deliveries.max(1));
+    /// `deliveries` rows of each of `consumer`'s subjects at once instead of the default
+    /// eight: more where the work batches (the engine commits many sales together), fewer where
+    /// each one is a session with another server (mail).
+    pub fn width(&mut self, consumer: &'static str, deliveries: usize) {
+        self.widths.insert(consumer, deliveries.max(1));
     }
 
-    /// One lane per consumed subject, in registration order, each as wide as its narrowest
-    /// consumer allows.
+    /// One lane per consumed subject, in registration order: as wide as the narrowest width its
+    /// consumers set, or the default if none set one.
     fn lanes(&self) -> Vec<Lane> {
-        let mut lanes: Vec<Lane> = Vec::new();
+        let mut lanes: Vec<(&'static str, Option<usize>)> = Vec::new();
         for subscription in &self.subscriptions {
-            let width = self
-                .limits
-                .get(subscription.consumer)
-                .copied()
-                .unwrap_or(LANE_WIDTH);
+            let width = self.widths.get(subscription.consumer).copied();
             for &subject in subscription.subjects {
-                match lanes.iter_mut().find(|l| l.subject == subject) {
-                    Some(lane) => lane.width = lane.width.min(width),
-                    None => lanes.push(Lane { subject, width }),
+                match lanes.iter_mut().find(|(s, _)| *s == subject) {
+                    Some((_, set)) => *set = set.iter().copied().chain(width).min(),
+                    None => lanes.push((subject, width)),
                 }
             }
         }
         lanes
+            .into_iter()
+            .map(|(subject, width)| Lane {
+                subject,
+                width: width.unwrap_or(LANE_WIDTH),
+            })
+            .collect()
     }
 
     /// `consumer` (the name a dead letter gives for who refused it) handles rows of `subjects`.

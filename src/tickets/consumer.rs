@@ -22,7 +22,7 @@ pub fn register(consumers: &mut Consumers, tickets: Addr<TicketActor>) {
         MailTickets(booking_id)
     });
     // one SMTP session per mail: a few at a time are enough, and polite to the server
-    consumers.limit(MAILER, 4);
+    consumers.width(MAILER, 4);
 }
 
 #[derive(Deserialize)]
