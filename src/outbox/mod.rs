@@ -1,5 +1,5 @@
 //! The outbox: domain events written in the same transaction as the change that causes them,
-//! delivered at least once, in order per aggregate, to the consumers each domain registers
+//! delivered at least once, in order per aggregate within a subject, to the consumers each domain registers
 //! ([`Consumers`]). It knows how to deliver, not what delivery means. Each subject is delivered
 //! in a lane of its own, so a slow mail never holds up a sale. A delivery that cannot succeed
 //! becomes a dead letter ([`dead_letters`]) that an admin can list and replay.
@@ -23,8 +23,7 @@ use uuid::Uuid;
 
 /// How often undelivered rows are looked for when nobody wakes the dispatcher.
 const POLL: Duration = Duration::from_millis(500);
-/// Rows read per query: at flash-sale rates most are `bookings.held`, which nobody acts on, so
-/// large batches keep the dispatcher's share of the database small.
+/// Rows one lane reads per round.
 const BATCH: i64 = 1000;
 /// Aggregates (bookings, payments) whose rows of one subject are delivered at the same time;
 /// each one's rows go in order. Small next to `database.max_connections`: a delivery holds a
