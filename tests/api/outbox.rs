@@ -11,14 +11,37 @@ use crate::helpers::{spawn_app, TestApp};
 const SUBJECT: &[&str] = &["tests.probe"];
 
 async fn write_row(app: &TestApp) -> i64 {
+    write_row_of(app, SUBJECT[0]).await
+}
+
+async fn write_row_of(app: &TestApp, subject: &str) -> i64 {
     sqlx::query_scalar(
         "INSERT INTO outbox (subject, aggregate_id, payload) VALUES ($1, gen_random_uuid(), '{}')
          RETURNING id",
     )
-    .bind(SUBJECT[0])
+    .bind(subject)
     .fetch_one(&app.pool)
     .await
     .unwrap()
+}
+
+/// A consumer of `subjects` that, on each row, says it entered and then waits to be released.
+fn stuck_consumer(
+    consumers: &mut Consumers,
+    name: &'static str,
+    subjects: &'static [&'static str],
+) -> (Arc<Notify>, Arc<Notify>) {
+    let (entered, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let (inside, go_on) = (entered.clone(), release.clone());
+    consumers.register(name, subjects, move |_| {
+        let (inside, go_on) = (inside.clone(), go_on.clone());
+        async move {
+            inside.notify_one();
+            go_on.notified().await;
+            Ok(())
+        }
+    });
+    (entered, release)
 }
 
 async fn row(app: &TestApp, id: i64) -> (bool, i32, Option<String>, Option<String>) {
@@ -36,17 +59,8 @@ async fn row(app: &TestApp, id: i64) -> (bool, i32, Option<String>, Option<Strin
 async fn stopping_the_dispatcher_lets_the_delivery_in_flight_finish() {
     let app = spawn_app().await;
     let id = write_row(&app).await;
-    let (entered, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
     let mut consumers = Consumers::default();
-    let (inside, go_on) = (entered.clone(), release.clone());
-    consumers.register("probe", SUBJECT, move |_| {
-        let (inside, go_on) = (inside.clone(), go_on.clone());
-        async move {
-            inside.notify_one();
-            go_on.notified().await;
-            Ok(())
-        }
-    });
+    let (entered, release) = stuck_consumer(&mut consumers, "probe", SUBJECT);
     let dispatcher = Dispatcher::new(app.pool.clone(), Wake::default(), consumers, 3);
     let (stop, stopped) = watch::channel(false);
     let running = actix_web::rt::spawn(dispatcher.run(stopped));
@@ -115,25 +129,9 @@ async fn a_row_that_keeps_failing_becomes_a_dead_letter_after_max_attempts() {
 async fn a_stuck_subject_does_not_hold_up_another() {
     const STUCK: &[&str] = &["tests.stuck"];
     let app = spawn_app().await;
-    let stuck: i64 = sqlx::query_scalar(
-        "INSERT INTO outbox (subject, aggregate_id, payload) VALUES ($1, gen_random_uuid(), '{}')
-         RETURNING id",
-    )
-    .bind(STUCK[0])
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
-    let (entered, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+    let stuck = write_row_of(&app, STUCK[0]).await;
     let mut consumers = Consumers::default();
-    let (inside, go_on) = (entered.clone(), release.clone());
-    consumers.register("stuck", STUCK, move |_| {
-        let (inside, go_on) = (inside.clone(), go_on.clone());
-        async move {
-            inside.notify_one();
-            go_on.notified().await;
-            Ok(())
-        }
-    });
+    let (entered, release) = stuck_consumer(&mut consumers, "stuck", STUCK);
     consumers.register("probe", SUBJECT, |_| async { Ok(()) });
     let dispatcher = Dispatcher::new(app.pool.clone(), Wake::default(), consumers, 3);
     let (stop, stopped) = watch::channel(false);
