@@ -134,7 +134,7 @@ impl Journal for NullJournal {
         &self,
         _: EventId,
         _: u64,
-        _: Vec<boxoffice_actors::inventory::Hold>,
+        _: Vec<Arc<boxoffice_actors::inventory::Hold>>,
     ) -> BoxFuture<Result<(), JournalError>> {
         Box::pin(async { Ok(()) })
     }

@@ -4,6 +4,7 @@
 //!
 //! Times are milliseconds since the Unix epoch (UTC).
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -316,7 +317,8 @@ fn type_mut(types: &mut [TypeState], id: TicketTypeId) -> &mut TypeState {
 #[derive(Clone, Debug, Default)]
 pub struct EventInventory {
     types: Vec<TypeState>,
-    holds: HashMap<BookingId, Hold>,
+    /// Shared, so a snapshot takes pointers on the actor's thread, not copies of every hold.
+    holds: HashMap<BookingId, Arc<Hold>>,
     /// Admissions held or bought per buyer and ticket type, for `max_per_user`.
     per_user: HashMap<(UserId, TicketTypeId), u32>,
     /// Active holds by deadline: one ordered index, so the actor needs one timer.
@@ -363,7 +365,7 @@ impl EventInventory {
     }
 
     pub fn hold_of(&self, booking: BookingId) -> Option<&Hold> {
-        self.holds.get(&booking)
+        self.holds.get(&booking).map(|hold| &**hold)
     }
 
     /// The earliest deadline of an active hold: when the actor's timer should fire next.
@@ -486,7 +488,7 @@ impl EventInventory {
                 .or_default() += qty;
         }
         self.expiry.insert((expires_at, request.booking));
-        Ok(self.holds.entry(request.booking).or_insert(hold))
+        Ok(self.holds.entry(request.booking).or_insert(Arc::new(hold)))
     }
 
     /// Gives a held booking's admissions and seats back (cancel, failed payment).
@@ -516,6 +518,7 @@ impl EventInventory {
         let hold = self
             .holds
             .get_mut(&booking)
+            .map(Arc::make_mut)
             .ok_or(Rejection::UnknownBooking)?;
         if hold.state == HoldState::Confirmed {
             return Err(Rejection::AlreadyConfirmed);
@@ -585,15 +588,16 @@ impl EventInventory {
         if hold.state == HoldState::Held {
             self.expiry.insert((hold.expires_at, hold.booking));
         }
-        Ok(self.holds.entry(hold.booking).or_insert(hold))
+        Ok(self.holds.entry(hold.booking).or_insert(Arc::new(hold)))
     }
 
     /// Removes a booking and gives back what it took, held or sold.
     fn drop_hold(&mut self, booking: BookingId) -> Hold {
-        let hold = self
-            .holds
-            .remove(&booking)
-            .expect("the caller checked the hold exists");
+        let hold = Arc::unwrap_or_clone(
+            self.holds
+                .remove(&booking)
+                .expect("the caller checked the hold exists"),
+        );
         self.expiry.remove(&(hold.expires_at, booking));
         for (ticket_type, qty, _) in &hold.items {
             let state = type_mut(&mut self.types, *ticket_type);
@@ -626,6 +630,7 @@ impl EventInventory {
         let hold = self
             .holds
             .get_mut(&booking)
+            .map(Arc::make_mut)
             .ok_or(Rejection::UnknownBooking)?;
         if hold.state == HoldState::Held {
             return Ok(());
@@ -642,7 +647,7 @@ impl EventInventory {
 
     /// Every booking the inventory knows (held or confirmed): what a snapshot persists.
     pub fn holds(&self) -> impl Iterator<Item = &Hold> {
-        self.holds.values()
+        self.holds.values().map(|hold| &**hold)
     }
 
     /// Live holds and sold bookings: what a snapshot carries.
@@ -651,8 +656,9 @@ impl EventInventory {
     }
 
     /// The bookings to persist; [`EventInventory::restore`] rebuilds everything else from them
-    /// and the ticket types, so a snapshot never carries stale capacities or seat maps.
-    pub fn snapshot(&self) -> Vec<Hold> {
+    /// and the ticket types, so a snapshot never carries stale capacities or seat maps. Cheap:
+    /// the holds are shared, not copied (a hold changed later is copied then, once).
+    pub fn snapshot(&self) -> Vec<Arc<Hold>> {
         self.holds.values().cloned().collect()
     }
 
@@ -660,10 +666,13 @@ impl EventInventory {
     /// organizer cut capacity or removed a seat in a race with it) is left out and reported.
     pub fn restore(
         types: Vec<TicketTypeSpec>,
-        holds: impl IntoIterator<Item = Hold>,
+        holds: impl IntoIterator<Item = impl Into<Arc<Hold>>>,
     ) -> (Self, Vec<RestoreError>) {
         let mut inventory = Self::new(types);
-        let mut holds: Vec<Hold> = holds.into_iter().collect();
+        let mut holds: Vec<Hold> = holds
+            .into_iter()
+            .map(|hold| Arc::unwrap_or_clone(hold.into()))
+            .collect();
         // confirmed first: a sale outranks a hold if they cannot both fit
         holds.sort_by_key(|h| (h.state != HoldState::Confirmed, h.held_at, h.booking));
         let errors = holds

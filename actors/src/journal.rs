@@ -4,6 +4,7 @@
 //! Organizers' catalog edits are [`CatalogWrite`]s the actor runs between two batches.
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use crate::ids::{BookingId, EventId};
 use crate::inventory::{Hold, TicketTypeSpec};
@@ -97,7 +98,7 @@ pub trait Journal: Send + Sync + 'static {
         &self,
         event: EventId,
         version: u64,
-        holds: Vec<Hold>,
+        holds: Vec<Arc<Hold>>,
     ) -> BoxFuture<Result<(), JournalError>>;
 }
 

@@ -43,7 +43,12 @@ impl Journal for Memory {
         Box::pin(async { Ok(()) })
     }
 
-    fn snapshot(&self, _: EventId, _: u64, _: Vec<Hold>) -> BoxFuture<Result<(), JournalError>> {
+    fn snapshot(
+        &self,
+        _: EventId,
+        _: u64,
+        _: Vec<Arc<Hold>>,
+    ) -> BoxFuture<Result<(), JournalError>> {
         Box::pin(async { Ok(()) })
     }
 }

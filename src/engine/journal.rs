@@ -2,6 +2,7 @@
 //! transaction over `bookings`, `booking_items`, `booking_seats` and `outbox`; recovery reads
 //! the newest `inventory_snapshots` row and the bookings stamped with a later version.
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use boxoffice_actors::ids::{BookingId, EventId, SeatId, TicketTypeId, UserId};
 use boxoffice_actors::inventory::{Hold, HoldState, Millis, SeatSpec, TicketTypeSpec};
@@ -67,15 +68,18 @@ impl Journal for PgJournal {
         &self,
         event: EventId,
         version: u64,
-        holds: Vec<Hold>,
+        holds: Vec<Arc<Hold>>,
     ) -> BoxFuture<Result<(), JournalError>> {
         let pool = self.pool.clone();
         Box::pin(async move {
             // serializing a large event is CPU work: keep it off the actor's thread
-            let state = tokio::task::spawn_blocking(move || serde_json::to_value(holds))
-                .await
-                .map_err(journal_error)?
-                .map_err(journal_error)?;
+            let state = tokio::task::spawn_blocking(move || {
+                let holds: Vec<&Hold> = holds.iter().map(|hold| &**hold).collect();
+                serde_json::to_value(holds)
+            })
+            .await
+            .map_err(journal_error)?
+            .map_err(journal_error)?;
             let mut tx = pool.begin().await.map_err(journal_error)?;
             sqlx::query(
                 "INSERT INTO inventory_snapshots (id, event_id, version, state) VALUES ($1, $2, $3, $4)
