@@ -3,7 +3,7 @@
 // and no Pay button, not the held page the browser kept from before the payment (a buyer who
 // believed it would pay again).
 import {
-  apiExpect, buyerLoggedIn, expectConfirmed, fail, log, organizerEvent, payOnGateway, run, shot,
+  apiExpect, buyerLoggedIn, expectConfirmed, fail, goBack, log, organizerEvent, payOnGateway, run, shot,
 } from './lib.mjs';
 
 const NAME = `Encore ${Date.now()}`;
@@ -39,8 +39,8 @@ await run(async ({ page }) => {
   if (booking.status !== 'confirmed') await fail(page, `the API should say confirmed, it says ${booking.status}`);
 
   // a page the back/forward cache restores fires no load event: wait for the navigation only
-  await page.goBack({ waitUntil: 'commit' }); // the gateway's page before Pay
-  await page.goBack({ waitUntil: 'commit' }); // the booking page as it was before paying
+  await goBack(page); // the gateway's page before Pay
+  await goBack(page); // the booking page as it was before paying
   await page.waitForURL((url) => url.pathname === bookingPath, { waitUntil: 'commit' })
     .catch(() => fail(page, `Back twice should reach ${bookingPath}`));
   let seen = await shown(page);

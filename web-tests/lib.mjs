@@ -165,6 +165,25 @@ export async function launch({ phone = false } = {}) {
 let shots = 0;
 
 /** Saves a full-page PNG as <SHOT_DIR>/<nn>-<name>.png (numbered in order); returns its path. */
+/**
+ * The browser's Back button. A page the back/forward cache restores fires no load event, so this
+ * waits for the navigation to commit only. With that cache on, Chromium may move the page to a
+ * new renderer right after a navigation, and Playwright attaches to it a moment later; a Back
+ * asked for in that moment fails with "Not attached to an active page" before anything
+ * happened, so it is asked again once the page is attached.
+ */
+export async function goBack(page) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await page.goBack({ waitUntil: 'commit' });
+    } catch (error) {
+      if (attempt >= 5 || !String(error.message).includes('Not attached to an active page')) throw error;
+      // answered only once the page's current document is attached again
+      await page.evaluate(() => document.readyState).catch(() => {});
+    }
+  }
+}
+
 export async function shot(page, name) {
   if (shots === 0) {
     // the previous run's shots, so the directory holds this run's only
