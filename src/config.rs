@@ -46,6 +46,7 @@ pub struct Settings {
     pub tickets: TicketSettings,
     pub email: EmailSettings,
     pub outbox: OutboxSettings,
+    pub bus: BusSettings,
     pub log: LogSettings,
 }
 
@@ -137,6 +138,25 @@ pub struct EmailSettings {
     pub smtp_host: String,
     pub smtp_port: u16,
     pub from: String,
+}
+
+/// How domain events travel: `local` delivers outbox rows in this process; `jetstream`
+/// publishes them to NATS JetStream and consumes them from there.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BusKind {
+    Local,
+    Jetstream,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusSettings {
+    pub kind: BusKind,
+    pub nats_url: String,
+    /// Put before every subject (and, upper-cased, every stream name), so that several
+    /// deployments, or tests, can share one NATS; empty in production.
+    pub prefix: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -297,6 +317,27 @@ impl Settings {
                     "is {:?}; the only provider built in is \"sandbox\"",
                     self.payment.provider
                 ),
+            ));
+        }
+        let prefix = &self.bus.prefix;
+        let token = |t: &str| {
+            !t.is_empty()
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        };
+        let tokens_with_dots = prefix
+            .strip_suffix('.')
+            .is_some_and(|head| head.split('.').all(token));
+        if !prefix.is_empty() && !tokens_with_dots {
+            return Err(ConfigError::key(
+                "bus.prefix",
+                "must be empty or subject tokens (letters, digits, _ and -) each followed by a dot, such as \"staging.\"",
+            ));
+        }
+        if !self.bus.nats_url.starts_with("nats://") && !self.bus.nats_url.starts_with("tls://") {
+            return Err(ConfigError::key(
+                "bus.nats_url",
+                "must be a nats:// (or tls://) address such as nats://127.0.0.1:4222",
             ));
         }
         if self.email.from.parse::<lettre::message::Mailbox>().is_err() {
@@ -474,6 +515,23 @@ mod tests {
             assert!(err.contains("environment"), "{err}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn the_bus_is_local_by_default_and_its_prefix_and_url_are_checked() {
+        let settings = Settings::from_toml("").unwrap();
+        assert_eq!(settings.bus.kind, BusKind::Local);
+        assert_eq!(settings.bus.nats_url, "nats://127.0.0.1:4222");
+        for good in ["", "staging.", "t1.a-b."] {
+            let toml = format!("[bus]\nkind = \"jetstream\"\nprefix = \"{good}\"");
+            Settings::from_toml(&toml).unwrap_or_else(|e| panic!("{good:?}: {e}"));
+        }
+        for bad in ["staging", ".x.", "a..", "a b."] {
+            let err = Settings::from_toml(&format!("[bus]\nprefix = \"{bad}\"")).unwrap_err();
+            assert!(err.to_string().contains("bus.prefix"), "{bad:?}: {err}");
+        }
+        let err = Settings::from_toml("[bus]\nnats_url = \"127.0.0.1:4222\"").unwrap_err();
+        assert!(err.to_string().contains("bus.nats_url"), "{err}");
     }
 
     #[test]

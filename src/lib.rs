@@ -18,6 +18,7 @@
 //! - [`mail`]: outgoing mail (files or SMTP); the ticket mail.
 //! - [`notifications`]: in-site notifications, listed and pushed live (server-sent events).
 //! - [`outbox`]: delivers domain events to the consumers each domain registers; dead letters.
+//! - [`bus`]: the same events on NATS JetStream (`bus.kind = "jetstream"`): relay and consumers.
 //! - [`idempotency`]: `Idempotency-Key` replays for POSTs that create something.
 //! - [`ops`]: health, readiness, Prometheus metrics, the OpenAPI document.
 //! - [`client`]: a client of this API, shared by the demo, `loadgen` and the tests.
@@ -25,6 +26,7 @@
 //! - [`site`]: the website for buyers and organizers, served from `web/` on top of the API.
 pub mod auth;
 pub mod bookings;
+pub mod bus;
 pub mod catalog;
 pub mod cli;
 pub mod client;

@@ -17,7 +17,8 @@ use tokio::sync::watch;
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::{self, JwtKeys, LoginThrottle, RegistrationThrottle, RevokedSessions};
-use crate::config::Settings;
+use crate::bus::Bus;
+use crate::config::{BusKind, Settings};
 use crate::database::{self, DatabaseError};
 use crate::error::{extractors, ApiError, Code};
 use crate::input::JsonLimit;
@@ -189,6 +190,9 @@ pub enum StartupError {
     Bind { addr: String, cause: std::io::Error },
 }
 
+/// Resolves once the background delivery (outbox lanes or the JetStream bus) has stopped.
+type Stopped = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+
 pub struct Application {
     port: u16,
     pool: PgPool,
@@ -196,7 +200,7 @@ pub struct Application {
     engine: web::Data<EventDirectory>,
     outbox: Dispatcher,
     /// Tells the background dispatcher to stop; `None` when tests deliver themselves.
-    delivery: Option<(watch::Sender<bool>, tokio::task::JoinHandle<()>)>,
+    delivery: Option<(watch::Sender<bool>, Stopped)>,
 }
 
 impl Application {
@@ -212,7 +216,46 @@ impl Application {
             Services::new(settings.clone(), pool.clone(), options.clock).await?;
         let delivery = options.deliver_in_background.then(|| {
             let (stop, stopped) = watch::channel(false);
-            (stop, actix_web::rt::spawn(outbox.clone().run(stopped)))
+            let running = match settings.bus.kind {
+                BusKind::Local => {
+                    let task = actix_web::rt::spawn(outbox.clone().run(stopped));
+                    Box::pin(async move {
+                        if let Err(error) = task.await {
+                            tracing::error!(%error, "the outbox dispatcher ended abnormally");
+                        }
+                    }) as Stopped
+                }
+                BusKind::Jetstream => {
+                    let bus = Bus::new(
+                        pool.clone(),
+                        services.wake.get_ref().clone(),
+                        outbox.consumers(),
+                        &settings.bus,
+                        settings.outbox.max_attempts,
+                        services.metrics.outbox_deliveries(),
+                    );
+                    // a runtime of its own: NATS I/O stays off the HTTP workers, and the
+                    // client's tasks end with it, not in the middle of the server's shutdown
+                    let (done, ended) = tokio::sync::oneshot::channel();
+                    std::thread::Builder::new()
+                        .name("bus".into())
+                        .spawn(move || {
+                            let runtime = tokio::runtime::Builder::new_multi_thread()
+                                .worker_threads(1)
+                                .thread_name("bus")
+                                .enable_all()
+                                .build()
+                                .expect("the bus runtime starts");
+                            runtime.block_on(bus.run(stopped));
+                            let _ = done.send(());
+                        })
+                        .expect("the bus thread starts");
+                    Box::pin(async move {
+                        let _ = ended.await;
+                    }) as Stopped
+                }
+            };
+            (stop, running)
         });
         let engine = services.engine.clone();
         let listener =
@@ -278,9 +321,7 @@ impl Application {
         let result = self.server.await;
         if let Some((stop, running)) = self.delivery {
             let _ = stop.send(true);
-            if let Err(error) = running.await {
-                tracing::error!(%error, "the outbox dispatcher ended abnormally");
-            }
+            running.await;
         }
         self.pool.close().await;
         tracing::info!("stopped");

@@ -44,7 +44,7 @@ const COLUMNS: &str = "id, subject, aggregate_id, payload, COALESCE(dead_consume
     COALESCE(last_error, '') AS reason, attempts, replays, created_at, dead_at AS failed_at";
 
 /// Takes the row out of delivery, saying who refused it and why.
-pub(super) async fn bury(
+pub(crate) async fn bury(
     pool: &PgPool,
     id: i64,
     consumer: &str,
@@ -111,8 +111,8 @@ pub async fn replay(
     let letter: Option<DeadLetter> = sqlx::query_as(&format!(
         "WITH letter AS (SELECT {COLUMNS} FROM outbox WHERE id = $1 AND dead_at IS NOT NULL FOR UPDATE)
          , requeued AS (
-             UPDATE outbox SET dead_at = NULL, attempts = 0, next_attempt_at = now(),
-                    replays = replays + 1
+             UPDATE outbox SET dead_at = NULL, delivered_at = NULL, attempts = 0,
+                    next_attempt_at = now(), replays = replays + 1
              WHERE id = (SELECT id FROM letter))
          SELECT * FROM letter"
     ))

@@ -51,7 +51,7 @@ impl Wake {
         self.0.send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    fn subscribe(&self) -> watch::Receiver<u64> {
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
         self.0.subscribe()
     }
 }
@@ -202,6 +202,40 @@ impl Consumers {
         });
     }
 
+    /// Every consumer by name, with the subjects it takes (for a bus that delivers to each
+    /// consumer on its own).
+    pub(crate) fn named(&self) -> Vec<(&'static str, Vec<&'static str>)> {
+        let mut named: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
+        for subscription in &self.subscriptions {
+            let at = match named.iter().position(|(n, _)| *n == subscription.consumer) {
+                Some(at) => at,
+                None => {
+                    named.push((subscription.consumer, Vec::new()));
+                    named.len() - 1
+                }
+            };
+            named[at].1.extend(subscription.subjects);
+        }
+        named
+    }
+
+    /// `consumer`'s width ([`Consumers::width`]), or the default.
+    pub(crate) fn width_of(&self, consumer: &str) -> usize {
+        self.widths.get(consumer).copied().unwrap_or(LANE_WIDTH)
+    }
+
+    /// Hands the row to `consumer`'s handlers of its subject (none: nothing to do).
+    pub(crate) async fn deliver_as(&self, consumer: &str, delivery: &Delivery) -> Handled {
+        let handlers = self
+            .subscriptions
+            .iter()
+            .filter(|s| s.consumer == consumer && s.subjects.contains(&delivery.subject.as_str()));
+        for subscription in handlers {
+            (subscription.handler)(delivery.clone()).await?;
+        }
+        Ok(())
+    }
+
     /// Hands the row to each of its consumers in turn; the first that fails names the failure.
     async fn deliver(&self, delivery: &Delivery) -> Result<(), (&'static str, DeliveryError)> {
         let consumers = self
@@ -251,6 +285,11 @@ impl Dispatcher {
             max_attempts: i32::try_from(max_attempts).unwrap_or(i32::MAX).max(1),
             counts: delivery_counter(),
         }
+    }
+
+    /// The consumers it delivers to (a bus of another kind delivers to the same ones).
+    pub(crate) fn consumers(&self) -> Arc<Consumers> {
+        self.consumers.clone()
     }
 
     /// Counts deliveries by subject and outcome (`delivered`, `failed`, `dead`) in `counts`,
@@ -411,7 +450,7 @@ impl Dispatcher {
         self.counts
             .with_label_values(&[&row.subject, "failed"])
             .inc();
-        let backoff = 2_i64.pow(row.attempts.clamp(0, MAX_BACKOFF_EXPONENT) as u32);
+        let backoff = backoff_seconds(row.attempts);
         tracing::warn!(outbox_id = row.id, subject = %row.subject, consumer, error = %reason, backoff, "delivery failed");
         sqlx::query(
             "UPDATE outbox SET attempts = attempts + 1, last_error = $3,
@@ -438,4 +477,9 @@ pub fn delivery_counter() -> IntCounterVec {
         &["subject", "outcome"],
     )
     .expect("a valid metric")
+}
+
+/// How long a row that failed `attempts` times before waits: 1, 2, 4 ... 256 seconds.
+pub(crate) fn backoff_seconds(attempts: i32) -> i64 {
+    2_i64.pow(attempts.clamp(0, MAX_BACKOFF_EXPONENT) as u32)
 }

@@ -15,7 +15,7 @@ use crate::helpers::{
 use crate::tickets::paid_for_two;
 
 /// Checks a ticket mail for its recipient, subject, both parts and the inline QR images.
-fn assert_ticket_mail(mail: &str, to: &str, codes: &[&str]) {
+pub fn assert_ticket_mail(mail: &str, to: &str, codes: &[&str]) {
     assert!(mail.contains(&format!("To: {to}")), "{mail}");
     assert!(
         mail.contains("Subject: Your tickets for Night of Strings"),
@@ -36,7 +36,7 @@ fn assert_ticket_mail(mail: &str, to: &str, codes: &[&str]) {
     assert!(mail.contains("Content-ID: <ticket-0>"), "{mail}");
 }
 
-fn codes(tickets: &[serde_json::Value]) -> Vec<&str> {
+pub fn codes(tickets: &[serde_json::Value]) -> Vec<&str> {
     tickets
         .iter()
         .map(|t| t["code"].as_str().unwrap())
@@ -87,14 +87,14 @@ print("LISTENING", flush=True)
 asyncore.loop()
 "#;
 
-struct SmtpServer {
+pub struct SmtpServer {
     child: Child,
     received: Arc<Mutex<String>>,
 }
 
 impl SmtpServer {
     /// Starts the server and waits until it listens.
-    fn start(refuse: &std::path::Path) -> (Self, u16) {
+    pub fn start(refuse: &std::path::Path) -> (Self, u16) {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -127,13 +127,13 @@ impl SmtpServer {
         (Self { child, received }, port)
     }
 
-    fn received(&self) -> String {
+    pub fn received(&self) -> String {
         self.received.lock().unwrap().clone()
     }
 
     /// What the server printed once it has printed `count` messages (it prints a message before
     /// it answers the client, but its output reaches this test beside that answer).
-    async fn wait_for_messages(&self, count: usize) -> String {
+    pub async fn wait_for_messages(&self, count: usize) -> String {
         let mail = eventually(10, "the message at the SMTP server", || async {
             let all = self.received();
             (all.matches("END MESSAGE").count() >= count).then_some(all)
@@ -152,11 +152,11 @@ impl Drop for SmtpServer {
 }
 
 /// A path no file is at (yet), for [`SmtpServer::start`].
-fn refusal_flag() -> std::path::PathBuf {
+pub fn refusal_flag() -> std::path::PathBuf {
     std::env::temp_dir().join(format!("boxoffice-smtp-refuse-{}", uuid::Uuid::now_v7()))
 }
 
-fn smtp_app(port: u16) -> impl FnOnce(&mut boxoffice::config::Settings) {
+pub fn smtp_app(port: u16) -> impl FnOnce(&mut boxoffice::config::Settings) {
     move |s| {
         s.email.transport = EmailTransport::Smtp;
         s.email.smtp_port = port;

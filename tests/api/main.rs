@@ -3,6 +3,7 @@
 mod admin;
 mod auth;
 mod bookings;
+mod bus;
 mod catalog;
 mod contract;
 mod crash;

@@ -1,0 +1,323 @@
+//! The seed's topics on NATS JetStream (`bus.kind = "jetstream"`), against the real NATS at
+//! 127.0.0.1:4222. Each test has a subject prefix (and streams) of its own, deleted at its end.
+use boxoffice::auth::Role;
+use boxoffice::bus::Bus;
+use boxoffice::config::{BusKind, EmailTransport};
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::helpers::{eventually, expect_json, spawn_serving_app_with, TestApp};
+use crate::mail::{assert_ticket_mail, codes, refusal_flag, SmtpServer};
+use crate::tickets::paid_for_two;
+
+const NATS: &str = "nats://127.0.0.1:4222";
+
+/// The app as `serve` runs it, on JetStream under a fresh prefix; `configure` on top.
+async fn on_jetstream(
+    configure: impl FnOnce(&mut boxoffice::config::Settings),
+) -> (TestApp, Streams) {
+    let prefix = format!("t{}.", Uuid::now_v7().simple());
+    let streams = Streams(prefix.clone());
+    let app = spawn_serving_app_with(|s| {
+        s.bus.kind = BusKind::Jetstream;
+        s.bus.prefix = prefix;
+        configure(s);
+    })
+    .await;
+    (app, streams)
+}
+
+/// The test's streams, deleted when it ends however it ends.
+struct Streams(String);
+
+impl Drop for Streams {
+    fn drop(&mut self) {
+        let prefix = self.0.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok(client) = async_nats::connect(NATS).await {
+                    let js = async_nats::jetstream::new(client);
+                    for base in ["BOOKINGS", "PAYMENTS", "TICKETS"] {
+                        let _ = js.delete_stream(Bus::stream_name(&prefix, base)).await;
+                    }
+                }
+            });
+        })
+        .join();
+    }
+}
+
+#[actix_web::test]
+async fn the_seed_flow_runs_on_jetstream_and_publishes_one_payment_success() {
+    let (app, streams) = on_jetstream(|_| {}).await;
+    let prefix = streams.0.clone();
+    let nats = async_nats::connect(NATS)
+        .await
+        .expect("NATS runs at 127.0.0.1:4222");
+    let mut payments = nats.subscribe(format!("{prefix}payments.>")).await.unwrap();
+
+    let (_, buyer, _, tickets) = paid_for_two(&app).await;
+    assert_eq!(tickets.len(), 2);
+    let dir = app.settings.email.dir.clone();
+    let mail = eventually(20, "the ticket mail", || async {
+        let entry = std::fs::read_dir(&dir)
+            .ok()?
+            .flatten()
+            .find(|e| e.path().extension().is_some_and(|x| x == "eml"))?;
+        std::fs::read_to_string(entry.path()).ok()
+    })
+    .await;
+    assert_ticket_mail(&mail, &buyer.email, &codes(&tickets));
+    let kinds = eventually(20, "the notifications", || async {
+        let page = expect_json(
+            app.get("/v1/notifications", Some(&buyer.access_token))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        let kinds: Vec<String> = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["kind"].as_str().unwrap().to_owned())
+            .collect();
+        (kinds.len() >= 2).then_some(kinds)
+    })
+    .await;
+    assert!(kinds.contains(&"payment_succeeded".to_owned()), "{kinds:?}");
+    assert!(kinds.contains(&"tickets_issued".to_owned()), "{kinds:?}");
+
+    // everything the subscriber got before a marker sent after the sale
+    let marker = format!("{prefix}payments.marker");
+    nats.publish(marker.clone(), "end".into()).await.unwrap();
+    nats.flush().await.unwrap();
+    let mut succeeded = 0;
+    while let Some(message) = payments.next().await {
+        let subject = message.subject.as_str();
+        if subject == marker {
+            break;
+        }
+        if subject == format!("{prefix}payments.succeeded") {
+            let payload: Value = serde_json::from_slice(&message.payload).unwrap();
+            assert!(payload["payment_id"].is_string(), "{payload}");
+            succeeded += 1;
+        }
+    }
+    assert_eq!(succeeded, 1, "one payments.succeeded for the one payment");
+    let delivered: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(delivered, 0, "every row handed to the stream");
+}
+
+/// On JetStream too, a mail the server refuses for good is one dead letter, listed, and
+/// delivered once when replayed after the cause is fixed.
+#[actix_web::test]
+async fn a_refused_mail_is_a_dead_letter_on_jetstream_too() {
+    let refuse = refusal_flag();
+    std::fs::write(&refuse, "").unwrap();
+    let (smtp, port) = SmtpServer::start(&refuse);
+    let (app, _streams) = on_jetstream(|s| {
+        s.email.transport = EmailTransport::Smtp;
+        s.email.smtp_port = port;
+    })
+    .await;
+    let admin = app.with_role(Role::Admin).await;
+    let (_, buyer, _, tickets) = paid_for_two(&app).await;
+    let letters = eventually(20, "the dead letter", || async {
+        let page = expect_json(
+            app.get("/v1/admin/dead_letters", Some(&admin.access_token))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        let letters = page["data"].as_array().unwrap().clone();
+        (!letters.is_empty()).then_some(letters)
+    })
+    .await;
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0]["subject"], "tickets.issued");
+    assert_eq!(letters[0]["consumer"], "mailer");
+    assert!(letters[0]["reason"].as_str().unwrap().contains("550"));
+    assert!(!smtp.received().contains("END MESSAGE"));
+
+    std::fs::remove_file(&refuse).unwrap();
+    let replay = format!("/v1/admin/dead_letters/{}/replay", letters[0]["id"]);
+    expect_json(
+        app.post(&replay, Some(&admin.access_token), &json!({}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let mail = smtp.wait_for_messages(1).await;
+    assert_ticket_mail(&mail, &buyer.email, &codes(&tickets));
+    eventually(20, "no dead letter left", || async {
+        let page = expect_json(
+            app.get("/v1/admin/dead_letters", Some(&admin.access_token))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        (page["data"] == json!([])).then_some(())
+    })
+    .await;
+}
+
+/// A NATS server of this test's own (the machine's `nats-server`, JetStream on, its store in a
+/// temporary directory), so the test can stop and restart it without touching other tests.
+struct PrivateNats {
+    child: Option<std::process::Child>,
+    port: u16,
+    store: std::path::PathBuf,
+}
+
+impl PrivateNats {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let store = std::env::temp_dir().join(format!("boxoffice-nats-{}", Uuid::now_v7()));
+        let mut nats = Self {
+            child: None,
+            port,
+            store,
+        };
+        nats.restart();
+        nats
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts it (again, on the same port and store) and waits until it listens.
+    fn restart(&mut self) {
+        let child = std::process::Command::new(
+            std::env::var("NATS_SERVER").unwrap_or_else(|_| "/usr/sbin/nats-server".into()),
+        )
+        .args([
+            "-a",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-js",
+            "-sd",
+        ])
+        .arg(&self.store)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("nats-server runs");
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "nats-server listens");
+            std::thread::yield_now();
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateNats {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
+}
+
+/// With NATS down, holds and the webhook still answer (they only write PostgreSQL) and nothing
+/// is delivered; once NATS is back, the sale, the tickets and the mail happen, once each.
+#[actix_web::test]
+async fn with_nats_down_sales_go_on_and_are_delivered_once_it_is_back() {
+    use crate::payments::{check_out, wait_for_status, Webhook};
+
+    let mut nats = PrivateNats::start();
+    let url = nats.url();
+    let app = spawn_serving_app_with(|s| {
+        s.bus.kind = BusKind::Jetstream;
+        s.bus.nats_url = url;
+    })
+    .await;
+    let organizer = app.organizer().await;
+    let (event, ticket_type) = app.event_with(&organizer, json!({}), None).await;
+    let body = json!({"event_id": event, "ticket_type_id": ticket_type["id"], "qty": 2});
+    let buyer = app.customer().await;
+    let booking = expect_json(app.hold(&buyer, &body).await, StatusCode::CREATED).await;
+    let booking = check_out(&app, &buyer, &booking).await;
+
+    nats.stop();
+    let other = app.customer().await;
+    expect_json(app.hold(&other, &body).await, StatusCode::CREATED).await;
+    let paid = Webhook::new(&app, &booking, "txn-while-down")
+        .send(&app)
+        .await;
+    assert_eq!(paid.status(), StatusCode::OK);
+    let waiting: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE subject = 'payments.succeeded' AND delivered_at IS NULL",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(waiting, 1, "the payment waits in the outbox");
+    let status = expect_json(
+        app.get(
+            &format!("/v1/bookings/{}", booking["id"].as_str().unwrap()),
+            Some(&buyer.access_token),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(status["status"], "pending_payment", "nothing delivered");
+
+    nats.restart();
+    wait_for_status(&app, &buyer, &booking, "confirmed").await;
+    let dir = app.settings.email.dir.clone();
+    eventually(30, "the ticket mail", || async {
+        let mails = std::fs::read_dir(&dir)
+            .ok()?
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+            .count();
+        (mails >= 1).then_some(())
+    })
+    .await;
+    eventually(30, "every row handed over", || async {
+        let left: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        (left == 0).then_some(())
+    })
+    .await;
+    let tickets: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM tickets WHERE booking_id = $1::uuid")
+            .bind(booking["id"].as_str().unwrap())
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(tickets, 2, "one ticket per admission, issued once");
+    let mails = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .count();
+    assert_eq!(mails, 1, "mailed once");
+}
