@@ -18,10 +18,18 @@ const NATS: &str = "nats://127.0.0.1:4222";
 async fn on_jetstream(
     configure: impl FnOnce(&mut boxoffice::config::Settings),
 ) -> (TestApp, Streams) {
+    on_bus(BusKind::Jetstream, configure).await
+}
+
+/// The app as `serve` runs it on the bus `kind` (under a fresh prefix on JetStream).
+async fn on_bus(
+    kind: BusKind,
+    configure: impl FnOnce(&mut boxoffice::config::Settings),
+) -> (TestApp, Streams) {
     let prefix = format!("t{}.", Uuid::now_v7().simple());
     let streams = Streams(prefix.clone());
     let app = spawn_serving_app_with(|s| {
-        s.bus.kind = BusKind::Jetstream;
+        s.bus.kind = kind;
         s.bus.prefix = prefix;
         configure(s);
     })
@@ -320,4 +328,62 @@ async fn with_nats_down_sales_go_on_and_are_delivered_once_it_is_back() {
         .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
         .count();
     assert_eq!(mails, 1, "mailed once");
+}
+
+/// A mail server that accepts connections and never answers: every ticket mail hangs.
+fn hanging_smtp() -> (std::net::TcpListener, u16) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, port)
+}
+
+/// While the mailer hangs on its server, purchases keep being confirmed: one slow consumer
+/// holds up neither the sale nor the tickets, on either bus.
+async fn a_hanging_mail_server_does_not_hold_up_sales(kind: BusKind) {
+    use crate::payments::{check_out, wait_for_status, Webhook};
+
+    let (_listener, port) = hanging_smtp();
+    let (app, _streams) = on_bus(kind, |s| {
+        s.email.transport = EmailTransport::Smtp;
+        s.email.smtp_port = port;
+    })
+    .await;
+    let organizer = app.organizer().await;
+    let (event, ticket_type) = app.event_with(&organizer, json!({}), None).await;
+    let body = json!({"event_id": event, "ticket_type_id": ticket_type["id"], "qty": 1});
+    for n in 0..5 {
+        let buyer = app.customer().await;
+        let booking = expect_json(app.hold(&buyer, &body).await, StatusCode::CREATED).await;
+        let booking = check_out(&app, &buyer, &booking).await;
+        let paid = Webhook::new(&app, &booking, &format!("txn-{n}"))
+            .send(&app)
+            .await;
+        assert_eq!(paid.status(), StatusCode::OK);
+        wait_for_status(&app, &buyer, &booking, "confirmed").await;
+    }
+    let issued: i64 = eventually(20, "every booking's ticket", || async {
+        let issued: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        (issued == 5).then_some(issued)
+    })
+    .await;
+    assert_eq!(issued, 5);
+    let mailed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sent_mail WHERE sent_at IS NOT NULL")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(mailed, 0, "the mail server never answered");
+}
+
+#[actix_web::test]
+async fn a_hanging_mail_server_does_not_hold_up_sales_on_the_local_bus() {
+    a_hanging_mail_server_does_not_hold_up_sales(BusKind::Local).await;
+}
+
+#[actix_web::test]
+async fn a_hanging_mail_server_does_not_hold_up_sales_on_jetstream() {
+    a_hanging_mail_server_does_not_hold_up_sales(BusKind::Jetstream).await;
 }
