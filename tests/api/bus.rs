@@ -26,8 +26,8 @@ async fn on_bus(
     kind: BusKind,
     configure: impl FnOnce(&mut boxoffice::config::Settings),
 ) -> (TestApp, Streams) {
-    let prefix = format!("t{}.", Uuid::now_v7().simple());
-    let streams = Streams(prefix.clone());
+    let streams = Streams::new();
+    let prefix = streams.0.clone();
     let app = spawn_serving_app_with(|s| {
         s.bus.kind = kind;
         s.bus.prefix = prefix;
@@ -37,8 +37,15 @@ async fn on_bus(
     (app, streams)
 }
 
-/// The test's streams, deleted when it ends however it ends.
-struct Streams(String);
+/// The test's streams (under the prefix it holds), deleted when it ends however it ends.
+pub struct Streams(pub String);
+
+impl Streams {
+    /// A fresh prefix.
+    pub fn new() -> Self {
+        Self(format!("t{}.", Uuid::now_v7().simple()))
+    }
+}
 
 impl Drop for Streams {
     fn drop(&mut self) {

@@ -405,26 +405,32 @@ pub fn serve_logged(
     u16,
     std::sync::Arc<std::sync::Mutex<String>>,
 ) {
+    serve_logged_with(database_url, &[])
+}
+
+/// [`serve_logged`] with more settings in `extra` (`BOXOFFICE__...` variables).
+pub fn serve_logged_with(
+    database_url: &str,
+    extra: &[(&str, &str)],
+) -> (
+    std::process::Child,
+    u16,
+    std::sync::Arc<std::sync::Mutex<String>>,
+) {
     use std::io::{BufRead, BufReader};
-    let mut child = boxoffice(
-        &["serve"],
-        &[
-            ("BOXOFFICE__DATABASE__URL", database_url),
-            ("BOXOFFICE__SERVER__BIND", "127.0.0.1:0"),
-            ("BOXOFFICE__LOG__LEVEL", "info"),
-            (
-                "BOXOFFICE__EMAIL__DIR",
-                std::env::temp_dir()
-                    .join("boxoffice-test-mail")
-                    .to_str()
-                    .unwrap(),
-            ),
-        ],
-    )
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::inherit())
-    .spawn()
-    .unwrap();
+    let mail = std::env::temp_dir().join("boxoffice-test-mail");
+    let mut env = vec![
+        ("BOXOFFICE__DATABASE__URL", database_url),
+        ("BOXOFFICE__SERVER__BIND", "127.0.0.1:0"),
+        ("BOXOFFICE__LOG__LEVEL", "info"),
+        ("BOXOFFICE__EMAIL__DIR", mail.to_str().unwrap()),
+    ];
+    env.extend_from_slice(extra);
+    let mut child = boxoffice(&["serve"], &env)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
     let stdout = child.stdout.take().unwrap();
     let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let sink = log.clone();
@@ -453,7 +459,12 @@ pub struct Server(pub std::process::Child);
 impl Server {
     /// [`serve`] against `database_url`; the port it listens on.
     pub fn start(database_url: &str) -> (Self, u16) {
-        let (child, port) = serve(database_url);
+        Self::start_with(database_url, &[])
+    }
+
+    /// [`Server::start`] with more settings in `extra`.
+    pub fn start_with(database_url: &str, extra: &[(&str, &str)]) -> (Self, u16) {
+        let (child, port, _) = serve_logged_with(database_url, extra);
         (Self(child), port)
     }
 
