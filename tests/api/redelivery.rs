@@ -85,6 +85,23 @@ async fn delivered_once_across_kill_9(extra: &[(&str, &str)]) {
     let (mut server, port) = Server::start_with(&url, extra);
     app.reattach(port);
     all_delivered(&app).await;
+    // handed over is not yet acted on, on JetStream: wait for the effects themselves
+    eventually(
+        20,
+        "the sale, the tickets, the mail and the notifications",
+        || async {
+            let done = count(&app, "SELECT count(*) FROM tickets").await == 2
+                && count(
+                    &app,
+                    "SELECT count(*) FROM sent_mail WHERE sent_at IS NOT NULL",
+                )
+                .await
+                    == 1
+                && count(&app, "SELECT count(*) FROM notifications").await >= 2;
+            done.then_some(())
+        },
+    )
+    .await;
     let read = expect_json(
         app.get(&format!("/v1/bookings/{id}"), token).await,
         StatusCode::OK,
