@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::config::BusSettings;
-use crate::outbox::{backoff_seconds, dead_letters, Consumers, Delivery, DeliveryError, Wake};
+use crate::outbox::{dead_letters, Consumers, Delivery, Verdict, Wake};
 
 /// Each stream and the first token of its subjects.
 const STREAMS: [(&str, &str); 3] = [
@@ -41,7 +41,7 @@ pub struct Bus {
     consumers: Arc<Consumers>,
     prefix: String,
     nats_url: String,
-    max_attempts: i64,
+    max_attempts: i32,
     counts: IntCounterVec,
 }
 
@@ -60,7 +60,7 @@ impl Bus {
             consumers,
             prefix: settings.prefix.clone(),
             nats_url: settings.nats_url.clone(),
-            max_attempts: i64::from(max_attempts.max(1)),
+            max_attempts: i32::try_from(max_attempts.max(1)).unwrap_or(i32::MAX),
             counts,
         }
     }
@@ -232,7 +232,7 @@ impl Bus {
                             filter_subject,
                             ack_policy: consumer::AckPolicy::Explicit,
                             ack_wait: Duration::from_secs(30),
-                            max_deliver: self.max_attempts + 1,
+                            max_deliver: i64::from(self.max_attempts) + 1,
                             ..Default::default()
                         },
                     )
@@ -302,8 +302,7 @@ impl Bus {
             payload: serde_json::from_slice(&message.payload).unwrap_or_default(),
             attempts: i32::try_from(attempts - 1).unwrap_or(i32::MAX),
         };
-        let outcome = self.consumers.deliver_as(name, &delivery).await;
-        let dead = match outcome {
+        let error = match self.consumers.deliver_as(name, &delivery).await {
             Ok(()) => {
                 self.counts
                     .with_label_values(&[&subject, "delivered"])
@@ -313,14 +312,14 @@ impl Bus {
                 }
                 return;
             }
-            Err(DeliveryError::Refused(cause)) => format!("{cause:#}"),
-            Err(DeliveryError::Retry(cause)) if attempts >= self.max_attempts => {
-                format!("gave up after {attempts} attempts: {cause:#}")
-            }
-            Err(DeliveryError::Retry(cause)) => {
+            Err(error) => error,
+        };
+        let attempts = i32::try_from(attempts).unwrap_or(i32::MAX);
+        let dead = match error.verdict(attempts, self.max_attempts) {
+            Verdict::Dead(dead) => dead,
+            Verdict::RetryAfter(wait) => {
                 self.counts.with_label_values(&[&subject, "failed"]).inc();
-                tracing::warn!(outbox_id = id, subject, consumer = name, error = %format_args!("{cause:#}"), "delivery failed");
-                let wait = Duration::from_secs(backoff_seconds(delivery.attempts) as u64);
+                tracing::warn!(outbox_id = id, subject, consumer = name, %error, "delivery failed");
                 let _ = message.ack_with(AckKind::Nak(Some(wait))).await;
                 return;
             }

@@ -90,7 +90,31 @@ pub enum DeliveryError {
     Refused(anyhow::Error),
 }
 
+/// What becomes of a failed delivery, on either bus.
+pub(crate) enum Verdict {
+    /// Tried again after this long.
+    RetryAfter(Duration),
+    /// A dead letter, with its reason.
+    Dead(String),
+}
+
 impl DeliveryError {
+    /// The verdict on a failure at its `attempts`-th try (counting this one), `max_attempts`
+    /// allowed: what cannot pass, or has been tried enough, is dead; the rest waits 1, 2, 4 ...
+    /// 256 seconds.
+    pub(crate) fn verdict(&self, attempts: i32, max_attempts: i32) -> Verdict {
+        match self {
+            Self::Refused(_) => Verdict::Dead(self.to_string()),
+            Self::Retry(_) if attempts >= max_attempts => {
+                Verdict::Dead(format!("gave up after {attempts} attempts: {self}"))
+            }
+            Self::Retry(_) => {
+                let exponent = attempts.saturating_sub(1).clamp(0, MAX_BACKOFF_EXPONENT);
+                Verdict::RetryAfter(Duration::from_secs(1 << exponent))
+            }
+        }
+    }
+
     pub fn retry(error: impl Into<anyhow::Error>) -> Self {
         Self::Retry(error.into())
     }
@@ -433,32 +457,26 @@ impl Dispatcher {
         consumer: &'static str,
         error: DeliveryError,
     ) -> Result<(), sqlx::Error> {
-        let attempts = row.attempts.saturating_add(1);
         let reason = error.to_string();
-        let dead = match error {
-            DeliveryError::Refused(_) => Some(reason.clone()),
-            DeliveryError::Retry(_) if attempts >= self.max_attempts => {
-                Some(format!("gave up after {attempts} attempts: {reason}"))
+        let backoff = match error.verdict(row.attempts.saturating_add(1), self.max_attempts) {
+            Verdict::Dead(dead) => {
+                tracing::error!(outbox_id = row.id, subject = %row.subject, consumer, reason = %dead, "dead letter");
+                self.counts.with_label_values(&[&row.subject, "dead"]).inc();
+                return dead_letters::bury(&self.pool, row.id, consumer, &dead).await;
             }
-            DeliveryError::Retry(_) => None,
+            Verdict::RetryAfter(backoff) => backoff,
         };
-        if let Some(dead) = dead {
-            tracing::error!(outbox_id = row.id, subject = %row.subject, consumer, reason = %dead, "dead letter");
-            self.counts.with_label_values(&[&row.subject, "dead"]).inc();
-            return dead_letters::bury(&self.pool, row.id, consumer, &dead).await;
-        }
         self.counts
             .with_label_values(&[&row.subject, "failed"])
             .inc();
-        let backoff = backoff_seconds(row.attempts);
-        tracing::warn!(outbox_id = row.id, subject = %row.subject, consumer, error = %reason, backoff, "delivery failed");
+        tracing::warn!(outbox_id = row.id, subject = %row.subject, consumer, error = %reason, backoff_seconds = backoff.as_secs(), "delivery failed");
         sqlx::query(
             "UPDATE outbox SET attempts = attempts + 1, last_error = $3,
                     next_attempt_at = now() + make_interval(secs => $2)
              WHERE id = $1",
         )
         .bind(row.id)
-        .bind(backoff as f64)
+        .bind(backoff.as_secs_f64())
         .bind(&reason)
         .execute(&self.pool)
         .await?;
@@ -477,9 +495,4 @@ pub fn delivery_counter() -> IntCounterVec {
         &["subject", "outcome"],
     )
     .expect("a valid metric")
-}
-
-/// How long a row that failed `attempts` times before waits: 1, 2, 4 ... 256 seconds.
-pub(crate) fn backoff_seconds(attempts: i32) -> i64 {
-    2_i64.pow(attempts.clamp(0, MAX_BACKOFF_EXPONENT) as u32)
 }

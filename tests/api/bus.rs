@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::helpers::{eventually, expect_json, spawn_serving_app_with, TestApp};
-use crate::mail::{assert_ticket_mail, codes, refusal_flag, SmtpServer};
+use crate::mail::{assert_ticket_mail, codes, first_mail, mail_files, refusal_flag, SmtpServer};
 use crate::tickets::paid_for_two;
 
 const NATS: &str = "nats://127.0.0.1:4222";
@@ -79,15 +79,7 @@ async fn the_seed_flow_runs_on_jetstream_and_publishes_one_payment_success() {
 
     let (_, buyer, _, tickets) = paid_for_two(&app).await;
     assert_eq!(tickets.len(), 2);
-    let dir = app.settings.email.dir.clone();
-    let mail = eventually(20, "the ticket mail", || async {
-        let entry = std::fs::read_dir(&dir)
-            .ok()?
-            .flatten()
-            .find(|e| e.path().extension().is_some_and(|x| x == "eml"))?;
-        std::fs::read_to_string(entry.path()).ok()
-    })
-    .await;
+    let mail = first_mail(&app.settings.email.dir).await;
     assert_ticket_mail(&mail, &buyer.email, &codes(&tickets));
     let kinds = eventually(20, "the notifications", || async {
         let page = expect_json(
@@ -260,7 +252,7 @@ impl Drop for PrivateNats {
 /// is delivered; once NATS is back, the sale, the tickets and the mail happen, once each.
 #[actix_web::test]
 async fn with_nats_down_sales_go_on_and_are_delivered_once_it_is_back() {
-    use crate::payments::{check_out, wait_for_status, Webhook};
+    use crate::payments::{booking_status, check_out, wait_for_status, Webhook};
 
     let mut nats = PrivateNats::start();
     let url = nats.url();
@@ -290,29 +282,16 @@ async fn with_nats_down_sales_go_on_and_are_delivered_once_it_is_back() {
     .await
     .unwrap();
     assert_eq!(waiting, 1, "the payment waits in the outbox");
-    let status = expect_json(
-        app.get(
-            &format!("/v1/bookings/{}", booking["id"].as_str().unwrap()),
-            Some(&buyer.access_token),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
-    assert_eq!(status["status"], "pending_payment", "nothing delivered");
+    assert_eq!(
+        booking_status(&app, &buyer, &booking).await,
+        "pending_payment",
+        "nothing delivered"
+    );
 
     nats.restart();
     wait_for_status(&app, &buyer, &booking, "confirmed").await;
     let dir = app.settings.email.dir.clone();
-    eventually(30, "the ticket mail", || async {
-        let mails = std::fs::read_dir(&dir)
-            .ok()?
-            .flatten()
-            .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
-            .count();
-        (mails >= 1).then_some(())
-    })
-    .await;
+    first_mail(&dir).await;
     eventually(30, "every row handed over", || async {
         let left: i64 =
             sqlx::query_scalar("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")
@@ -329,12 +308,7 @@ async fn with_nats_down_sales_go_on_and_are_delivered_once_it_is_back() {
             .await
             .unwrap();
     assert_eq!(tickets, 2, "one ticket per admission, issued once");
-    let mails = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
-        .count();
-    assert_eq!(mails, 1, "mailed once");
+    assert_eq!(mail_files(&dir).len(), 1, "mailed once");
 }
 
 /// A mail server that accepts connections and never answers: every ticket mail hangs.

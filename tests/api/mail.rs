@@ -36,6 +36,28 @@ pub fn assert_ticket_mail(mail: &str, to: &str, codes: &[&str]) {
     assert!(mail.contains("Content-ID: <ticket-0>"), "{mail}");
 }
 
+/// The `.eml` files the file transport wrote under `dir` (none if it does not exist yet).
+pub fn mail_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The first ticket mail written under `dir`, once there is one.
+pub async fn first_mail(dir: &std::path::Path) -> String {
+    eventually(20, "the ticket mail", || async {
+        let path = mail_files(dir).into_iter().next()?;
+        std::fs::read_to_string(path).ok()
+    })
+    .await
+}
+
 pub fn codes(tickets: &[serde_json::Value]) -> Vec<&str> {
     tickets
         .iter()
@@ -49,14 +71,7 @@ async fn the_tickets_are_mailed_once_as_a_file_by_default() {
     assert_eq!(app.settings.email.transport, EmailTransport::File);
     let (_, buyer, _, tickets) = paid_for_two(&app).await;
     let dir = app.settings.email.dir.clone();
-    let mail = eventually(10, "the mail file", || async {
-        let entry = std::fs::read_dir(&dir)
-            .ok()?
-            .flatten()
-            .find(|e| e.path().extension().is_some_and(|x| x == "eml"))?;
-        std::fs::read_to_string(entry.path()).ok()
-    })
-    .await;
+    let mail = first_mail(&dir).await;
     assert_ticket_mail(&mail, &buyer.email, &codes(&tickets));
     let sent: i64 = sqlx::query_scalar("SELECT count(*) FROM sent_mail WHERE kind = 'tickets'")
         .fetch_one(&app.pool)
@@ -276,12 +291,7 @@ async fn many_purchases_paid_at_once_are_all_mailed_with_a_small_pool() {
     }
     let dir = app.settings.email.dir.clone();
     eventually(20, "twelve mail files", || async {
-        let mails = std::fs::read_dir(&dir)
-            .ok()?
-            .flatten()
-            .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
-            .count();
-        (mails == 12).then_some(())
+        (mail_files(&dir).len() == 12).then_some(())
     })
     .await;
     let retried: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE attempts > 0")

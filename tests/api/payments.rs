@@ -96,7 +96,7 @@ pub async fn check_out_with(app: &TestApp, buyer: &User, booking: &Value, method
     .await
 }
 
-async fn booking_status(app: &TestApp, buyer: &User, booking: &Value) -> String {
+pub async fn booking_status(app: &TestApp, buyer: &User, booking: &Value) -> String {
     let path = format!("/v1/bookings/{}", booking["id"].as_str().unwrap());
     let booking = expect_json(
         app.get(&path, Some(&buyer.access_token)).await,
