@@ -1,17 +1,49 @@
 //! Payments in PostgreSQL: the pending payment a checkout creates, and what the gateway's
 //! webhook does to it (in one transaction with the outbox row that tells the rest).
 use boxoffice_actors::ids::{BookingId, UserId};
+use sqlx::types::Json;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::provider::{NewPayment, PaymentProvider, RefundRequest};
-use super::{Payment, PaymentError, WebhookBody};
+use super::{Payment, PaymentError, Transaction, WebhookBody};
 use crate::error::{ApiError, Code};
+use crate::outbox::subjects::{PAYMENT_FAILED, PAYMENT_SUCCEEDED};
 use crate::status::PaymentStatus;
 
-const PAYMENT_COLUMNS: &str =
-    "id, payment_code, booking_id, price, currency, method, provider, status,
-    checkout_url, transaction_id, paid_at, created_at";
+/// A payment with its transactions, oldest first, in one statement.
+const PAYMENT_SELECT: &str = "SELECT p.id, p.payment_code, p.booking_id, p.price, p.currency,
+       p.method, p.provider, p.status, p.checkout_url, p.transaction_id, p.paid_at, p.created_at,
+       COALESCE((SELECT json_agg(json_build_object('transaction_id', t.transaction_id,
+                   'status', t.status, 'amount', t.amount, 'currency', t.currency,
+                   'outcome', t.outcome, 'refund_status', t.refund_status,
+                   'created_at', t.created_at) ORDER BY t.created_at, t.id)
+                 FROM payment_transactions t WHERE t.payment_id = p.id), '[]') AS transactions
+FROM payments p";
+
+#[derive(sqlx::FromRow)]
+struct PaymentRow {
+    #[sqlx(flatten)]
+    payment: Payment,
+    transactions: Json<Vec<Transaction>>,
+}
+
+impl From<PaymentRow> for Payment {
+    fn from(row: PaymentRow) -> Self {
+        Payment {
+            transactions: row.transactions.0,
+            ..row.payment
+        }
+    }
+}
+
+async fn read<'c>(db: impl sqlx::PgExecutor<'c>, id: Uuid) -> Result<Payment, sqlx::Error> {
+    let row: PaymentRow = sqlx::query_as(&format!("{PAYMENT_SELECT} WHERE p.id = $1"))
+        .bind(id)
+        .fetch_one(db)
+        .await?;
+    Ok(row.into())
+}
 
 /// A checked-out booking's one open payment: created unless one is open (or paid) already, and
 /// registered with the provider outside any transaction. Concurrent callers (a double click, two
@@ -23,28 +55,34 @@ pub async fn ensure_pending(
     provider: &dyn PaymentProvider,
 ) -> Result<(), PaymentError> {
     let id = Uuid::now_v7();
-    sqlx::query(
+    let created: Option<(Uuid, String, i64, String, String)> = sqlx::query_as(
         "INSERT INTO payments (id, payment_code, user_id, booking_id, price, currency, method, status, provider)
          SELECT $1, $2, b.user_id, b.id, b.total_price, b.currency, b.payment_method, 'pending', $3
          FROM bookings b
          WHERE b.id = $4 AND b.status = 'pending_payment' AND b.payment_method IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.booking_id = b.id AND p.status IN ('pending', 'succeeded'))
-         ON CONFLICT (booking_id) WHERE status = 'pending' DO NOTHING",
+         ON CONFLICT (booking_id) WHERE status = 'pending' DO NOTHING
+         RETURNING id, payment_code, price, currency, method",
     )
     .bind(id)
     .bind(format!("PAY-{}", crate::bookings::short_code(id)))
     .bind(provider.name())
     .bind(booking)
-    .execute(pool)
-    .await?;
-    // ours, a concurrent caller's, or one whose registration a crash interrupted
-    let unregistered: Option<(Uuid, String, i64, String, String)> = sqlx::query_as(
-        "SELECT id, payment_code, price, currency, method FROM payments
-         WHERE booking_id = $1 AND status = 'pending' AND checkout_url IS NULL",
-    )
-    .bind(booking)
     .fetch_optional(pool)
     .await?;
+    // ours; else a concurrent caller's, or one whose registration a crash interrupted
+    let unregistered = match created {
+        Some(created) => Some(created),
+        None => {
+            sqlx::query_as(
+                "SELECT id, payment_code, price, currency, method FROM payments
+                 WHERE booking_id = $1 AND status = 'pending' AND checkout_url IS NULL",
+            )
+            .bind(booking)
+            .fetch_optional(pool)
+            .await?
+        }
+    };
     let Some((id, payment_code, amount, currency, method)) = unregistered else {
         return Ok(());
     };
@@ -68,31 +106,24 @@ pub async fn ensure_pending(
 }
 
 pub async fn find(pool: &PgPool, id: Uuid, user: UserId) -> Result<Option<Payment>, ApiError> {
-    let payment: Option<Payment> = sqlx::query_as(&format!(
-        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1 AND user_id = $2"
+    let row: Option<PaymentRow> = sqlx::query_as(&format!(
+        "{PAYMENT_SELECT} WHERE p.id = $1 AND p.user_id = $2"
     ))
     .bind(id)
     .bind(user)
     .fetch_optional(pool)
     .await?;
-    match payment {
-        Some(payment) => Ok(Some(with_transactions(pool, payment).await?)),
-        None => Ok(None),
-    }
+    Ok(row.map(Payment::from))
 }
 
-async fn with_transactions<'c>(
-    db: impl sqlx::PgExecutor<'c>,
-    mut payment: Payment,
-) -> Result<Payment, sqlx::Error> {
-    payment.transactions = sqlx::query_as(
-        "SELECT transaction_id, status, amount, currency, outcome, refund_status, created_at
-         FROM payment_transactions WHERE payment_id = $1 ORDER BY created_at, id",
-    )
-    .bind(payment.id)
-    .fetch_all(db)
-    .await?;
-    Ok(payment)
+/// The payment a webhook settles, locked, with what is known of the reported transaction.
+#[derive(sqlx::FromRow)]
+struct Locked {
+    #[sqlx(flatten)]
+    payment: Payment,
+    known_payment: Option<Uuid>,
+    known_outcome: Option<String>,
+    booking_paid: bool,
 }
 
 /// What one transaction the gateway reports does. Every transaction is recorded; money that
@@ -149,40 +180,53 @@ pub async fn settle(
     body: &WebhookBody,
 ) -> Result<Payment, ApiError> {
     let mut tx = pool.begin().await?;
-    let owner: Option<BookingId> =
-        sqlx::query_scalar("SELECT booking_id FROM payments WHERE payment_code = $1")
-            .bind(payment_code)
-            .fetch_optional(&mut *tx)
-            .await?;
-    match owner {
-        None => return Err(ApiError::not_found("payment")),
-        Some(owner) if owner != booking => {
-            return Err(ApiError::new(
-                Code::PaymentMismatch,
-                "the payment belongs to another booking",
-            ))
-        }
-        Some(_) => {}
-    }
     // the booking first, then the payment: two payments of one booking settle one at a time
-    sqlx::query("SELECT 1 FROM bookings WHERE id = $1 FOR UPDATE")
-        .bind(booking)
-        .execute(&mut *tx)
-        .await?;
-    let payment: Payment = sqlx::query_as(&format!(
-        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE payment_code = $1 FOR UPDATE"
-    ))
-    .bind(payment_code)
-    .fetch_one(&mut *tx)
-    .await?;
-    let known: Option<(Uuid, String)> = sqlx::query_as(
-        "SELECT payment_id, outcome FROM payment_transactions WHERE provider = $1 AND transaction_id = $2",
+    let locked: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM bookings b
+         WHERE b.id = $2
+           AND EXISTS (SELECT 1 FROM payments p WHERE p.payment_code = $1 AND p.booking_id = b.id)
+         FOR UPDATE",
     )
-    .bind(provider)
-    .bind(transaction_id)
+    .bind(payment_code)
+    .bind(booking)
     .fetch_optional(&mut *tx)
     .await?;
-    if let Some((settled, outcome)) = known {
+    if locked.is_none() {
+        let owner: Option<BookingId> =
+            sqlx::query_scalar("SELECT booking_id FROM payments WHERE payment_code = $1")
+                .bind(payment_code)
+                .fetch_optional(&mut *tx)
+                .await?;
+        return Err(match owner {
+            None => ApiError::not_found("payment"),
+            Some(_) => ApiError::new(
+                Code::PaymentMismatch,
+                "the payment belongs to another booking",
+            ),
+        });
+    }
+    let Locked {
+        payment,
+        known_payment,
+        known_outcome,
+        booking_paid,
+    } = sqlx::query_as(
+        "SELECT p.id, p.payment_code, p.booking_id, p.price, p.currency, p.method, p.provider,
+                p.status, p.checkout_url, p.transaction_id, p.paid_at, p.created_at,
+                t.payment_id AS known_payment, t.outcome AS known_outcome,
+                EXISTS (SELECT 1 FROM payments o
+                        WHERE o.booking_id = p.booking_id AND o.status = 'succeeded') AS booking_paid
+         FROM payments p
+         LEFT JOIN payment_transactions t ON t.provider = $2 AND t.transaction_id = $3
+         WHERE p.payment_code = $1
+         FOR UPDATE OF p",
+    )
+    .bind(payment_code)
+    .bind(provider)
+    .bind(transaction_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if let (Some(settled), Some(outcome)) = (known_payment, known_outcome) {
         if settled != payment.id {
             return Err(ApiError::new(
                 Code::PaymentMismatch,
@@ -192,15 +236,9 @@ pub async fn settle(
         if outcome == Outcome::Flagged.as_str() {
             return Err(amount_mismatch(&payment, body));
         }
-        return Ok(with_transactions(&mut *tx, payment).await?);
+        return Ok(read(&mut *tx, payment.id).await?);
     }
 
-    let booking_paid: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM payments WHERE booking_id = $1 AND status = 'succeeded')",
-    )
-    .bind(booking)
-    .fetch_one(&mut *tx)
-    .await?;
     let captured = body.status == "succeeded";
     let payable = matches!(
         payment.status,
@@ -231,22 +269,28 @@ pub async fn settle(
 
     match outcome {
         Outcome::Applied => {
+            // paid, whatever else was open for the booking closed (it can no longer be
+            // paid), and the outbox row that tells the rest, in one statement
             sqlx::query(
-                "UPDATE payments SET status = 'succeeded', transaction_id = $2, paid_at = now() WHERE id = $1",
+                "WITH paid AS (
+                     UPDATE payments SET status = 'succeeded', transaction_id = $2, paid_at = now()
+                     WHERE id = $1 RETURNING id),
+                 closed AS (
+                     UPDATE payments SET status = 'cancelled'
+                     WHERE booking_id = $3 AND status = 'pending' AND id <> $1)
+                 INSERT INTO outbox (subject, aggregate_id, payload)
+                 SELECT $4, p.id, jsonb_build_object('payment_id', p.id, 'booking_id', p.booking_id,
+                          'event_id', b.event_id, 'user_id', p.user_id, 'price', p.price,
+                          'currency', p.currency)
+                 FROM payments p JOIN bookings b ON b.id = p.booking_id
+                 WHERE p.id = (SELECT id FROM paid)",
             )
             .bind(payment.id)
             .bind(transaction_id)
-            .execute(&mut *tx)
-            .await?;
-            // the booking is paid: whatever else was open for it can no longer be paid
-            sqlx::query(
-                "UPDATE payments SET status = 'cancelled' WHERE booking_id = $1 AND status = 'pending' AND id <> $2",
-            )
             .bind(booking)
-            .bind(payment.id)
+            .bind(PAYMENT_SUCCEEDED)
             .execute(&mut *tx)
             .await?;
-            emit(&mut tx, "payments.succeeded", payment.id).await?;
         }
         Outcome::Declined if payment.status == PaymentStatus::Pending => {
             sqlx::query("UPDATE payments SET status = 'failed', transaction_id = $2 WHERE id = $1")
@@ -261,7 +305,7 @@ pub async fn settle(
             .bind(booking)
             .execute(&mut *tx)
             .await?;
-            emit(&mut tx, "payments.failed", payment.id).await?;
+            emit(&mut tx, PAYMENT_FAILED, payment.id).await?;
         }
         Outcome::Declined => {}
         Outcome::Flagged | Outcome::Duplicate => {
@@ -270,13 +314,7 @@ pub async fn settle(
             request_refund(&mut tx, recorded).await?;
         }
     }
-    let settled: Payment = sqlx::query_as(&format!(
-        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1"
-    ))
-    .bind(payment.id)
-    .fetch_one(&mut *tx)
-    .await?;
-    let settled = with_transactions(&mut *tx, settled).await?;
+    let settled = read(&mut *tx, payment.id).await?;
     tx.commit().await?;
     if outcome == Outcome::Flagged {
         return Err(amount_mismatch(&settled, body));
