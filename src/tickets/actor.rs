@@ -1,18 +1,27 @@
-//! The `TicketActor`: issues a sold booking's tickets and mails them. Each is idempotent, so
-//! the outbox may deliver `bookings.paid` and `tickets.issued` more than once.
+//! The `TicketActor`: issues sold bookings' tickets, many bookings per transaction (the sales
+//! the ticket worker delivers at once wait for one batch), and mails them. Each is idempotent,
+//! so the bus may deliver `bookings.paid` and `tickets.issued` more than once.
 use std::sync::Arc;
 
 use actix::prelude::*;
 use actix_web::web;
 use boxoffice_actors::ids::BookingId;
 use sqlx::PgPool;
+use tokio::sync::oneshot;
 use uuid::Uuid;
 
 use super::store;
 use crate::mail::{MailError, Mailer};
 
+/// Bookings issued in one transaction at most.
+const ISSUE_BATCH: usize = 256;
+
 pub struct TicketActor {
     pool: PgPool,
+    /// Bookings waiting for the next batch, with who waits for each.
+    waiting: Vec<(BookingId, oneshot::Sender<Result<(), TicketError>>)>,
+    /// A batch is being written: the next one starts when it has committed.
+    issuing: bool,
     /// Signs ticket codes (`tickets.signing_key`).
     signing_key: Arc<str>,
     public_url: Arc<str>,
@@ -23,6 +32,8 @@ impl TicketActor {
     pub fn new(pool: PgPool, signing_key: &str, public_url: &str, mailer: Arc<Mailer>) -> Self {
         Self {
             pool,
+            waiting: Vec::new(),
+            issuing: false,
             signing_key: signing_key.into(),
             public_url: public_url.into(),
             mailer,
@@ -34,13 +45,24 @@ impl Actor for TicketActor {
     type Context = Context<Self>;
 }
 
-impl Supervised for TicketActor {}
+impl Supervised for TicketActor {
+    /// A batch in flight died with the old context: its waiters are told to retry.
+    fn restarting(&mut self, _: &mut Context<Self>) {
+        self.waiting.clear();
+        self.issuing = false;
+    }
+}
 
 /// Why tickets were not issued or mailed.
 #[derive(Debug, thiserror::Error)]
 pub enum TicketError {
     #[error("the tickets database failed")]
     Database(#[from] sqlx::Error),
+    /// The batch this booking was issued in failed (every booking in it is retried).
+    #[error("the tickets database failed")]
+    Batch(#[source] Arc<sqlx::Error>),
+    #[error("the ticket actor stopped before the batch committed")]
+    Stopped,
     #[error(transparent)]
     Mail(#[from] MailError),
     #[error("booking {0} does not exist")]
@@ -67,17 +89,45 @@ impl Handler<IssueTickets> for TicketActor {
     fn handle(
         &mut self,
         IssueTickets(booking): IssueTickets,
-        _: &mut Context<Self>,
+        ctx: &mut Context<Self>,
     ) -> Self::Result {
+        let (answer, issued) = oneshot::channel();
+        self.waiting.push((booking, answer));
+        if !self.issuing {
+            self.issue_waiting(ctx);
+        }
+        Box::pin(async move { issued.await.unwrap_or(Err(TicketError::Stopped)) })
+    }
+}
+
+impl TicketActor {
+    /// Issues what is waiting in one transaction, answers each waiter, and goes on with what
+    /// arrived meanwhile (group commit, as the event engine does with holds).
+    fn issue_waiting(&mut self, ctx: &mut Context<Self>) {
+        if self.waiting.is_empty() {
+            self.issuing = false;
+            return;
+        }
+        self.issuing = true;
+        let take = self.waiting.len().min(ISSUE_BATCH);
+        let batch: Vec<_> = self.waiting.drain(..take).collect();
+        let bookings: Vec<BookingId> = batch.iter().map(|(booking, _)| *booking).collect();
         let (pool, key, url) = (
             self.pool.clone(),
             self.signing_key.clone(),
             self.public_url.clone(),
         );
-        Box::pin(async move {
-            store::issue(&pool, booking, &key, &url).await?;
-            Ok(())
-        })
+        let write = async move { store::issue(&pool, &bookings, &key, &url).await };
+        ctx.spawn(write.into_actor(self).map(move |written, act, ctx| {
+            let failure = written.err().map(Arc::new);
+            for (_, answer) in batch {
+                let _ = answer.send(match &failure {
+                    None => Ok(()),
+                    Some(error) => Err(TicketError::Batch(error.clone())),
+                });
+            }
+            act.issue_waiting(ctx);
+        }));
     }
 }
 

@@ -21,6 +21,8 @@ pub fn register(consumers: &mut Consumers, tickets: Addr<TicketActor>) {
     consumers.forward(MAILER, &[TICKETS_ISSUED], tickets, |Sold { booking_id }| {
         MailTickets(booking_id)
     });
+    // every sale the lane delivers at once joins one batch of tickets
+    consumers.width(ISSUER, 64);
     // one SMTP session per mail: a few at a time are enough, and polite to the server
     consumers.width(MAILER, 4);
 }
@@ -35,7 +37,10 @@ impl From<TicketError> for DeliveryError {
         let permanent = match &error {
             TicketError::Mail(mail) => mail.is_permanent(),
             TicketError::UnknownBooking(_) | TicketError::BadAddress(..) => true,
-            TicketError::Database(_) | TicketError::Render(_) => false,
+            TicketError::Database(_)
+            | TicketError::Batch(_)
+            | TicketError::Stopped
+            | TicketError::Render(_) => false,
         };
         if permanent {
             DeliveryError::refused(error)

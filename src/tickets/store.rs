@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::{code, Ticket, TicketRow};
 use crate::error::ApiError;
+use crate::outbox::subjects::TICKETS_ISSUED;
 
 const TICKET_COLUMNS: &str = "t.id, t.code, t.status, t.qr_url, t.checked_in_at, t.created_at,
     t.admission_no, t.booking_id, b.booking_code, t.payment_id, t.event_id, e.name AS event_name,
@@ -19,88 +20,133 @@ const TICKET_FROM: &str = "FROM tickets t
     JOIN ticket_types tt ON tt.id = t.ticket_type_id
     LEFT JOIN seats s ON s.id = t.seat_id";
 
-/// One ticket per admission of a confirmed booking, with its seat for seat-mapped types, in
-/// one transaction with a `tickets.issued` outbox row. Issuing again changes nothing; returns
-/// whether tickets were issued now.
+/// One ticket per admission of each confirmed booking in `bookings`, with its seat for
+/// seat-mapped types, in one transaction with a `tickets.issued` outbox row per booking: the
+/// ticket worker issues the bookings sold in one round together. Bookings that have tickets (or
+/// are not sold) are skipped; returns the bookings issued now.
 pub async fn issue(
     pool: &PgPool,
-    booking: BookingId,
+    bookings: &[BookingId],
     signing_key: &str,
     public_url: &str,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Vec<BookingId>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let header: Option<(EventId, UserId, Uuid)> = sqlx::query_as(
-        "SELECT b.event_id, b.user_id, p.id FROM bookings b
+    // locked in id order, so two batches that share bookings wait for each other, never deadlock
+    let sold: Vec<(BookingId, EventId, UserId, Uuid)> = sqlx::query_as(
+        "SELECT b.id, b.event_id, b.user_id, p.id FROM bookings b
          JOIN payments p ON p.booking_id = b.id AND p.status = 'succeeded'
-         WHERE b.id = $1 AND b.status = 'confirmed' FOR UPDATE OF b",
+         WHERE b.id = ANY($1) AND b.status = 'confirmed' ORDER BY b.id FOR UPDATE OF b",
     )
-    .bind(booking)
-    .fetch_optional(&mut *tx)
+    .bind(bookings)
+    .fetch_all(&mut *tx)
     .await?;
-    let Some((event, user, payment)) = header else {
-        return Ok(false);
-    };
-    let issued: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tickets WHERE booking_id = $1)")
-            .bind(booking)
-            .fetch_one(&mut *tx)
+    // read after the lock: a batch that issued them meanwhile has committed
+    let issued: Vec<BookingId> =
+        sqlx::query_scalar("SELECT DISTINCT booking_id FROM tickets WHERE booking_id = ANY($1)")
+            .bind(bookings)
+            .fetch_all(&mut *tx)
             .await?;
-    if issued {
-        return Ok(false);
+    let sold: Vec<_> = sold
+        .into_iter()
+        .filter(|(booking, ..)| !issued.contains(booking))
+        .collect();
+    if sold.is_empty() {
+        return Ok(Vec::new());
     }
-    let items: Vec<(Uuid, i32)> = sqlx::query_as(
-        "SELECT ticket_type_id, qty FROM booking_items WHERE booking_id = $1 ORDER BY id",
+    let ids: Vec<BookingId> = sold.iter().map(|(booking, ..)| *booking).collect();
+    let items: Vec<(BookingId, Uuid, i32)> = sqlx::query_as(
+        "SELECT booking_id, ticket_type_id, qty FROM booking_items
+         WHERE booking_id = ANY($1) ORDER BY booking_id, id",
     )
-    .bind(booking)
+    .bind(&ids)
     .fetch_all(&mut *tx)
     .await?;
-    let seats: Vec<(Uuid, Uuid)> = sqlx::query_as(
-        "SELECT bs.ticket_type_id, bs.seat_id FROM booking_seats bs JOIN seats s ON s.id = bs.seat_id
-         WHERE bs.booking_id = $1 AND bs.active ORDER BY s.row_index, s.position",
+    let seats: Vec<(BookingId, Uuid, Uuid)> = sqlx::query_as(
+        "SELECT bs.booking_id, bs.ticket_type_id, bs.seat_id
+         FROM booking_seats bs JOIN seats s ON s.id = bs.seat_id
+         WHERE bs.booking_id = ANY($1) AND bs.active
+         ORDER BY bs.booking_id, s.row_index, s.position",
     )
-    .bind(booking)
+    .bind(&ids)
     .fetch_all(&mut *tx)
     .await?;
+
     let base = public_url.trim_end_matches('/');
-    let mut admission = 0;
-    for (ticket_type, qty) in items {
-        let mut seats_of_type = seats
-            .iter()
-            .filter(|(t, _)| *t == ticket_type)
-            .map(|(_, s)| *s);
-        for _ in 0..qty {
-            admission += 1;
-            let id = Uuid::now_v7();
-            sqlx::query(
-                "INSERT INTO tickets (id, user_id, booking_id, payment_id, event_id, ticket_type_id,
-                                      seat_id, admission_no, code, qr_url)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(id)
-            .bind(user)
-            .bind(booking)
-            .bind(payment)
-            .bind(event)
-            .bind(ticket_type)
-            .bind(seats_of_type.next())
-            .bind(admission)
-            .bind(code::sign(signing_key, id, event))
-            .bind(format!("{base}/v1/tickets/{id}/qr.svg"))
-            .execute(&mut *tx)
-            .await?;
+    let mut tickets = NewTickets::default();
+    let mut counts: Vec<i32> = Vec::with_capacity(sold.len());
+    for &(booking, event, user, payment) in &sold {
+        let mut admission = 0;
+        for &(_, ticket_type, qty) in items.iter().filter(|(b, ..)| *b == booking) {
+            let mut seats_of_type = seats
+                .iter()
+                .filter(|(b, t, _)| *b == booking && *t == ticket_type)
+                .map(|(.., seat)| *seat);
+            for _ in 0..qty {
+                admission += 1;
+                let id = Uuid::now_v7();
+                tickets.id.push(id);
+                tickets.user.push(user);
+                tickets.booking.push(booking);
+                tickets.payment.push(payment);
+                tickets.event.push(event);
+                tickets.ticket_type.push(ticket_type);
+                tickets.seat.push(seats_of_type.next());
+                tickets.admission.push(admission);
+                tickets.code.push(code::sign(signing_key, id, event));
+                tickets
+                    .qr_url
+                    .push(format!("{base}/v1/tickets/{id}/qr.svg"));
+            }
         }
+        counts.push(admission);
     }
     sqlx::query(
-        "INSERT INTO outbox (subject, aggregate_id, payload)
-         VALUES ('tickets.issued', $1, jsonb_build_object('booking_id', $1, 'user_id', $2::uuid, 'tickets', $3::int))",
+        "INSERT INTO tickets (id, user_id, booking_id, payment_id, event_id, ticket_type_id,
+                              seat_id, admission_no, code, qr_url)
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[],
+                              $6::uuid[], $7::uuid[], $8::int[], $9::text[], $10::text[])",
     )
-    .bind(booking)
-    .bind(user)
-    .bind(admission)
+    .bind(&tickets.id)
+    .bind(&tickets.user)
+    .bind(&tickets.booking)
+    .bind(&tickets.payment)
+    .bind(&tickets.event)
+    .bind(&tickets.ticket_type)
+    .bind(&tickets.seat)
+    .bind(&tickets.admission)
+    .bind(&tickets.code)
+    .bind(&tickets.qr_url)
+    .execute(&mut *tx)
+    .await?;
+    let users: Vec<UserId> = sold.iter().map(|(_, _, user, _)| *user).collect();
+    sqlx::query(
+        "INSERT INTO outbox (subject, aggregate_id, payload)
+         SELECT $1, booking, jsonb_build_object('booking_id', booking, 'user_id', buyer, 'tickets', n)
+         FROM UNNEST($2::uuid[], $3::uuid[], $4::int[]) AS issued (booking, buyer, n)",
+    )
+    .bind(TICKETS_ISSUED)
+    .bind(&ids)
+    .bind(&users)
+    .bind(&counts)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(true)
+    Ok(ids)
+}
+
+/// The tickets of one batch as column arrays, for one `INSERT ... SELECT FROM UNNEST`.
+#[derive(Default)]
+struct NewTickets {
+    id: Vec<Uuid>,
+    user: Vec<UserId>,
+    booking: Vec<BookingId>,
+    payment: Vec<Uuid>,
+    event: Vec<EventId>,
+    ticket_type: Vec<Uuid>,
+    seat: Vec<Option<Uuid>>,
+    admission: Vec<i32>,
+    code: Vec<String>,
+    qr_url: Vec<String>,
 }
 
 /// The user's tickets, newest first, after `after`.
