@@ -73,22 +73,22 @@ impl Journal for PgJournal {
         let pool = self.pool.clone();
         Box::pin(async move {
             // serializing a large event is CPU work: keep it off the actor's thread
-            let state = tokio::task::spawn_blocking(move || {
+            let encoded = tokio::task::spawn_blocking(move || {
                 let holds: Vec<&Hold> = holds.iter().map(|hold| &**hold).collect();
-                serde_json::to_value(holds)
+                postcard::to_stdvec(&holds)
             })
             .await
             .map_err(journal_error)?
             .map_err(journal_error)?;
             let mut tx = pool.begin().await.map_err(journal_error)?;
             sqlx::query(
-                "INSERT INTO inventory_snapshots (id, event_id, version, state) VALUES ($1, $2, $3, $4)
+                "INSERT INTO inventory_snapshots (id, event_id, version, encoded) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (event_id, version) DO NOTHING",
             )
             .bind(Uuid::now_v7())
             .bind(event)
             .bind(version as i64)
-            .bind(state)
+            .bind(encoded)
             .execute(&mut *tx)
             .await
             .map_err(journal_error)?;
@@ -388,19 +388,24 @@ async fn load(pool: &PgPool, event: EventId) -> Result<Option<Loaded>, sqlx::Err
     };
     let types = ticket_types(&mut *pool.acquire().await?, event).await?;
 
-    let snapshot: Option<(i64, serde_json::Value)> = sqlx::query_as(
-        "SELECT version, state FROM inventory_snapshots WHERE event_id = $1 ORDER BY version DESC LIMIT 1",
+    let snapshot: Option<(i64, Option<Vec<u8>>, Option<serde_json::Value>)> = sqlx::query_as(
+        "SELECT version, encoded, state FROM inventory_snapshots
+         WHERE event_id = $1 ORDER BY version DESC LIMIT 1",
     )
     .bind(event)
     .fetch_optional(pool)
     .await?;
     let (since, mut holds) = match snapshot {
-        Some((version, state)) => {
-            let holds: Vec<Hold> =
-                tokio::task::spawn_blocking(move || serde_json::from_value(state))
-                    .await
-                    .map_err(|e| sqlx::Error::Protocol(e.to_string()))?
-                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        Some((version, encoded, state)) => {
+            // postcard since migration 0011, JSON before
+            let holds: Vec<Hold> = tokio::task::spawn_blocking(move || match (encoded, state) {
+                (Some(encoded), _) => postcard::from_bytes(&encoded).map_err(|e| e.to_string()),
+                (None, Some(state)) => serde_json::from_value(state).map_err(|e| e.to_string()),
+                (None, None) => Err("a snapshot with no state".to_owned()),
+            })
+            .await
+            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?
+            .map_err(|e| sqlx::Error::Decode(e.into()))?;
             (version, holds.into_iter().map(|h| (h.booking, h)).collect())
         }
         None => (0, HashMap::new()),

@@ -119,6 +119,18 @@ async fn a_full_mailbox_answers_overloaded_instead_of_queueing() {
 
 #[actix_web::test]
 async fn recovery_reads_the_snapshot_and_the_journal_after_it() {
+    snapshot_then_journal(false).await;
+}
+
+#[actix_web::test]
+async fn recovery_reads_a_json_snapshot_written_before_binary_snapshots() {
+    snapshot_then_journal(true).await;
+}
+
+/// Two holds (then a snapshot), a cancel only the journal knows, and a fresh engine that must
+/// see one admission left; `as_json` first rewrites the snapshot as servers before migration
+/// 0011 wrote it.
+async fn snapshot_then_journal(as_json: bool) {
     let app = spawn_app().await;
     let (event, ticket_type, user) = event(&app, 3).await;
     let settings = EngineSettings {
@@ -134,15 +146,26 @@ async fn recovery_reads_the_snapshot_and_the_journal_after_it() {
         .hold(event, request(ticket_type, user, 1))
         .await
         .unwrap();
-    let version: i64 = eventually(5, "the snapshot", || async {
-        sqlx::query_scalar("SELECT version FROM inventory_snapshots WHERE event_id = $1")
-            .bind(event)
-            .fetch_optional(&app.pool)
-            .await
-            .unwrap()
-    })
-    .await;
+    let version: i64 = eventually(5, "the snapshot", || snapshot_version(&app, event)).await;
     assert_eq!(version, 2);
+    if as_json {
+        let encoded: Vec<u8> =
+            sqlx::query_scalar("SELECT encoded FROM inventory_snapshots WHERE event_id = $1")
+                .bind(event)
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        let holds: Vec<boxoffice_actors::inventory::Hold> = postcard::from_bytes(&encoded).unwrap();
+        assert_eq!(holds.len(), 2);
+        sqlx::query(
+            "UPDATE inventory_snapshots SET state = $2, encoded = NULL WHERE event_id = $1",
+        )
+        .bind(event)
+        .bind(serde_json::to_value(&holds).unwrap())
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
     // after the snapshot: a cancel that only the journal knows
     first.cancel(event, a.booking, user).await.unwrap();
     drop(first);
