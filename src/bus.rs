@@ -41,6 +41,7 @@ pub struct Bus {
     consumers: Arc<Consumers>,
     prefix: String,
     nats_url: String,
+    ack_wait: Duration,
     max_attempts: i32,
     counts: IntCounterVec,
 }
@@ -60,6 +61,7 @@ impl Bus {
             consumers,
             prefix: settings.prefix.clone(),
             nats_url: settings.nats_url.clone(),
+            ack_wait: Duration::from_secs(settings.ack_wait_seconds.max(1)),
             max_attempts: i32::try_from(max_attempts.max(1)).unwrap_or(i32::MAX),
             counts,
         }
@@ -231,7 +233,7 @@ impl Bus {
                             durable_name: Some(name.to_owned()),
                             filter_subject,
                             ack_policy: consumer::AckPolicy::Explicit,
-                            ack_wait: Duration::from_secs(30),
+                            ack_wait: self.ack_wait,
                             max_deliver: i64::from(self.max_attempts) + 1,
                             ..Default::default()
                         },

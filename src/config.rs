@@ -157,6 +157,9 @@ pub struct BusSettings {
     /// Put before every subject (and, upper-cased, every stream name), so that several
     /// deployments, or tests, can share one NATS; empty in production.
     pub prefix: String,
+    /// How long JetStream waits for a consumer's ack before it delivers the message again (a
+    /// server that died mid-delivery is redelivered after this long); at least 1.
+    pub ack_wait_seconds: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -332,6 +335,12 @@ impl Settings {
             return Err(ConfigError::key(
                 "bus.prefix",
                 "must be empty or subject tokens (letters, digits, _ and -) each followed by a dot, such as \"staging.\"",
+            ));
+        }
+        if self.bus.ack_wait_seconds == 0 {
+            return Err(ConfigError::key(
+                "bus.ack_wait_seconds",
+                "must be at least 1 (seconds JetStream waits for an ack before redelivering)",
             ));
         }
         if !self.bus.nats_url.starts_with("nats://") && !self.bus.nats_url.starts_with("tls://") {

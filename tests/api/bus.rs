@@ -68,6 +68,33 @@ impl Drop for Streams {
     }
 }
 
+/// Waits until every durable consumer of the prefix's streams has acked everything it was
+/// given and has nothing left to take: no message will be delivered again.
+pub async fn all_acked(prefix: &str) {
+    let client = async_nats::connect(NATS)
+        .await
+        .expect("NATS runs at 127.0.0.1:4222");
+    let js = async_nats::jetstream::new(client);
+    eventually(30, "every message acked", || async {
+        for base in ["BOOKINGS", "PAYMENTS", "TICKETS"] {
+            let stream = js.get_stream(Bus::stream_name(prefix, base)).await.ok()?;
+            let names: Vec<String> = stream
+                .consumer_names()
+                .filter_map(|name| async move { name.ok() })
+                .collect()
+                .await;
+            for name in names {
+                let info = stream.consumer_info(&name).await.ok()?;
+                if info.num_ack_pending > 0 || info.num_pending > 0 {
+                    return None;
+                }
+            }
+        }
+        Some(())
+    })
+    .await;
+}
+
 #[actix_web::test]
 async fn the_seed_flow_runs_on_jetstream_and_publishes_one_payment_success() {
     let (app, streams) = on_jetstream(|_| {}).await;
@@ -312,7 +339,7 @@ async fn with_nats_down_sales_go_on_and_are_delivered_once_it_is_back() {
 }
 
 /// A mail server that accepts connections and never answers: every ticket mail hangs.
-fn hanging_smtp() -> (std::net::TcpListener, u16) {
+pub fn hanging_smtp() -> (std::net::TcpListener, u16) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     (listener, port)

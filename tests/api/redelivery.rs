@@ -164,3 +164,89 @@ async fn delivered_once_across_kill_9(extra: &[(&str, &str)]) {
     let tickets = expect_json(app.get("/v1/tickets", token).await, StatusCode::OK).await;
     assert_eq!(tickets["data"].as_array().unwrap().len(), 2);
 }
+
+/// kill -9 in the middle of a consumer's effect: the mailer has claimed the ticket mail and is
+/// talking to a mail server that does not answer when the server dies. The message was never
+/// acked, so JetStream delivers it again after the restart (after `bus.ack_wait_seconds`); the
+/// claim, never marked sent, is sent then, once; and nothing is left to deliver.
+#[actix_web::test]
+async fn on_jetstream_a_crash_in_the_middle_of_the_mail_sends_it_once_after_the_restart() {
+    use crate::mail::{refusal_flag, SmtpServer};
+    use crate::payments::{check_out, wait_for_status, Webhook};
+
+    let streams = crate::bus::Streams::new();
+    let prefix = streams.0.clone();
+    let (_hanging, hanging_port) = crate::bus::hanging_smtp();
+    let hanging_port = hanging_port.to_string();
+    let on_jetstream = [
+        ("BOXOFFICE__BUS__KIND", "jetstream"),
+        ("BOXOFFICE__BUS__PREFIX", prefix.as_str()),
+        ("BOXOFFICE__BUS__ACK_WAIT_SECONDS", "2"),
+        ("BOXOFFICE__EMAIL__TRANSPORT", "smtp"),
+    ];
+    let db_name = fresh_db_name();
+    let url = format!("{}/{db_name}", server_url());
+    let hanging = [
+        on_jetstream.as_slice(),
+        &[("BOXOFFICE__EMAIL__SMTP_PORT", hanging_port.as_str())],
+    ]
+    .concat();
+    let (mut server, port) = Server::start_with(&url, &hanging);
+    let mut app = TestApp::attach(port, &db_name).await;
+    let organizer = app.organizer().await;
+    let buyer = app.customer().await;
+    let (event, ticket_type) = app.event_with(&organizer, json!({}), None).await;
+    let body = json!({"event_id": event, "ticket_type_id": ticket_type["id"], "qty": 2});
+    let booking = expect_json(app.hold(&buyer, &body).await, StatusCode::CREATED).await;
+    let booking = check_out(&app, &buyer, &booking).await;
+    let paid = Webhook::new(&app, &booking, "txn-mid-mail")
+        .send(&app)
+        .await;
+    assert_eq!(paid.status(), StatusCode::OK);
+    wait_for_status(&app, &buyer, &booking, "confirmed").await;
+    // the mail is claimed and its SMTP session hangs: the mailer is in the middle of its effect
+    eventually(20, "the ticket mail claimed and not sent", || async {
+        (count(&app, "SELECT count(*) FROM sent_mail WHERE sent_at IS NULL").await == 1)
+            .then_some(())
+    })
+    .await;
+    server.kill_9();
+
+    let (smtp, smtp_port) = SmtpServer::start(&refusal_flag());
+    let smtp_port = smtp_port.to_string();
+    let answering = [
+        on_jetstream.as_slice(),
+        &[("BOXOFFICE__EMAIL__SMTP_PORT", smtp_port.as_str())],
+    ]
+    .concat();
+    let (_server, port) = Server::start_with(&url, &answering);
+    app.reattach(port);
+    smtp.wait_for_messages(1).await;
+    eventually(20, "the mail marked sent", || async {
+        (count(
+            &app,
+            "SELECT count(*) FROM sent_mail WHERE sent_at IS NOT NULL",
+        )
+        .await
+            == 1)
+            .then_some(())
+    })
+    .await;
+    // nothing more will come: every consumer has acked everything
+    crate::bus::all_acked(&prefix).await;
+    assert_eq!(
+        smtp.received().matches("END MESSAGE").count(),
+        1,
+        "mailed once"
+    );
+    assert_eq!(count(&app, "SELECT count(*) FROM sent_mail").await, 1);
+    assert_eq!(count(&app, "SELECT count(*) FROM tickets").await, 2);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM outbox WHERE subject = 'bookings.paid'"
+        )
+        .await,
+        1
+    );
+}
