@@ -14,6 +14,9 @@ use crate::{Load, Report};
 
 /// How long a paid booking may take to read `confirmed`.
 const CONFIRM_WITHIN: Duration = Duration::from_secs(30);
+/// How long the ticket mails may take to be sent after the run, before those left are counted
+/// as not sent.
+const MAILED_WITHIN: Duration = Duration::from_secs(120);
 /// Between reads of a paid booking: often enough to time the confirmation to a few tens of
 /// milliseconds, seldom enough that the reads do not become the load.
 const POLL: Duration = Duration::from_millis(50);
@@ -65,6 +68,8 @@ pub async fn full_flow(load: &Load, webhook_secret: &str) -> anyhow::Result<Repo
             }
         })
         .await;
+    let mut steps = steps;
+    steps.insert("mail".into(), sale.mail_latencies(MAILED_WITHIN).await?);
     sale.report("full-flow", tally, steps, elapsed, &["confirmed"])
         .await
 }

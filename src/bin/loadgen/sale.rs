@@ -177,6 +177,46 @@ impl Sale {
 
     /// The report of a run: the tallies, and what the database, the event pages and the server's
     /// memory say afterwards. `statuses` counts live admissions (or only `confirmed` ones).
+    /// From each paid booking's payment to its ticket mail being sent (`sent_mail.sent_at`),
+    /// once every paid booking of the run has its mail, or `within` has passed (those still
+    /// unsent count as 504): the mail's backlog shows in its tail.
+    pub async fn mail_latencies(&self, within: Duration) -> anyhow::Result<Tally> {
+        let ids: Vec<&str> = self.events.iter().map(|e| e.event_id.as_str()).collect();
+        let deadline = Instant::now() + within;
+        loop {
+            let (paid, mailed): (i64, i64) = sqlx::query_as(
+                "SELECT count(*), count(m.sent_at) FROM payments p
+                 JOIN bookings b ON b.id = p.booking_id
+                 LEFT JOIN sent_mail m ON m.kind = 'tickets' AND m.aggregate_id = b.id
+                 WHERE b.event_id = ANY($1::uuid[]) AND p.status = 'succeeded'",
+            )
+            .bind(&ids)
+            .fetch_one(&self.db)
+            .await?;
+            if mailed >= paid || Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let waits: Vec<Option<f64>> = sqlx::query_scalar(
+            "SELECT (EXTRACT(EPOCH FROM (m.sent_at - p.paid_at)) * 1000)::float8 FROM payments p
+             JOIN bookings b ON b.id = p.booking_id
+             LEFT JOIN sent_mail m ON m.kind = 'tickets' AND m.aggregate_id = b.id
+             WHERE b.event_id = ANY($1::uuid[]) AND p.status = 'succeeded'",
+        )
+        .bind(&ids)
+        .fetch_all(&self.db)
+        .await?;
+        let mut tally = Tally::default();
+        for wait in waits {
+            match wait {
+                Some(ms) => tally.answer(200, Duration::from_secs_f64(ms.max(0.0) / 1000.0)),
+                None => tally.answer(504, within),
+            }
+        }
+        Ok(tally)
+    }
+
     pub async fn report(
         &self,
         scenario: &str,
