@@ -6,6 +6,7 @@ use serde_json::json;
 
 use boxoffice::payments::{store, WebhookBody};
 
+use crate::helpers::User;
 use crate::helpers::{eventually, expect_json, fresh_db_name, server_url, Server, TestApp};
 use crate::payments::check_out;
 
@@ -44,20 +45,72 @@ async fn on_jetstream_a_crash_before_the_mark_republishes_and_changes_nothing() 
     .await;
 }
 
-/// A payment lands while the server is down (killed with -9); after the restart it is sold,
-/// ticketed and mailed; then every row is marked undelivered again (as if each delivery had
-/// been lost just before it was recorded) and the server killed and restarted once more.
-async fn delivered_once_across_kill_9(extra: &[(&str, &str)]) {
+/// One payment, one sale, one set of two tickets, one mail.
+async fn sold_once(app: &TestApp) {
+    for (what, sql, expected) in [
+        (
+            "payments",
+            "SELECT count(*) FROM payments WHERE status = 'succeeded'",
+            1,
+        ),
+        ("tickets", "SELECT count(*) FROM tickets", 2),
+        (
+            "sales",
+            "SELECT count(*) FROM outbox WHERE subject = 'bookings.paid'",
+            1,
+        ),
+        (
+            "tickets.issued",
+            "SELECT count(*) FROM outbox WHERE subject = 'tickets.issued'",
+            1,
+        ),
+        ("mails", "SELECT count(*) FROM sent_mail", 1),
+    ] {
+        assert_eq!(count(app, sql).await, expected, "{what}");
+    }
+}
+
+/// A server started with `extra` settings on a fresh database, and a buyer's booking of two
+/// admissions checked out on it.
+struct CheckedOut {
+    server: Server,
+    app: TestApp,
+    url: String,
+    buyer: User,
+    booking: serde_json::Value,
+}
+
+async fn checked_out_on_a_server(extra: &[(&str, &str)]) -> CheckedOut {
     let db_name = fresh_db_name();
     let url = format!("{}/{db_name}", server_url());
-    let (mut server, port) = Server::start_with(&url, extra);
-    let mut app = TestApp::attach(port, &db_name).await;
+    let (server, port) = Server::start_with(&url, extra);
+    let app = TestApp::attach(port, &db_name).await;
     let organizer = app.organizer().await;
     let buyer = app.customer().await;
     let (event, ticket_type) = app.event_with(&organizer, json!({}), None).await;
     let body = json!({"event_id": event, "ticket_type_id": ticket_type["id"], "qty": 2});
     let booking = expect_json(app.hold(&buyer, &body).await, StatusCode::CREATED).await;
     let booking = check_out(&app, &buyer, &booking).await;
+    CheckedOut {
+        server,
+        app,
+        url,
+        buyer,
+        booking,
+    }
+}
+
+/// A payment lands while the server is down (killed with -9); after the restart it is sold,
+/// ticketed and mailed; then every row is marked undelivered again (as if each delivery had
+/// been lost just before it was recorded) and the server killed and restarted once more.
+async fn delivered_once_across_kill_9(extra: &[(&str, &str)]) {
+    let CheckedOut {
+        mut server,
+        mut app,
+        url,
+        buyer,
+        booking,
+    } = checked_out_on_a_server(extra).await;
     let id = booking["id"].as_str().unwrap().to_owned();
     let token = Some(buyer.access_token.as_str());
     server.kill_9();
@@ -119,32 +172,7 @@ async fn delivered_once_across_kill_9(extra: &[(&str, &str)]) {
     app.reattach(port);
     all_delivered(&app).await;
 
-    assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM payments WHERE status = 'succeeded'"
-        )
-        .await,
-        1
-    );
-    assert_eq!(count(&app, "SELECT count(*) FROM tickets").await, 2);
-    assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM outbox WHERE subject = 'bookings.paid'"
-        )
-        .await,
-        1
-    );
-    assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM outbox WHERE subject = 'tickets.issued'"
-        )
-        .await,
-        1
-    );
-    assert_eq!(count(&app, "SELECT count(*) FROM sent_mail").await, 1);
+    sold_once(&app).await;
     assert_eq!(
         count(
             &app,
@@ -172,7 +200,7 @@ async fn delivered_once_across_kill_9(extra: &[(&str, &str)]) {
 #[actix_web::test]
 async fn on_jetstream_a_crash_in_the_middle_of_the_mail_sends_it_once_after_the_restart() {
     use crate::mail::{refusal_flag, SmtpServer};
-    use crate::payments::{check_out, wait_for_status, Webhook};
+    use crate::payments::{wait_for_status, Webhook};
 
     let streams = crate::bus::Streams::new();
     let prefix = streams.0.clone();
@@ -184,21 +212,18 @@ async fn on_jetstream_a_crash_in_the_middle_of_the_mail_sends_it_once_after_the_
         ("BOXOFFICE__BUS__ACK_WAIT_SECONDS", "2"),
         ("BOXOFFICE__EMAIL__TRANSPORT", "smtp"),
     ];
-    let db_name = fresh_db_name();
-    let url = format!("{}/{db_name}", server_url());
     let hanging = [
         on_jetstream.as_slice(),
         &[("BOXOFFICE__EMAIL__SMTP_PORT", hanging_port.as_str())],
     ]
     .concat();
-    let (mut server, port) = Server::start_with(&url, &hanging);
-    let mut app = TestApp::attach(port, &db_name).await;
-    let organizer = app.organizer().await;
-    let buyer = app.customer().await;
-    let (event, ticket_type) = app.event_with(&organizer, json!({}), None).await;
-    let body = json!({"event_id": event, "ticket_type_id": ticket_type["id"], "qty": 2});
-    let booking = expect_json(app.hold(&buyer, &body).await, StatusCode::CREATED).await;
-    let booking = check_out(&app, &buyer, &booking).await;
+    let CheckedOut {
+        mut server,
+        mut app,
+        url,
+        buyer,
+        booking,
+    } = checked_out_on_a_server(&hanging).await;
     let paid = Webhook::new(&app, &booking, "txn-mid-mail")
         .send(&app)
         .await;
@@ -239,14 +264,5 @@ async fn on_jetstream_a_crash_in_the_middle_of_the_mail_sends_it_once_after_the_
         1,
         "mailed once"
     );
-    assert_eq!(count(&app, "SELECT count(*) FROM sent_mail").await, 1);
-    assert_eq!(count(&app, "SELECT count(*) FROM tickets").await, 2);
-    assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM outbox WHERE subject = 'bookings.paid'"
-        )
-        .await,
-        1
-    );
+    sold_once(&app).await;
 }

@@ -177,6 +177,12 @@ impl Sale {
 
     /// The report of a run: the tallies, and what the database, the event pages and the server's
     /// memory say afterwards. `statuses` counts live admissions (or only `confirmed` ones).
+    /// The run's paid bookings, each with its ticket mail if one was claimed.
+    const PAID_AND_MAILED: &'static str = "FROM payments p
+         JOIN bookings b ON b.id = p.booking_id
+         LEFT JOIN sent_mail m ON m.kind = 'tickets' AND m.aggregate_id = b.id
+         WHERE b.event_id = ANY($1::uuid[]) AND p.status = 'succeeded'";
+
     /// From each paid booking's payment to its ticket mail being sent (`sent_mail.sent_at`),
     /// once every paid booking of the run has its mail, or `within` has passed (those still
     /// unsent count as 504): the mail's backlog shows in its tail.
@@ -184,12 +190,10 @@ impl Sale {
         let ids: Vec<&str> = self.events.iter().map(|e| e.event_id.as_str()).collect();
         let deadline = Instant::now() + within;
         loop {
-            let (paid, mailed): (i64, i64) = sqlx::query_as(
-                "SELECT count(*), count(m.sent_at) FROM payments p
-                 JOIN bookings b ON b.id = p.booking_id
-                 LEFT JOIN sent_mail m ON m.kind = 'tickets' AND m.aggregate_id = b.id
-                 WHERE b.event_id = ANY($1::uuid[]) AND p.status = 'succeeded'",
-            )
+            let (paid, mailed): (i64, i64) = sqlx::query_as(&format!(
+                "SELECT count(*), count(m.sent_at) {}",
+                Self::PAID_AND_MAILED
+            ))
             .bind(&ids)
             .fetch_one(&self.db)
             .await?;
@@ -198,12 +202,10 @@ impl Sale {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        let waits: Vec<Option<f64>> = sqlx::query_scalar(
-            "SELECT (EXTRACT(EPOCH FROM (m.sent_at - p.paid_at)) * 1000)::float8 FROM payments p
-             JOIN bookings b ON b.id = p.booking_id
-             LEFT JOIN sent_mail m ON m.kind = 'tickets' AND m.aggregate_id = b.id
-             WHERE b.event_id = ANY($1::uuid[]) AND p.status = 'succeeded'",
-        )
+        let waits: Vec<Option<f64>> = sqlx::query_scalar(&format!(
+            "SELECT (EXTRACT(EPOCH FROM (m.sent_at - p.paid_at)) * 1000)::float8 {}",
+            Self::PAID_AND_MAILED
+        ))
         .bind(&ids)
         .fetch_all(&self.db)
         .await?;
