@@ -138,6 +138,8 @@ pub struct EmailSettings {
     pub smtp_host: String,
     pub smtp_port: u16,
     pub from: String,
+    /// Ticket mails drawn and sent at once (with `smtp`, each is a session with the server).
+    pub concurrency: usize,
 }
 
 /// How domain events travel: `local` delivers outbox rows in this process; `jetstream`
@@ -347,6 +349,12 @@ impl Settings {
             return Err(ConfigError::key(
                 "bus.nats_url",
                 "must be a nats:// (or tls://) address such as nats://127.0.0.1:4222",
+            ));
+        }
+        if self.email.concurrency == 0 {
+            return Err(ConfigError::key(
+                "email.concurrency",
+                "must be at least 1 (ticket mails sent at once)",
             ));
         }
         if self.email.from.parse::<lettre::message::Mailbox>().is_err() {

@@ -111,7 +111,7 @@ impl Services {
             payments.clone(),
         );
         payments::consumer::register(&mut consumers, payments.clone());
-        tickets::consumer::register(&mut consumers, tickets);
+        tickets::consumer::register(&mut consumers, tickets, settings.email.concurrency);
         notifications::register(&mut consumers, hub.clone());
         let metrics = Metrics::new();
         let dispatcher = Dispatcher::new(

