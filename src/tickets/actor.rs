@@ -58,7 +58,7 @@ impl Supervised for TicketActor {
 pub enum TicketError {
     #[error("the tickets database failed")]
     Database(#[from] sqlx::Error),
-    /// The batch this booking was issued in failed (every booking in it is retried).
+    /// Issuing this booking failed (alone, after its batch failed).
     #[error("the tickets database failed")]
     Batch(#[source] Arc<sqlx::Error>),
     #[error("the ticket actor stopped before the batch committed")]
@@ -102,7 +102,8 @@ impl Handler<IssueTickets> for TicketActor {
 
 impl TicketActor {
     /// Issues what is waiting in one transaction, answers each waiter, and goes on with what
-    /// arrived meanwhile (group commit, as the event engine does with holds).
+    /// arrived meanwhile (group commit, as the event engine does with holds). A batch that fails
+    /// is issued again one booking at a time, so only the booking at fault is retried.
     fn issue_waiting(&mut self, ctx: &mut Context<Self>) {
         if self.waiting.is_empty() {
             self.issuing = false;
@@ -117,17 +118,32 @@ impl TicketActor {
             self.signing_key.clone(),
             self.public_url.clone(),
         );
-        let write = async move { store::issue(&pool, &bookings, &key, &url).await };
-        ctx.spawn(write.into_actor(self).map(move |written, act, ctx| {
-            let failure = written.err().map(Arc::new);
-            for (_, answer) in batch {
-                let _ = answer.send(match &failure {
-                    None => Ok(()),
-                    Some(error) => Err(TicketError::Batch(error.clone())),
-                });
+        let write = async move {
+            let together = store::issue(&pool, &bookings, &key, &url).await;
+            match together {
+                Ok(_) => bookings.iter().map(|_| Ok(())).collect(),
+                // one booking that cannot be issued must not hold up the others: each alone
+                Err(_) if bookings.len() > 1 => {
+                    let mut alone = Vec::with_capacity(bookings.len());
+                    for booking in &bookings {
+                        let issued = store::issue(&pool, &[*booking], &key, &url).await;
+                        alone.push(issued.map(drop).map_err(Arc::new));
+                    }
+                    alone
+                }
+                Err(error) => vec![Err(Arc::new(error))],
             }
-            act.issue_waiting(ctx);
-        }));
+        };
+        ctx.spawn(
+            write
+                .into_actor(self)
+                .map(move |written: Vec<_>, act, ctx| {
+                    for ((_, answer), issued) in batch.into_iter().zip(written) {
+                        let _ = answer.send(issued.map_err(TicketError::Batch));
+                    }
+                    act.issue_waiting(ctx);
+                }),
+        );
     }
 }
 

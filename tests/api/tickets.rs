@@ -33,8 +33,10 @@ pub async fn paid_for_two(app: &TestApp) -> (User, User, String, Vec<Value>) {
     let body = json!({"event_id": event, "ticket_type_id": ticket_type["id"], "qty": 2});
     let booking = expect_json(app.hold(&buyer, &body).await, StatusCode::CREATED).await;
     let booking = check_out(app, &buyer, &booking).await;
+    // the gateway's transaction ids are its own, one per payment
+    let transaction = format!("txn-{}", booking["id"].as_str().unwrap());
     expect_json(
-        Webhook::new(app, &booking, "txn").send(app).await,
+        Webhook::new(app, &booking, &transaction).send(app).await,
         StatusCode::OK,
     )
     .await;
@@ -260,4 +262,78 @@ async fn the_sales_report_counts_sold_and_held_admissions_and_revenue_for_its_or
     expect_error(sales(&buyer).await, StatusCode::FORBIDDEN, "forbidden").await;
     let rival = app.organizer().await;
     expect_error(sales(&rival).await, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+/// The ticket worker issues the sales it is given together: one transaction for several
+/// bookings, each with its own tickets (seats, admission numbers) and its own `tickets.issued`
+/// row; a booking that is not sold is skipped, and issuing again changes nothing.
+#[actix_web::test]
+async fn sold_bookings_are_issued_in_one_batch_and_an_unsold_one_is_skipped() {
+    let app = spawn_app().await;
+    paid_for_two(&app).await;
+    paid_for_two(&app).await;
+    let sold: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT id FROM bookings WHERE status = 'confirmed' ORDER BY id")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(sold.len(), 2);
+    // as if neither had been issued yet
+    sqlx::query("DELETE FROM tickets")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM outbox WHERE subject = 'tickets.issued'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let organizer = app.organizer().await;
+    let (event, ticket_type) = app.event_with(&organizer, json!({}), None).await;
+    let buyer = app.customer().await;
+    let body = json!({"event_id": event, "ticket_type_id": ticket_type["id"], "qty": 1});
+    let held = expect_json(app.hold(&buyer, &body).await, StatusCode::CREATED).await;
+    let held: uuid::Uuid = held["id"].as_str().unwrap().parse().unwrap();
+
+    let issue = |bookings: Vec<uuid::Uuid>| {
+        let pool = app.pool.clone();
+        let key = app.settings.tickets.signing_key.expose().to_owned();
+        async move {
+            let bookings: Vec<_> = bookings.into_iter().map(Into::into).collect();
+            boxoffice::tickets::store::issue(&pool, &bookings, &key, "http://x")
+                .await
+                .unwrap()
+        }
+    };
+    let issued = issue(vec![sold[1], held, sold[0]]).await;
+    let issued: Vec<uuid::Uuid> = issued.into_iter().map(|b| b.0).collect();
+    assert_eq!(
+        issued, sold,
+        "both sold bookings, in id order; not the held one"
+    );
+    let tickets: Vec<(uuid::Uuid, i32, bool)> = sqlx::query_as(
+        "SELECT booking_id, admission_no, seat_id IS NOT NULL FROM tickets
+         ORDER BY booking_id, admission_no",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let expected: Vec<(uuid::Uuid, i32, bool)> = sold
+        .iter()
+        .flat_map(|b| [(*b, 1, true), (*b, 2, true)])
+        .collect();
+    assert_eq!(tickets, expected);
+    let news: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "SELECT aggregate_id FROM outbox WHERE subject = 'tickets.issued' ORDER BY aggregate_id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(news, sold, "one tickets.issued per booking");
+
+    assert!(issue(vec![sold[0], sold[1], held]).await.is_empty());
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM tickets")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 4, "issuing again changes nothing");
 }
