@@ -304,7 +304,22 @@ impl Bus {
             payload: serde_json::from_slice(&message.payload).unwrap_or_default(),
             attempts: i32::try_from(attempts - 1).unwrap_or(i32::MAX),
         };
-        let error = match self.consumers.deliver_as(name, &delivery).await {
+        // JetStream hears "still working" at a third of the ack wait, so a slow effect (a mail
+        // server that takes its time) is not delivered to a second handler meanwhile; a server
+        // that dies stops saying it, and the message comes back after the ack wait
+        let working = self.consumers.deliver_as(name, &delivery);
+        tokio::pin!(working);
+        let mut still_working = tokio::time::interval(self.ack_wait / 3);
+        still_working.tick().await;
+        let handled = loop {
+            tokio::select! {
+                handled = &mut working => break handled,
+                _ = still_working.tick() => {
+                    let _ = message.ack_with(AckKind::Progress).await;
+                }
+            }
+        };
+        let error = match handled {
             Ok(()) => {
                 self.counts
                     .with_label_values(&[&subject, "delivered"])

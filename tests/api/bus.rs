@@ -395,3 +395,36 @@ async fn a_hanging_mail_server_does_not_hold_up_sales_on_the_local_bus() {
 async fn a_hanging_mail_server_does_not_hold_up_sales_on_jetstream() {
     a_hanging_mail_server_does_not_hold_up_sales(BusKind::Jetstream).await;
 }
+
+/// A consumer slower than the ack wait keeps its message: it tells JetStream it is still
+/// working, so the mail is not handed to a second mailer meanwhile, and is sent once.
+#[actix_web::test]
+async fn a_mail_slower_than_the_ack_wait_is_sent_once() {
+    let (smtp, port) = SmtpServer::answering_after(&refusal_flag(), 4);
+    let (app, streams) = on_jetstream(|s| {
+        s.email.transport = EmailTransport::Smtp;
+        s.email.smtp_port = port;
+        s.bus.ack_wait_seconds = 1;
+    })
+    .await;
+    paid_for_two(&app).await;
+    smtp.wait_for_messages(1).await;
+    eventually(20, "the mail marked sent", || async {
+        let sent: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM sent_mail WHERE sent_at IS NOT NULL")
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        (sent == 1).then_some(())
+    })
+    .await;
+    all_acked(&streams.0).await;
+    // a second mailer would have connected a second after the first, while it still waited
+    let received = smtp.received();
+    assert_eq!(
+        received.matches("SESSION").count(),
+        1,
+        "one mail session: {received}"
+    );
+    assert_eq!(received.matches("END MESSAGE").count(), 1, "sent once");
+}

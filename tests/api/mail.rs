@@ -86,13 +86,19 @@ async fn the_tickets_are_mailed_once_as_a_file_by_default() {
 }
 
 /// An SMTP server (Python's standard `smtpd`) that prints every message it takes, followed by
-/// `END MESSAGE`, and refuses each one with a permanent 550 while the file `refuse` exists.
+/// `END MESSAGE`, and refuses each one with a permanent 550 while the file `refuse` exists;
+/// it answers each message after the seconds of its third argument, and prints `SESSION` for
+/// every client that connects.
 const SMTP_SERVER: &str = r#"
-import asyncore, os, smtpd, sys, warnings
+import asyncore, os, smtpd, sys, time, warnings
 warnings.simplefilter("ignore")
-port, refuse = int(sys.argv[1]), sys.argv[2]
+port, refuse, delay = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
 class Server(smtpd.SMTPServer):
+    def handle_accepted(self, conn, addr):
+        print("SESSION", flush=True)
+        super().handle_accepted(conn, addr)
     def process_message(self, peer, mailfrom, rcpttos, data, **kwargs):
+        time.sleep(delay)
         if os.path.exists(refuse):
             return "550 5.1.1 mailbox unavailable"
         print(data, flush=True)
@@ -110,6 +116,11 @@ pub struct SmtpServer {
 impl SmtpServer {
     /// Starts the server and waits until it listens.
     pub fn start(refuse: &std::path::Path) -> (Self, u16) {
+        Self::answering_after(refuse, 0)
+    }
+
+    /// A server that takes `seconds` over each message before it answers.
+    pub fn answering_after(refuse: &std::path::Path, seconds: u64) -> (Self, u16) {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -118,6 +129,7 @@ impl SmtpServer {
         let mut child = Command::new("python3")
             .args(["-u", "-W", "ignore", "-c", SMTP_SERVER, &port.to_string()])
             .arg(refuse)
+            .arg(seconds.to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
