@@ -320,12 +320,10 @@ async fn with_nats_down_sales_go_on_and_are_delivered_once_it_is_back() {
     let dir = app.settings.email.dir.clone();
     first_mail(&dir).await;
     eventually(30, "every row handed over", || async {
-        let left: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")
-                .fetch_one(&app.pool)
-                .await
-                .unwrap();
-        (left == 0).then_some(())
+        (app.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")
+            .await
+            == 0)
+            .then_some(())
     })
     .await;
     let tickets: i64 =
@@ -410,12 +408,10 @@ async fn a_mail_slower_than_the_ack_wait_is_sent_once() {
     paid_for_two(&app).await;
     smtp.wait_for_messages(1).await;
     eventually(20, "the mail marked sent", || async {
-        let sent: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM sent_mail WHERE sent_at IS NOT NULL")
-                .fetch_one(&app.pool)
-                .await
-                .unwrap();
-        (sent == 1).then_some(())
+        (app.count("SELECT count(*) FROM sent_mail WHERE sent_at IS NOT NULL")
+            .await
+            == 1)
+            .then_some(())
     })
     .await;
     all_acked(&streams.0).await;

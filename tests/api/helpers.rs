@@ -129,6 +129,11 @@ impl TestApp {
         self.api = ApiClient::new(self.address.as_str());
     }
 
+    /// The number a `SELECT count(*) ...` statement answers in the app's database.
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
+    }
+
     /// Delivers every due outbox row, and the rows that delivery writes, before returning (the
     /// dispatcher's round, run by the test), for an app without a dispatcher of its own; an app
     /// that delivers in the background is left to it.

@@ -10,17 +10,10 @@ use crate::helpers::User;
 use crate::helpers::{eventually, expect_json, fresh_db_name, server_url, Server, TestApp};
 use crate::payments::check_out;
 
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(&app.pool).await.unwrap()
-}
-
 async fn all_delivered(app: &TestApp) {
     eventually(20, "every outbox row delivered", || async {
-        (count(
-            app,
-            "SELECT count(*) FROM outbox WHERE delivered_at IS NULL",
-        )
-        .await
+        (app.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")
+            .await
             == 0)
             .then_some(())
     })
@@ -66,7 +59,7 @@ async fn sold_once(app: &TestApp) {
         ),
         ("mails", "SELECT count(*) FROM sent_mail", 1),
     ] {
-        assert_eq!(count(app, sql).await, expected, "{what}");
+        assert_eq!(app.count(sql).await, expected, "{what}");
     }
 }
 
@@ -133,7 +126,7 @@ async fn delivered_once_across_kill_9(extra: &[(&str, &str)]) {
     )
     .await
     .unwrap();
-    assert_eq!(count(&app, "SELECT count(*) FROM outbox WHERE subject = 'payments.succeeded' AND delivered_at IS NULL").await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM outbox WHERE subject = 'payments.succeeded' AND delivered_at IS NULL").await, 1);
 
     let (mut server, port) = Server::start_with(&url, extra);
     app.reattach(port);
@@ -143,14 +136,12 @@ async fn delivered_once_across_kill_9(extra: &[(&str, &str)]) {
         20,
         "the sale, the tickets, the mail and the notifications",
         || async {
-            let done = count(&app, "SELECT count(*) FROM tickets").await == 2
-                && count(
-                    &app,
-                    "SELECT count(*) FROM sent_mail WHERE sent_at IS NOT NULL",
-                )
-                .await
+            let done = app.count("SELECT count(*) FROM tickets").await == 2
+                && app
+                    .count("SELECT count(*) FROM sent_mail WHERE sent_at IS NOT NULL")
+                    .await
                     == 1
-                && count(&app, "SELECT count(*) FROM notifications").await >= 2;
+                && app.count("SELECT count(*) FROM notifications").await >= 2;
             done.then_some(())
         },
     )
@@ -174,19 +165,13 @@ async fn delivered_once_across_kill_9(extra: &[(&str, &str)]) {
 
     sold_once(&app).await;
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM notifications WHERE kind = 'tickets_issued'"
-        )
-        .await,
+        app.count("SELECT count(*) FROM notifications WHERE kind = 'tickets_issued'")
+            .await,
         1
     );
     assert_eq!(
-        count(
-            &app,
-            "SELECT count(*) FROM notifications WHERE kind = 'payment_succeeded'"
-        )
-        .await,
+        app.count("SELECT count(*) FROM notifications WHERE kind = 'payment_succeeded'")
+            .await,
         1
     );
     let tickets = expect_json(app.get("/v1/tickets", token).await, StatusCode::OK).await;
@@ -231,7 +216,9 @@ async fn on_jetstream_a_crash_in_the_middle_of_the_mail_sends_it_once_after_the_
     wait_for_status(&app, &buyer, &booking, "confirmed").await;
     // the mail is claimed and its SMTP session hangs: the mailer is in the middle of its effect
     eventually(20, "the ticket mail claimed and not sent", || async {
-        (count(&app, "SELECT count(*) FROM sent_mail WHERE sent_at IS NULL").await == 1)
+        (app.count("SELECT count(*) FROM sent_mail WHERE sent_at IS NULL")
+            .await
+            == 1)
             .then_some(())
     })
     .await;
@@ -248,11 +235,8 @@ async fn on_jetstream_a_crash_in_the_middle_of_the_mail_sends_it_once_after_the_
     app.reattach(port);
     smtp.wait_for_messages(1).await;
     eventually(20, "the mail marked sent", || async {
-        (count(
-            &app,
-            "SELECT count(*) FROM sent_mail WHERE sent_at IS NOT NULL",
-        )
-        .await
+        (app.count("SELECT count(*) FROM sent_mail WHERE sent_at IS NOT NULL")
+            .await
             == 1)
             .then_some(())
     })
