@@ -11,15 +11,16 @@ use crate::error::{ApiError, Code};
 use crate::outbox::subjects::{PAYMENT_FAILED, PAYMENT_SUCCEEDED};
 use crate::status::PaymentStatus;
 
-/// A payment with its transactions, oldest first, in one statement.
-const PAYMENT_SELECT: &str = "SELECT p.id, p.payment_code, p.booking_id, p.price, p.currency,
-       p.method, p.provider, p.status, p.checkout_url, p.transaction_id, p.paid_at, p.created_at,
-       COALESCE((SELECT json_agg(json_build_object('transaction_id', t.transaction_id,
-                   'status', t.status, 'amount', t.amount, 'currency', t.currency,
-                   'outcome', t.outcome, 'refund_status', t.refund_status,
-                   'created_at', t.created_at) ORDER BY t.created_at, t.id)
-                 FROM payment_transactions t WHERE t.payment_id = p.id), '[]') AS transactions
-FROM payments p";
+const PAYMENT_COLUMNS: &str = "p.id, p.payment_code, p.booking_id, p.price, p.currency,
+    p.method, p.provider, p.status, p.checkout_url, p.transaction_id, p.paid_at, p.created_at";
+
+/// A payment's transactions, oldest first, as one JSON column beside [`PAYMENT_COLUMNS`], so a
+/// payment is read in one statement.
+const TRANSACTIONS: &str = "COALESCE((SELECT json_agg(json_build_object(
+        'transaction_id', t.transaction_id, 'status', t.status, 'amount', t.amount,
+        'currency', t.currency, 'outcome', t.outcome, 'refund_status', t.refund_status,
+        'created_at', t.created_at) ORDER BY t.created_at, t.id)
+    FROM payment_transactions t WHERE t.payment_id = p.id), '[]') AS transactions";
 
 #[derive(sqlx::FromRow)]
 struct PaymentRow {
@@ -38,10 +39,12 @@ impl From<PaymentRow> for Payment {
 }
 
 async fn read<'c>(db: impl sqlx::PgExecutor<'c>, id: Uuid) -> Result<Payment, sqlx::Error> {
-    let row: PaymentRow = sqlx::query_as(&format!("{PAYMENT_SELECT} WHERE p.id = $1"))
-        .bind(id)
-        .fetch_one(db)
-        .await?;
+    let row: PaymentRow = sqlx::query_as(&format!(
+        "SELECT {PAYMENT_COLUMNS}, {TRANSACTIONS} FROM payments p WHERE p.id = $1"
+    ))
+    .bind(id)
+    .fetch_one(db)
+    .await?;
     Ok(row.into())
 }
 
@@ -76,7 +79,7 @@ pub async fn ensure_pending(
         None => {
             sqlx::query_as(
                 "SELECT id, payment_code, price, currency, method FROM payments
-                 WHERE booking_id = $1 AND status = 'pending' AND checkout_url IS NULL",
+             WHERE booking_id = $1 AND status = 'pending' AND checkout_url IS NULL",
             )
             .bind(booking)
             .fetch_optional(pool)
@@ -107,7 +110,8 @@ pub async fn ensure_pending(
 
 pub async fn find(pool: &PgPool, id: Uuid, user: UserId) -> Result<Option<Payment>, ApiError> {
     let row: Option<PaymentRow> = sqlx::query_as(&format!(
-        "{PAYMENT_SELECT} WHERE p.id = $1 AND p.user_id = $2"
+        "SELECT {PAYMENT_COLUMNS}, {TRANSACTIONS} FROM payments p
+         WHERE p.id = $1 AND p.user_id = $2"
     ))
     .bind(id)
     .bind(user)
@@ -210,17 +214,15 @@ pub async fn settle(
         known_payment,
         known_outcome,
         booking_paid,
-    } = sqlx::query_as(
-        "SELECT p.id, p.payment_code, p.booking_id, p.price, p.currency, p.method, p.provider,
-                p.status, p.checkout_url, p.transaction_id, p.paid_at, p.created_at,
-                t.payment_id AS known_payment, t.outcome AS known_outcome,
+    } = sqlx::query_as(&format!(
+        "SELECT {PAYMENT_COLUMNS}, t.payment_id AS known_payment, t.outcome AS known_outcome,
                 EXISTS (SELECT 1 FROM payments o
                         WHERE o.booking_id = p.booking_id AND o.status = 'succeeded') AS booking_paid
          FROM payments p
          LEFT JOIN payment_transactions t ON t.provider = $2 AND t.transaction_id = $3
          WHERE p.payment_code = $1
-         FOR UPDATE OF p",
-    )
+         FOR UPDATE OF p"
+    ))
     .bind(payment_code)
     .bind(provider)
     .bind(transaction_id)
