@@ -319,12 +319,11 @@ async fn with_nats_down_sales_go_on_and_are_delivered_once_it_is_back() {
     wait_for_status(&app, &buyer, &booking, "confirmed").await;
     let dir = app.settings.email.dir.clone();
     first_mail(&dir).await;
-    eventually(30, "every row handed over", || async {
-        (app.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")
-            .await
-            == 0)
-            .then_some(())
-    })
+    app.wait_for_count(
+        30,
+        "SELECT count(*) FROM outbox WHERE delivered_at IS NULL",
+        0,
+    )
     .await;
     let tickets: i64 =
         sqlx::query_scalar("SELECT count(*) FROM tickets WHERE booking_id = $1::uuid")
@@ -407,12 +406,11 @@ async fn a_mail_slower_than_the_ack_wait_is_sent_once() {
     .await;
     paid_for_two(&app).await;
     smtp.wait_for_messages(1).await;
-    eventually(20, "the mail marked sent", || async {
-        (app.count("SELECT count(*) FROM sent_mail WHERE sent_at IS NOT NULL")
-            .await
-            == 1)
-            .then_some(())
-    })
+    app.wait_for_count(
+        20,
+        "SELECT count(*) FROM sent_mail WHERE sent_at IS NOT NULL",
+        1,
+    )
     .await;
     all_acked(&streams.0).await;
     // a second mailer would have connected a second after the first, while it still waited

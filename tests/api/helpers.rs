@@ -134,6 +134,14 @@ impl TestApp {
         sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
     }
 
+    /// Polls the count statement `sql` until it answers `expected`, for at most `seconds`.
+    pub async fn wait_for_count(&self, seconds: u64, sql: &str, expected: i64) {
+        eventually(seconds, sql, || async {
+            (self.count(sql).await == expected).then_some(())
+        })
+        .await;
+    }
+
     /// Delivers every due outbox row, and the rows that delivery writes, before returning (the
     /// dispatcher's round, run by the test), for an app without a dispatcher of its own; an app
     /// that delivers in the background is left to it.

@@ -11,12 +11,11 @@ use crate::helpers::{eventually, expect_json, fresh_db_name, server_url, Server,
 use crate::payments::check_out;
 
 async fn all_delivered(app: &TestApp) {
-    eventually(20, "every outbox row delivered", || async {
-        (app.count("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")
-            .await
-            == 0)
-            .then_some(())
-    })
+    app.wait_for_count(
+        20,
+        "SELECT count(*) FROM outbox WHERE delivered_at IS NULL",
+        0,
+    )
     .await;
 }
 
@@ -215,12 +214,11 @@ async fn on_jetstream_a_crash_in_the_middle_of_the_mail_sends_it_once_after_the_
     assert_eq!(paid.status(), StatusCode::OK);
     wait_for_status(&app, &buyer, &booking, "confirmed").await;
     // the mail is claimed and its SMTP session hangs: the mailer is in the middle of its effect
-    eventually(20, "the ticket mail claimed and not sent", || async {
-        (app.count("SELECT count(*) FROM sent_mail WHERE sent_at IS NULL")
-            .await
-            == 1)
-            .then_some(())
-    })
+    app.wait_for_count(
+        20,
+        "SELECT count(*) FROM sent_mail WHERE sent_at IS NULL",
+        1,
+    )
     .await;
     server.kill_9();
 
@@ -234,12 +232,11 @@ async fn on_jetstream_a_crash_in_the_middle_of_the_mail_sends_it_once_after_the_
     let (_server, port) = Server::start_with(&url, &answering);
     app.reattach(port);
     smtp.wait_for_messages(1).await;
-    eventually(20, "the mail marked sent", || async {
-        (app.count("SELECT count(*) FROM sent_mail WHERE sent_at IS NOT NULL")
-            .await
-            == 1)
-            .then_some(())
-    })
+    app.wait_for_count(
+        20,
+        "SELECT count(*) FROM sent_mail WHERE sent_at IS NOT NULL",
+        1,
+    )
     .await;
     // nothing more will come: every consumer has acked everything
     crate::bus::all_acked(&prefix).await;
