@@ -14,6 +14,7 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use crate::cluster::{leases, Cluster};
 use crate::config::BusSettings;
 use crate::outbox::{dead_letters, Consumers, Delivery, Verdict, Wake};
 
@@ -29,6 +30,8 @@ const RELAY_BATCH: i64 = 500;
 const RETRY: Duration = Duration::from_secs(1);
 /// How often the relay looks for rows when nobody wakes it.
 const POLL: Duration = Duration::from_millis(500);
+/// The same in a cluster, where rows written on other nodes wake nobody here.
+const CLUSTER_POLL: Duration = Duration::from_millis(50);
 /// The row a message was made from (its `Nats-Msg-Id` may carry a replay suffix).
 const AGGREGATE_HEADER: &str = "Boxoffice-Aggregate";
 const ROW_HEADER: &str = "Boxoffice-Outbox-Id";
@@ -44,6 +47,8 @@ pub struct Bus {
     ack_wait: Duration,
     max_attempts: i32,
     counts: IntCounterVec,
+    /// In a cluster the relay runs on the node holding the relay's lease.
+    cluster: Option<Arc<Cluster>>,
 }
 
 impl Bus {
@@ -64,7 +69,15 @@ impl Bus {
             ack_wait: Duration::from_secs(settings.ack_wait_seconds.max(1)),
             max_attempts: i32::try_from(max_attempts.max(1)).unwrap_or(i32::MAX),
             counts,
+            cluster: None,
         }
+    }
+
+    /// Relays only while this node holds the relay's lease; looks for rows other nodes wrote
+    /// more often, since their writes do not wake this relay.
+    pub fn in_cluster(mut self, cluster: Arc<Cluster>) -> Self {
+        self.cluster = Some(cluster);
+        self
     }
 
     /// The stream names under the prefix (`t1.` makes `T1_BOOKINGS`).
@@ -148,8 +161,24 @@ impl Bus {
     /// Publishes undelivered rows in id order and marks them handed over once acked.
     async fn relay(self, js: jetstream::Context, mut stop: watch::Receiver<bool>) {
         let mut woken = self.wake.subscribe();
+        let poll = if self.cluster.is_some() {
+            CLUSTER_POLL
+        } else {
+            POLL
+        };
         while !*stop.borrow() {
-            match self.publish_due(&js).await {
+            let leading = match &self.cluster {
+                None => Ok(true),
+                Some(cluster) => leases::lead_relay(cluster)
+                    .await
+                    .map_err(anyhow::Error::from),
+            };
+            let round = match leading {
+                Ok(true) => self.publish_due(&js).await,
+                Ok(false) => Ok(0),
+                Err(error) => Err(error),
+            };
+            match round {
                 Ok(n) if n > 0 => continue,
                 Ok(_) => {}
                 Err(error) => {
@@ -158,7 +187,7 @@ impl Bus {
             }
             tokio::select! {
                 _ = woken.changed() => {}
-                _ = tokio::time::sleep(POLL) => {}
+                _ = tokio::time::sleep(poll) => {}
                 changed = stop.changed() => if changed.is_err() { break },
             }
         }

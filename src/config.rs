@@ -47,6 +47,7 @@ pub struct Settings {
     pub email: EmailSettings,
     pub outbox: OutboxSettings,
     pub bus: BusSettings,
+    pub cluster: ClusterSettings,
     pub log: LogSettings,
 }
 
@@ -162,6 +163,19 @@ pub struct BusSettings {
     /// How long JetStream waits for a consumer's ack before it delivers the message again (a
     /// server that died mid-delivery is redelivered after this long); at least 1.
     pub ack_wait_seconds: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSettings {
+    pub enabled: bool,
+    /// Empty: the host name and the listening port.
+    pub node_id: String,
+    /// Empty: `http://` + `server.bind`'s address + the listening port.
+    pub advertise_url: String,
+    /// Signs what the nodes forward to each other.
+    pub secret: Secret,
+    pub lease_seconds: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -351,6 +365,25 @@ impl Settings {
                 "must be a nats:// (or tls://) address such as nats://127.0.0.1:4222",
             ));
         }
+        if self.cluster.enabled && self.bus.kind != BusKind::Jetstream {
+            return Err(ConfigError::key(
+                "cluster.enabled",
+                "needs bus.kind = \"jetstream\": the nodes share their domain events through NATS",
+            ));
+        }
+        if self.cluster.lease_seconds == 0 {
+            return Err(ConfigError::key(
+                "cluster.lease_seconds",
+                "must be at least 1 (seconds a node owns its events without renewing)",
+            ));
+        }
+        let url = &self.cluster.advertise_url;
+        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ConfigError::key(
+                "cluster.advertise_url",
+                "must be empty or an http:// address the other nodes reach this one at",
+            ));
+        }
         if self.email.concurrency == 0 {
             return Err(ConfigError::key(
                 "email.concurrency",
@@ -377,7 +410,7 @@ impl Settings {
 
     fn refuse_development_defaults(&self) -> Result<(), ConfigError> {
         let defaults = Self::development_defaults();
-        let secrets = [
+        let mut secrets = vec![
             (
                 "auth.jwt_secret",
                 &self.auth.jwt_secret,
@@ -394,6 +427,13 @@ impl Settings {
                 &defaults.tickets.signing_key,
             ),
         ];
+        if self.cluster.enabled {
+            secrets.push((
+                "cluster.secret",
+                &self.cluster.secret,
+                &defaults.cluster.secret,
+            ));
+        }
         for (key, value, default) in secrets {
             if value == default {
                 return Err(ConfigError::key(
@@ -587,6 +627,21 @@ mod tests {
         let sandbox = all_set.replace("allow_sandbox_in_production = true", "");
         let err = Settings::from_toml(&sandbox).unwrap_err();
         assert!(err.to_string().contains("payment.provider"), "{err}");
+
+        let cluster = format!("{all_set}[bus]\nkind = \"jetstream\"\n[cluster]\nenabled = true\n");
+        let err = Settings::from_toml(&cluster).unwrap_err();
+        assert!(err.to_string().contains("cluster.secret"), "{err}");
+        Settings::from_toml(&format!("{cluster}secret = \"{strong}d\"\n"))
+            .expect("a cluster with its own secret starts in production");
+    }
+
+    #[test]
+    fn cluster_mode_needs_the_jetstream_bus() {
+        let err = Settings::from_toml("[cluster]\nenabled = true\n").unwrap_err();
+        assert!(err.to_string().contains("cluster.enabled"), "{err}");
+        assert!(err.to_string().contains("jetstream"), "{err}");
+        Settings::from_toml("[bus]\nkind = \"jetstream\"\n[cluster]\nenabled = true\n")
+            .expect("cluster mode on the JetStream bus starts");
     }
 
     #[test]

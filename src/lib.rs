@@ -30,6 +30,7 @@ pub mod bus;
 pub mod catalog;
 pub mod cli;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod database;
 pub mod demo;

@@ -231,6 +231,9 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 pub struct NotificationHub {
     pool: PgPool,
     streams: HashMap<UserId, Vec<mpsc::Sender<Notification>>>,
+    /// In a cluster a user's stream may be open on another node: notifications go to every
+    /// node's hub through here ([`FanOut`]) instead of to this hub's streams.
+    fan_out: Option<mpsc::UnboundedSender<(UserId, Notification)>>,
 }
 
 impl NotificationHub {
@@ -238,6 +241,7 @@ impl NotificationHub {
         Self {
             pool,
             streams: HashMap::new(),
+            fan_out: None,
         }
     }
 
@@ -272,7 +276,12 @@ impl Handler<FromEvent> for NotificationHub {
         let stored = async move { store(&pool, msg.outbox_id, &msg.subject, &msg.payload).await };
         Box::pin(stored.into_actor(self).map(|stored, hub, _| {
             if let Some((user, notification)) = stored? {
-                hub.push(user, notification);
+                match &hub.fan_out {
+                    Some(fan_out) if !fan_out.is_closed() => {
+                        let _ = fan_out.send((user, notification));
+                    }
+                    _ => hub.push(user, notification),
+                }
             }
             Ok(())
         }))
@@ -284,6 +293,35 @@ impl Actor for NotificationHub {
 }
 
 impl Supervised for NotificationHub {}
+
+/// Sends this hub's notifications through `0` to every node's hub (cluster mode).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FanOut(pub mpsc::UnboundedSender<(UserId, Notification)>);
+
+impl Handler<FanOut> for NotificationHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: FanOut, _: &mut Context<Self>) {
+        self.fan_out = Some(msg.0);
+    }
+}
+
+/// A notification some node stored, for the streams of its user open here.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Push {
+    pub user: UserId,
+    pub notification: Notification,
+}
+
+impl Handler<Push> for NotificationHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: Push, _: &mut Context<Self>) {
+        self.push(msg.user, msg.notification);
+    }
+}
 
 #[derive(Message)]
 #[rtype(result = "()")]

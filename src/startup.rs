@@ -18,6 +18,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::auth::{self, JwtKeys, LoginThrottle, RegistrationThrottle, RevokedSessions};
 use crate::bus::Bus;
+use crate::cluster::Cluster;
 use crate::config::{BusKind, Settings};
 use crate::database::{self, DatabaseError};
 use crate::error::{extractors, ApiError, Code};
@@ -67,6 +68,8 @@ struct Services {
     hub: web::Data<Addr<NotificationHub>>,
     /// Creates and refunds payments with the gateway.
     payments: web::Data<Addr<PaymentActor>>,
+    /// This node's leases and peers, in cluster mode.
+    cluster: Option<web::Data<Arc<Cluster>>>,
 }
 
 impl Services {
@@ -75,13 +78,21 @@ impl Services {
         settings: Arc<Settings>,
         pool: PgPool,
         clock: Arc<dyn Clock>,
+        cluster: Option<Arc<Cluster>>,
     ) -> Result<(Self, Dispatcher), StartupError> {
         let auth = &settings.auth;
         let access_ttl = Duration::from_secs(auth.access_ttl_seconds);
         let since = chrono::Utc::now() - chrono::Duration::seconds(auth.access_ttl_seconds as i64);
         let revoked = auth::store::families_revoked_since(&pool, since).await?;
         let wake = Wake::default();
-        let engine = engine::start(&pool, wake.clone(), settings.engine(), clock).await?;
+        let engine = engine::start(
+            &pool,
+            wake.clone(),
+            settings.engine(),
+            clock,
+            cluster.clone(),
+        )
+        .await?;
         let engine = web::Data::new(engine);
         let mailer = Mailer::new(&settings.email).map_err(|cause| StartupError::MailDir {
             dir: settings.email.dir.display().to_string(),
@@ -96,6 +107,18 @@ impl Services {
         let tickets = Supervisor::start(move |_| tickets);
         let hub = NotificationHub::new(pool.clone());
         let hub = Supervisor::start(move |_| hub);
+        if let Some(cluster) = &cluster {
+            let bus = &settings.bus;
+            crate::cluster::live::start(
+                &bus.nats_url,
+                &bus.prefix,
+                cluster.node_id(),
+                engine.clone(),
+                hub.clone(),
+            )
+            .await
+            .map_err(StartupError::Nats)?;
+        }
         let provider = Arc::new(Sandbox {
             public_url: settings.server.public_url.clone(),
         });
@@ -134,6 +157,7 @@ impl Services {
             wake: web::Data::new(wake),
             hub: web::Data::new(hub),
             payments: web::Data::new(payments),
+            cluster: cluster.map(web::Data::new),
             pool: web::Data::new(pool),
             settings: web::Data::from(settings),
         };
@@ -158,6 +182,10 @@ impl Services {
             .app_data(extractors::json_config(server.json_limit_bytes))
             .app_data(extractors::query_config())
             .app_data(extractors::path_config());
+        if let Some(cluster) = &self.cluster {
+            cfg.app_data(cluster.clone())
+                .configure(crate::cluster::forward::routes);
+        }
         let seat_map_limit = server.seat_map_limit_bytes;
         cfg.service(
             web::scope("/v1")
@@ -188,6 +216,8 @@ pub enum StartupError {
     MailDir { dir: String, cause: std::io::Error },
     #[error("could not listen on {addr}: {cause}")]
     Bind { addr: String, cause: std::io::Error },
+    #[error("could not start the cluster's NATS subscriptions (bus.nats_url): {0:#}")]
+    Nats(anyhow::Error),
 }
 
 /// Resolves once the background delivery (outbox lanes or the JetStream bus) has stopped.
@@ -201,6 +231,12 @@ pub struct Application {
     outbox: Dispatcher,
     /// Tells the background dispatcher to stop; `None` when tests deliver themselves.
     delivery: Option<(watch::Sender<bool>, Stopped)>,
+    /// In a cluster: the node, and the task renewing its leases with its stop switch.
+    leases: Option<(
+        Arc<Cluster>,
+        watch::Sender<bool>,
+        actix_web::rt::task::JoinHandle<()>,
+    )>,
 }
 
 impl Application {
@@ -212,8 +248,36 @@ impl Application {
     pub async fn build_with(settings: Settings, options: Options) -> Result<Self, StartupError> {
         let pool = database::connect_and_migrate(&settings).await?;
         let settings = Arc::new(settings);
-        let (services, outbox) =
-            Services::new(settings.clone(), pool.clone(), options.clock).await?;
+        // bound first: a cluster node advertises the port it listens on
+        let listener =
+            TcpListener::bind(settings.server.bind).map_err(|cause| StartupError::Bind {
+                addr: settings.server.bind.to_string(),
+                cause,
+            })?;
+        let port = listener
+            .local_addr()
+            .expect("a bound listener has an address")
+            .port();
+        let cluster = settings
+            .cluster
+            .enabled
+            .then(|| Cluster::new(&settings.cluster, pool.clone(), settings.server.bind, port));
+        let (services, outbox) = Services::new(
+            settings.clone(),
+            pool.clone(),
+            options.clock,
+            cluster.clone(),
+        )
+        .await?;
+        let leases = cluster.clone().map(|cluster| {
+            let (stop, stopped) = watch::channel(false);
+            let task = actix_web::rt::spawn(crate::cluster::leases::run(
+                cluster.clone(),
+                services.engine.clone(),
+                stopped,
+            ));
+            (cluster, stop, task)
+        });
         let delivery = options.deliver_in_background.then(|| {
             let (stop, stopped) = watch::channel(false);
             let running = match settings.bus.kind {
@@ -234,6 +298,10 @@ impl Application {
                         settings.outbox.max_attempts,
                         services.metrics.outbox_deliveries(),
                     );
+                    let bus = match &cluster {
+                        Some(cluster) => bus.in_cluster(cluster.clone()),
+                        None => bus,
+                    };
                     // a runtime of its own: NATS I/O stays off the HTTP workers, and the
                     // client's tasks end with it, not in the middle of the server's shutdown
                     let (done, ended) = tokio::sync::oneshot::channel();
@@ -258,15 +326,6 @@ impl Application {
             (stop, running)
         });
         let engine = services.engine.clone();
-        let listener =
-            TcpListener::bind(settings.server.bind).map_err(|cause| StartupError::Bind {
-                addr: settings.server.bind.to_string(),
-                cause,
-            })?;
-        let port = listener
-            .local_addr()
-            .expect("a bound listener has an address")
-            .port();
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(ErrorHandlers::new().default_handler(json_error_body))
@@ -285,7 +344,11 @@ impl Application {
                 cause,
             })?
             .run();
-        tracing::info!(port, mode = ?settings.server.mode, "listening");
+        match &leases {
+            Some((cluster, ..)) => tracing::info!(port, mode = ?settings.server.mode,
+                node = cluster.node_id(), url = cluster.url(), "listening"),
+            None => tracing::info!(port, mode = ?settings.server.mode, "listening"),
+        }
         Ok(Self {
             port,
             pool,
@@ -293,6 +356,7 @@ impl Application {
             engine,
             outbox,
             delivery,
+            leases,
         })
     }
 
@@ -315,10 +379,16 @@ impl Application {
     }
 
     /// Serves until SIGTERM or SIGINT, then lets in-flight requests finish (up to
-    /// `server.shutdown_timeout_seconds`), lets the outbox finish the delivery in flight, and
-    /// closes the database pool.
+    /// `server.shutdown_timeout_seconds`), hands a cluster node's leases back, lets the outbox
+    /// finish the delivery in flight, and closes the database pool.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        if let Some((cluster, stop, task)) = self.leases {
+            // the requests in flight are answered: other nodes may take the events at once
+            let _ = stop.send(true);
+            let _ = task.await;
+            crate::cluster::leases::release_all(&cluster).await;
+        }
         if let Some((stop, running)) = self.delivery {
             let _ = stop.send(true);
             running.await;

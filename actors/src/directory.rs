@@ -1,8 +1,9 @@
 //! `EventDirectory`: finds or starts the one actor of an event, sends it requests without ever
 //! queueing past its mailbox capacity, and keeps the live availability read model that event
-//! pages read without asking any actor.
+//! pages read without asking any actor. In a cluster a [`Placement`] says which node owns an
+//! event; requests for an event owned elsewhere go to that node's [`RemoteEngine`].
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use actix::dev::channel;
 use actix::prelude::*;
@@ -13,11 +14,51 @@ use tokio::sync::oneshot;
 use crate::clock::Clock;
 use crate::event_actor::{
     CancelHold, ConfirmBooking, Confirmation, Crash, EditCatalog, EditError, EngineError,
-    EngineSettings, EventActor, HoldSeats, Reload, TypeCounts,
+    EngineSettings, EventActor, HoldSeats, Relinquish, Reload, Reply, TypeCounts,
 };
 use crate::ids::{BookingId, EventId, TicketTypeId, UserId};
 use crate::inventory::{Hold, HoldRequest, InventoryEdit};
-use crate::journal::{CatalogWrite, Journal};
+use crate::journal::{BoxFuture, CatalogWrite, Journal};
+
+/// Where an event's actor runs.
+pub enum Place {
+    /// This node owns the event: its actor runs here.
+    Here,
+    /// Another node owns it.
+    There(Arc<dyn RemoteEngine>),
+}
+
+/// Which node owns which event (the server's leases). Without one, every event is here.
+pub trait Placement: Send + Sync + 'static {
+    /// Where `event` is owned, taking it for this node if nobody owns it. With `here_only`
+    /// (a request another node forwarded) it never answers `There`: an event owned elsewhere
+    /// is [`EngineError::Moved`], so a request travels one hop at most.
+    fn place(&self, event: EventId, here_only: bool) -> BoxFuture<Result<Place, EngineError>>;
+
+    /// Whoever was thought to own `event` answered [`EngineError::Moved`]: forget it.
+    fn lost(&self, event: EventId);
+}
+
+/// The engine of the node that owns an event, reached over the network.
+pub trait RemoteEngine: Send + Sync + 'static {
+    fn hold(&self, event: EventId, request: HoldRequest) -> BoxFuture<Result<Hold, EngineError>>;
+    fn cancel(
+        &self,
+        event: EventId,
+        booking: BookingId,
+        user: UserId,
+    ) -> BoxFuture<Result<Hold, EngineError>>;
+    fn confirm(
+        &self,
+        event: EventId,
+        booking: BookingId,
+        recorded: Option<Hold>,
+    ) -> BoxFuture<Result<Confirmation, EngineError>>;
+    fn reload(&self, event: EventId) -> BoxFuture<Result<(), EngineError>>;
+}
+
+/// Told the counts an actor just committed: in a cluster they are passed on to the other nodes.
+pub type Observer = Box<dyn Fn(EventId, &[(TicketTypeId, TypeCounts)]) + Send + Sync>;
 
 /// What the directory and its actors share.
 #[derive(Default)]
@@ -27,11 +68,13 @@ pub struct Shared {
     /// past its capacity.
     actors: DashMap<EventId, Addr<EventActor>>,
     availability: DashMap<TicketTypeId, TypeCounts>,
+    observer: OnceLock<Observer>,
 }
 
 impl Shared {
-    pub(crate) fn forget(&self, event: EventId) {
-        self.actors.remove(&event);
+    /// Forgets the actor `addr` of `event`, unless another has taken its place meanwhile.
+    pub(crate) fn forget(&self, event: EventId, addr: &Addr<EventActor>) {
+        self.actors.remove_if(&event, |_, running| running == addr);
     }
 
     /// A ticket type that no longer exists leaves the read model.
@@ -39,8 +82,13 @@ impl Shared {
         self.availability.remove(&ticket_type);
     }
 
-    pub(crate) fn publish(&self, ticket_type: TicketTypeId, counts: TypeCounts) {
-        self.availability.insert(ticket_type, counts);
+    pub(crate) fn publish(&self, event: EventId, counts: &[(TicketTypeId, TypeCounts)]) {
+        for &(ticket_type, counts) in counts {
+            self.availability.insert(ticket_type, counts);
+        }
+        if let Some(observer) = self.observer.get() {
+            observer(event, counts);
+        }
     }
 }
 
@@ -50,6 +98,7 @@ pub struct EventDirectory {
     settings: Arc<EngineSettings>,
     clock: Arc<dyn Clock>,
     arbiters: Vec<Arbiter>,
+    placement: Option<Arc<dyn Placement>>,
 }
 
 impl EventDirectory {
@@ -65,7 +114,24 @@ impl EventDirectory {
             settings: Arc::new(settings),
             clock,
             arbiters,
+            placement: None,
         }
+    }
+
+    /// Events are owned as `placement` says (a cluster's leases), not all here.
+    pub fn placed_by(mut self, placement: Arc<dyn Placement>) -> Self {
+        self.placement = Some(placement);
+        self
+    }
+
+    /// `observer` is told every event's counts after each commit (set once).
+    pub fn observe(&self, observer: Observer) {
+        let _ = self.shared.observer.set(observer);
+    }
+
+    /// Counts another node's actor committed, for this node's read model.
+    pub fn counted_elsewhere(&self, ticket_type: TicketTypeId, counts: TypeCounts) {
+        self.shared.availability.insert(ticket_type, counts);
     }
 
     pub fn settings(&self) -> &EngineSettings {
@@ -79,9 +145,34 @@ impl EventDirectory {
 
     /// Holds admissions; the answer comes once the hold is durable.
     pub async fn hold(&self, event: EventId, request: HoldRequest) -> Result<Hold, EngineError> {
-        let (reply, answer) = oneshot::channel();
-        self.send(event, HoldSeats { request, reply })?;
-        Self::wait(answer).await
+        self.hold_placed(event, request, false).await
+    }
+
+    /// [`Self::hold`] for a request another node forwarded: answered here or not at all.
+    pub async fn hold_here(
+        &self,
+        event: EventId,
+        request: HoldRequest,
+    ) -> Result<Hold, EngineError> {
+        self.hold_placed(event, request, true).await
+    }
+
+    async fn hold_placed(
+        &self,
+        event: EventId,
+        request: HoldRequest,
+        here_only: bool,
+    ) -> Result<Hold, EngineError> {
+        self.ask(
+            event,
+            here_only,
+            |reply| HoldSeats {
+                request: request.clone(),
+                reply,
+            },
+            |remote| remote.hold(event, request.clone()),
+        )
+        .await
     }
 
     /// Releases `user`'s held booking; the answer comes once the release is durable.
@@ -91,16 +182,37 @@ impl EventDirectory {
         booking: BookingId,
         user: UserId,
     ) -> Result<Hold, EngineError> {
-        let (reply, answer) = oneshot::channel();
-        self.send(
+        self.cancel_placed(event, booking, user, false).await
+    }
+
+    /// [`Self::cancel`] for a request another node forwarded.
+    pub async fn cancel_here(
+        &self,
+        event: EventId,
+        booking: BookingId,
+        user: UserId,
+    ) -> Result<Hold, EngineError> {
+        self.cancel_placed(event, booking, user, true).await
+    }
+
+    async fn cancel_placed(
+        &self,
+        event: EventId,
+        booking: BookingId,
+        user: UserId,
+        here_only: bool,
+    ) -> Result<Hold, EngineError> {
+        self.ask(
             event,
-            CancelHold {
+            here_only,
+            |reply| CancelHold {
                 booking,
                 user,
                 reply,
             },
-        )?;
-        Self::wait(answer).await
+            |remote| remote.cancel(event, booking, user),
+        )
+        .await
     }
 
     /// Sells a paid booking's admissions (reinstating `recorded` if its hold had ended); the
@@ -111,16 +223,93 @@ impl EventDirectory {
         booking: BookingId,
         recorded: Option<Hold>,
     ) -> Result<Confirmation, EngineError> {
-        let (reply, answer) = oneshot::channel();
-        self.send(
+        self.confirm_placed(event, booking, recorded, false).await
+    }
+
+    /// [`Self::confirm`] for a request another node forwarded.
+    pub async fn confirm_here(
+        &self,
+        event: EventId,
+        booking: BookingId,
+        recorded: Option<Hold>,
+    ) -> Result<Confirmation, EngineError> {
+        self.confirm_placed(event, booking, recorded, true).await
+    }
+
+    async fn confirm_placed(
+        &self,
+        event: EventId,
+        booking: BookingId,
+        recorded: Option<Hold>,
+        here_only: bool,
+    ) -> Result<Confirmation, EngineError> {
+        self.ask(
             event,
-            ConfirmBooking {
+            here_only,
+            |reply| ConfirmBooking {
                 booking,
-                recorded,
+                recorded: recorded.clone(),
                 reply,
             },
-        )?;
-        Self::wait(answer).await
+            |remote| remote.confirm(event, booking, recorded.clone()),
+        )
+        .await
+    }
+
+    /// Asks the event's actor here (`message` with the reply to wait for) or its owner's engine
+    /// (`remote`), wherever the event is owned.
+    async fn ask<T, M>(
+        &self,
+        event: EventId,
+        here_only: bool,
+        message: impl Fn(Reply<T>) -> M,
+        remote: impl Fn(&dyn RemoteEngine) -> BoxFuture<Result<T, EngineError>>,
+    ) -> Result<T, EngineError>
+    where
+        T: Send + 'static,
+        M: Message<Result = ()> + Send + 'static,
+        EventActor: Handler<M>,
+    {
+        self.routed(event, here_only, |place| {
+            let asked = match place {
+                Place::Here => {
+                    let (reply, answer) = oneshot::channel();
+                    self.send(event, message(reply))
+                        .map(|()| Box::pin(Self::wait(answer)) as BoxFuture<_>)
+                }
+                Place::There(engine) => Ok(remote(&*engine)),
+            };
+            async move { asked?.await }
+        })
+        .await
+    }
+
+    /// Runs `call` where the event is owned. An owner that finds the event moved (its commit
+    /// was fenced, or the node asked no longer owns it) decided nothing, so the call is placed
+    /// again once: the new owner answers it.
+    async fn routed<T, F, Fut>(
+        &self,
+        event: EventId,
+        here_only: bool,
+        call: F,
+    ) -> Result<T, EngineError>
+    where
+        F: Fn(Place) -> Fut,
+        Fut: std::future::Future<Output = Result<T, EngineError>>,
+    {
+        let Some(placement) = &self.placement else {
+            return call(Place::Here).await;
+        };
+        let mut result = Err(EngineError::Moved);
+        for _ in 0..2 {
+            let place = placement.place(event, here_only).await?;
+            result = call(place).await;
+            if !matches!(result, Err(EngineError::Moved)) {
+                return result;
+            }
+            placement.lost(event);
+        }
+        result
     }
 
     /// Changes the event's inventory through its actor (started if need be, so the edit and
@@ -132,6 +321,10 @@ impl EventDirectory {
         edits: Vec<InventoryEdit>,
         write: CatalogWrite<T>,
     ) -> Result<T, EditError> {
+        if let Some(placement) = &self.placement {
+            // forwarded to the owner before it gets here; owned elsewhere meanwhile, it waits
+            placement.place(event, true).await?;
+        }
         let (reply, answer) = oneshot::channel();
         self.send(
             event,
@@ -147,9 +340,30 @@ impl EventDirectory {
     }
 
     /// Tells a running actor that the catalog changed; an actor not running loads fresh anyway.
-    pub fn reload(&self, event: EventId) {
+    /// In a cluster the owner's actor is told, wherever it runs.
+    pub async fn reload(&self, event: EventId) {
+        if let Some(placement) = &self.placement {
+            if let Ok(Place::There(remote)) = placement.place(event, false).await {
+                if let Err(error) = remote.reload(event).await {
+                    tracing::warn!(event_id = %event, %error, "the owner was not told to reload");
+                }
+                return;
+            }
+        }
+        self.reload_here(event);
+    }
+
+    /// [`Self::reload`] of the actor on this node only.
+    pub fn reload_here(&self, event: EventId) {
         if let Some(addr) = self.shared.actors.get(&event) {
             addr.do_send(Reload);
+        }
+    }
+
+    /// This node lost the event's lease: its actor, if running, stops writing and stops.
+    pub fn relinquish(&self, event: EventId) {
+        if let Some((_, addr)) = self.shared.actors.remove(&event) {
+            addr.do_send(Relinquish);
         }
     }
 

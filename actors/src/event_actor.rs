@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use crate::clock::Clock;
@@ -18,7 +19,7 @@ use crate::inventory::{
     TicketTypeSpec,
 };
 use crate::journal::{
-    Batch, CatalogWrite, Change, EventStatus, Journal, Loaded, ReleaseReason, Written,
+    Batch, CatalogWrite, Change, EventStatus, Journal, JournalError, Loaded, ReleaseReason, Written,
 };
 
 /// The engine's knobs, each with its unit in the name.
@@ -52,7 +53,7 @@ impl Default for EngineSettings {
 }
 
 /// Why the engine did not do what was asked.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum EngineError {
     #[error(transparent)]
     Rejected(#[from] Rejection),
@@ -66,6 +67,10 @@ pub enum EngineError {
     /// Storage failed or the actor is rebuilding; nothing was decided.
     #[error("the event's engine is unavailable: {0}")]
     Unavailable(String),
+    /// Another node owns the event now; nothing was decided here. Asked again, the directory
+    /// finds the new owner.
+    #[error("the event moved to another node")]
+    Moved,
 }
 
 pub type Reply<T> = oneshot::Sender<Result<T, EngineError>>;
@@ -98,7 +103,7 @@ pub struct ConfirmBooking {
     pub reply: Reply<Confirmation>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Confirmation {
     Confirmed,
     /// The hold had ended; its admissions were free and are sold now.
@@ -137,6 +142,12 @@ type PendingEdit = Box<dyn FnOnce(&mut EventActor, &mut Context<EventActor>) + S
 #[rtype(result = "()")]
 pub struct Reload;
 
+/// The node lost the event's lease: the actor answers [`EngineError::Moved`] from now on and
+/// stops, without writing anything more.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Relinquish;
+
 /// Panics inside the actor's guard. Tests use it to check that a panic rebuilds the actor
 /// from the journal without losing anything acknowledged.
 #[doc(hidden)]
@@ -157,6 +168,8 @@ enum Phase {
     /// The load failed; retried after a pause, requests answered "unavailable" meanwhile.
     Failed(String),
     Missing,
+    /// Another node owns the event: nothing more is decided here.
+    Moved,
 }
 
 const LOAD_RETRY: Duration = Duration::from_secs(1);
@@ -230,12 +243,12 @@ impl EventActor {
             Ok(None) => {
                 // new requests start a fresh actor; queued ones still get a clean "not found"
                 act.phase = Phase::Missing;
-                act.shared.forget(act.event);
+                act.shared.forget(act.event, &ctx.address());
                 ctx.run_later(LOAD_RETRY, |_, ctx| ctx.stop());
             }
             Err(error) => {
                 tracing::error!(event_id = %act.event, %error, "event actor could not load; retrying");
-                act.phase = Phase::Failed(error.0);
+                act.phase = Phase::Failed(error.to_string());
                 ctx.run_later(LOAD_RETRY, |act, ctx| act.load(ctx));
             }
         }));
@@ -269,7 +282,28 @@ impl EventActor {
             Phase::Loading => Err(EngineError::Unavailable("loading".into())),
             Phase::Failed(cause) => Err(EngineError::Unavailable(cause.clone())),
             Phase::Missing => Err(EngineError::EventNotFound),
+            Phase::Moved => Err(EngineError::Moved),
         }
+    }
+
+    /// The event is owned elsewhere now (a commit was fenced, or the lease was lost): what is
+    /// not durable is dropped, queued requests are answered `Moved`, and the actor stops.
+    fn moved(&mut self, ctx: &mut Context<Self>) {
+        if matches!(self.phase, Phase::Moved) {
+            return;
+        }
+        tracing::warn!(event_id = %self.event, "event owned by another node now; this actor stops");
+        self.phase = Phase::Moved;
+        self.open.clear();
+        self.pending_edit = None;
+        for waiter in self.waiters.drain(..) {
+            waiter(Err(EngineError::Moved));
+        }
+        if let Some((_, handle)) = self.timer.take() {
+            ctx.cancel_future(handle);
+        }
+        self.shared.forget(self.event, &ctx.address());
+        ctx.run_later(LOAD_RETRY, |_, ctx| ctx.stop());
     }
 
     /// Runs `f`; if it panics, the in-memory state can no longer be trusted, so everything not
@@ -338,6 +372,13 @@ impl EventActor {
                         waiter(Ok(()));
                     }
                     act.maybe_snapshot(ctx);
+                }
+                Err(JournalError::Fenced) => {
+                    for waiter in waiters {
+                        waiter(Err(EngineError::Moved));
+                    }
+                    act.moved(ctx);
+                    return;
                 }
                 Err(error) => {
                     tracing::error!(event_id = %act.event, %error, decisions = batch.changes.len(),
@@ -467,27 +508,35 @@ impl EventActor {
             .snapshot(self.event, self.version, self.inventory.snapshot());
         let event = self.event;
         // a snapshot only shortens recovery, so the mailbox does not wait for it
-        ctx.spawn(write.into_actor(self).map(move |result, _, _| {
-            if let Err(error) = result {
-                tracing::warn!(event_id = %event, %error, "snapshot not written");
-            }
-        }));
+        ctx.spawn(
+            write
+                .into_actor(self)
+                .map(move |result, act, ctx| match result {
+                    Err(JournalError::Fenced) => act.moved(ctx),
+                    Err(error) => tracing::warn!(event_id = %event, %error, "snapshot not written"),
+                    Ok(()) => {}
+                }),
+        );
     }
 
     /// Publishes the committed counts to the read model that event pages use.
     fn publish(&self) {
-        for spec in self.inventory.ticket_types() {
-            if let Some((held, sold, capacity)) = self.inventory.counts(spec.id) {
-                self.shared.publish(
+        let counts: Vec<(TicketTypeId, TypeCounts)> = self
+            .inventory
+            .ticket_types()
+            .filter_map(|spec| {
+                let (held, sold, capacity) = self.inventory.counts(spec.id)?;
+                Some((
                     spec.id,
                     TypeCounts {
                         capacity,
                         held,
                         sold,
                     },
-                );
-            }
-        }
+                ))
+            })
+            .collect();
+        self.shared.publish(self.event, &counts);
     }
 
     /// Points the single expiry timer at the earliest deadline.
@@ -541,7 +590,7 @@ impl EventActor {
 }
 
 /// Admissions of one ticket type as of the last commit: what event pages show.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TypeCounts {
     pub capacity: u32,
     pub held: u32,
@@ -725,6 +774,14 @@ impl Handler<Reload> for EventActor {
         // what is decided but not yet durable is written first, then everything is read back
         self.reload_requested = true;
         self.flush(ctx);
+    }
+}
+
+impl Handler<Relinquish> for EventActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Relinquish, ctx: &mut Context<Self>) {
+        self.moved(ctx);
     }
 }
 

@@ -40,7 +40,7 @@ pub struct SeatSpec {
 }
 
 /// Why a hold was refused.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub enum Rejection {
     #[error("not enough admissions left")]
     SoldOut,

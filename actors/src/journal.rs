@@ -12,10 +12,16 @@ use crate::inventory::{Hold, TicketTypeSpec};
 /// A future the journal hands back; it owns everything it needs.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-/// Storage failed; the batch (or the load) did not happen.
+/// Why the journal did not write (or read): the batch (or the load) did not happen.
 #[derive(Clone, Debug, thiserror::Error)]
-#[error("journal: {0}")]
-pub struct JournalError(pub String);
+pub enum JournalError {
+    #[error("journal: {0}")]
+    Storage(String),
+    /// Another node owns the event now (its lease carries a newer epoch), so this actor may
+    /// never write for it again.
+    #[error("journal: the event is owned by another node now")]
+    Fenced,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventStatus {

@@ -71,6 +71,11 @@ impl From<EngineError> for ApiError {
                 "too many requests for this event right now; retry in a moment",
             )
             .retry_after(1),
+            EngineError::Moved => ApiError::new(
+                Code::Unavailable,
+                "this event just moved to another server; retry in a moment",
+            )
+            .retry_after(1),
             EngineError::Unavailable(cause) => {
                 tracing::warn!(%cause, "event engine unavailable");
                 ApiError::new(

@@ -14,6 +14,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::bookings::booking_code;
+use crate::cluster::leases::{Fences, FENCED};
 use crate::outbox::Wake;
 use crate::status::BookingStatus;
 
@@ -21,16 +22,50 @@ pub struct PgJournal {
     pool: PgPool,
     /// Woken after a commit that wrote outbox rows someone consumes, so they go out at once.
     outbox: Wake,
+    /// In a cluster, the epochs of the events this node owns: every commit and snapshot checks
+    /// its event's epoch in the same statement or transaction (`boxoffice_fence`).
+    fences: Option<Arc<Fences>>,
 }
 
 impl PgJournal {
-    pub fn new(pool: PgPool, outbox: Wake) -> Self {
-        Self { pool, outbox }
+    pub fn new(pool: PgPool, outbox: Wake, fences: Option<Arc<Fences>>) -> Self {
+        Self {
+            pool,
+            outbox,
+            fences,
+        }
+    }
+
+    /// The epoch to fence `event`'s writes with: `Ok(None)` outside a cluster, `Err(Fenced)`
+    /// for an event this node does not own.
+    fn epoch(&self, event: EventId) -> Result<Option<i64>, JournalError> {
+        match &self.fences {
+            None => Ok(None),
+            Some(fences) => fences.epoch(event).map(Some).ok_or(JournalError::Fenced),
+        }
     }
 }
 
 fn journal_error(error: impl std::fmt::Display) -> JournalError {
-    JournalError(error.to_string())
+    JournalError::Storage(error.to_string())
+}
+
+/// A write's failure, telling a fenced one (a newer epoch owns the event) from the rest.
+fn write_error(error: sqlx::Error) -> JournalError {
+    match &error {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some(FENCED) => JournalError::Fenced,
+        _ => journal_error(error),
+    }
+}
+
+/// Refuses the rest of the transaction unless `epoch` is still `event`'s.
+async fn fence(conn: &mut PgConnection, event: EventId, epoch: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT boxoffice_fence($1, $2)")
+        .bind(event)
+        .bind(epoch)
+        .execute(conn)
+        .await
+        .map(drop)
 }
 
 fn time(millis: Millis) -> DateTime<Utc> {
@@ -44,18 +79,23 @@ impl Journal for PgJournal {
     }
 
     fn commit(&self, batch: &Batch) -> BoxFuture<Result<(), JournalError>> {
-        let rows = Rows::of(batch);
+        let epoch = match self.epoch(batch.event) {
+            Ok(epoch) => epoch,
+            Err(fenced) => return Box::pin(async move { Err(fenced) }),
+        };
+        let mut rows = Rows::of(batch);
+        rows.epoch = epoch;
         let paid = !rows.confirmed.is_empty() || !rows.reinstated.is_empty();
         let (pool, outbox) = (self.pool.clone(), self.outbox.clone());
         Box::pin(async move {
             if rows.is_one_statement() {
                 // atomic on its own: no BEGIN and COMMIT round trips
                 let mut conn = pool.acquire().await.map_err(journal_error)?;
-                rows.write(&mut conn).await.map_err(journal_error)?;
+                rows.write(&mut conn).await.map_err(write_error)?;
             } else {
                 let mut tx = pool.begin().await.map_err(journal_error)?;
-                rows.write(&mut tx).await.map_err(journal_error)?;
-                tx.commit().await.map_err(journal_error)?;
+                rows.write(&mut tx).await.map_err(write_error)?;
+                tx.commit().await.map_err(write_error)?;
             }
             if paid {
                 outbox.wake();
@@ -70,6 +110,10 @@ impl Journal for PgJournal {
         version: u64,
         holds: Vec<Arc<Hold>>,
     ) -> BoxFuture<Result<(), JournalError>> {
+        let epoch = match self.epoch(event) {
+            Ok(epoch) => epoch,
+            Err(fenced) => return Box::pin(async move { Err(fenced) }),
+        };
         let pool = self.pool.clone();
         Box::pin(async move {
             // serializing a large event is CPU work: keep it off the actor's thread
@@ -81,6 +125,9 @@ impl Journal for PgJournal {
             .map_err(journal_error)?
             .map_err(journal_error)?;
             let mut tx = pool.begin().await.map_err(journal_error)?;
+            if let Some(epoch) = epoch {
+                fence(&mut tx, event, epoch).await.map_err(write_error)?;
+            }
             sqlx::query(
                 "INSERT INTO inventory_snapshots (id, event_id, version, encoded) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (event_id, version) DO NOTHING",
@@ -98,7 +145,7 @@ impl Journal for PgJournal {
                 .execute(&mut *tx)
                 .await
                 .map_err(journal_error)?;
-            tx.commit().await.map_err(journal_error)
+            tx.commit().await.map_err(write_error)
         })
     }
 }
@@ -109,6 +156,8 @@ impl Journal for PgJournal {
 struct Rows {
     event: Option<EventId>,
     version: i64,
+    /// The owner's epoch in a cluster, checked before anything is written.
+    epoch: Option<i64>,
     // new bookings
     ids: Vec<BookingId>,
     users: Vec<UserId>,
@@ -200,6 +249,10 @@ impl Rows {
     /// In an order that lets one batch release a seat and take it again: releases before
     /// seat inserts, since the unique index on active seats checks each statement.
     async fn write(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        let one_statement = self.is_one_statement();
+        if let (Some(epoch), Some(event), false) = (self.epoch, self.event, one_statement) {
+            fence(conn, event, epoch).await?;
+        }
         if !self.ids.is_empty() {
             // one statement for the hot path: the bookings, their items and their
             // `bookings.held` events
@@ -211,6 +264,8 @@ impl Rows {
                    FROM UNNEST($3::uuid[], $4::uuid[], $5::text[], $6::timestamptz[], $7::timestamptz[],
                                $8::bigint[], $9::text[], $10::int[])
                      AS n (id, user_id, code, held_at, expired_at, total, currency, admissions)
+                   -- the fence of a one-statement batch: evaluated once, it fails the statement
+                   WHERE (SELECT $16::bigint IS NULL OR boxoffice_fence($1, $16))
                    RETURNING *
                  ), items AS (
                    INSERT INTO booking_items (id, booking_id, ticket_type_id, qty, price)
@@ -234,6 +289,7 @@ impl Rows {
             .bind(&self.item_types)
             .bind(&self.item_qty)
             .bind(&self.item_prices)
+            .bind(self.epoch.filter(|_| one_statement))
             .execute(&mut *conn)
             .await?;
         }

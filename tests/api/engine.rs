@@ -42,7 +42,7 @@ async fn directory_on(
     let pool = sqlx::PgPool::connect(app.settings.database.url.expose())
         .await
         .unwrap();
-    let journal = PgJournal::new(pool, Wake::default());
+    let journal = PgJournal::new(pool, Wake::default(), None);
     EventDirectory::new(Arc::new(journal), settings, clock)
 }
 

@@ -5,6 +5,7 @@ mod auth;
 mod bookings;
 mod bus;
 mod catalog;
+mod cluster;
 mod contract;
 mod crash;
 mod engine;

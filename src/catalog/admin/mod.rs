@@ -17,6 +17,7 @@ use sqlx::PgPool;
 use super::store::{self, Scope};
 use super::{Event, EventDetail, TicketType};
 use crate::auth::AuthUser;
+use crate::cluster::forward::to_owner;
 use crate::error::{ApiError, Code};
 
 pub fn routes(cfg: &mut web::ServiceConfig, seat_map_limit: usize) {
@@ -43,9 +44,11 @@ pub fn routes(cfg: &mut web::ServiceConfig, seat_map_limit: usize) {
             .wrap(from_fn(reload_engine))
             .route(web::post().to(events::cancel_event)),
     )
-    // these change inventory through the event's engine (`catalog::edit`): no reload needed
+    // these change inventory through the event's engine (`catalog::edit`): no reload needed,
+    // and in a cluster they run on the node that owns the event
     .service(
         web::resource("/admin/events/{id}/seats")
+            .wrap(from_fn(to_owner))
             .app_data(seat_json.clone())
             .route(web::post().to(seats::define_event_seats))
             .route(web::get().to(seats::get_event_seats)),
@@ -57,11 +60,13 @@ pub fn routes(cfg: &mut web::ServiceConfig, seat_map_limit: usize) {
     )
     .service(
         web::resource("/admin/events/{id}/ticket_types/{ticket_type_id}")
+            .wrap(from_fn(to_owner))
             .route(web::patch().to(ticket_types::update_ticket_type))
             .route(web::delete().to(ticket_types::delete_ticket_type)),
     )
     .service(
         web::resource("/admin/events/{id}/ticket_types/{ticket_type_id}/seats")
+            .wrap(from_fn(to_owner))
             .app_data(seat_json)
             .route(web::post().to(seats::define_seats))
             .route(web::get().to(seats::get_seats))
@@ -85,7 +90,7 @@ async fn reload_engine(
     if let (true, true, Some(event), Some(engine)) =
         (changes, response.status().is_success(), event, engine)
     {
-        engine.reload(event);
+        engine.reload(event).await;
     }
     Ok(response)
 }

@@ -1,0 +1,458 @@
+//! Cluster mode: several real `boxoffice serve` processes on one database and one NATS, each
+//! event owned by one node under a fenced lease. Buyers talk to any node; the owner is killed
+//! with -9 or paused with SIGSTOP in the middle of a sale.
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::bus::Streams;
+use crate::helpers::{eventually, expect_json, fresh_db_name, server_url, Server, TestApp, User};
+use crate::payments::{check_out, wait_for_status, Webhook};
+
+/// Seconds a node owns its events without renewing, in these tests.
+const LEASE: u64 = 2;
+
+/// `n` nodes on one fresh database and one fresh JetStream prefix; `apps[i]` talks to node `i`.
+struct Nodes {
+    url: String,
+    streams: Streams,
+    servers: Vec<Server>,
+    apps: Vec<TestApp>,
+}
+
+impl Nodes {
+    async fn start(n: usize) -> Self {
+        let db_name = fresh_db_name();
+        let url = format!("{}/{db_name}", server_url());
+        let streams = Streams::new();
+        let mut nodes = Self {
+            url,
+            streams,
+            servers: Vec::new(),
+            apps: Vec::new(),
+        };
+        // one after the other: the first creates and migrates the database
+        for i in 0..n {
+            let (server, port) = nodes.node(i);
+            nodes.servers.push(server);
+            nodes.apps.push(TestApp::attach(port, &db_name).await);
+        }
+        nodes
+    }
+
+    fn node(&self, i: usize) -> (Server, u16) {
+        let name = format!("node-{i}");
+        let lease = LEASE.to_string();
+        Server::start_with(
+            &self.url,
+            &[
+                ("BOXOFFICE__BUS__KIND", "jetstream"),
+                ("BOXOFFICE__BUS__PREFIX", &self.streams.0),
+                ("BOXOFFICE__CLUSTER__ENABLED", "true"),
+                ("BOXOFFICE__CLUSTER__NODE_ID", &name),
+                ("BOXOFFICE__CLUSTER__LEASE_SECONDS", &lease),
+                // the tests log many buyers in at once from one address
+                ("BOXOFFICE__AUTH__LOGIN_MAX_FAILURES_PER_IP", "1000"),
+            ],
+        )
+    }
+
+    /// The node (index) that owns `event` now.
+    async fn owner(&self, event: &str) -> usize {
+        let node: String = sqlx::query_scalar(
+            "SELECT node_id FROM event_leases WHERE event_id = $1::uuid AND expires_at > now()",
+        )
+        .bind(event)
+        .fetch_one(&self.apps[0].pool)
+        .await
+        .expect("the event has an owner");
+        node.trim_start_matches("node-").parse().unwrap()
+    }
+}
+
+/// A published general-admission event of `capacity`, created through node 0.
+async fn event_of(app: &TestApp, capacity: i64) -> (String, String) {
+    let organizer = app.organizer().await;
+    let (event, ticket_type) = app
+        .event_with(&organizer, json!({"number_seats": capacity}), None)
+        .await;
+    (event, ticket_type["id"].as_str().unwrap().to_owned())
+}
+
+/// Held admissions of the event as PostgreSQL has them.
+async fn held_in_database(app: &TestApp, event: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COALESCE(sum(number_seats), 0)::bigint FROM bookings
+         WHERE event_id = $1::uuid AND status = 'held'",
+    )
+    .bind(event)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
+}
+
+/// Every acknowledged booking is in the database, held, once.
+async fn all_present(app: &TestApp, acknowledged: &[Value]) {
+    let ids: Vec<uuid::Uuid> = acknowledged
+        .iter()
+        .map(|b| b["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    let found: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM bookings WHERE id = ANY($1) AND status = 'held'")
+            .bind(&ids)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(found, ids.len() as i64, "an acknowledged hold is missing");
+    let distinct: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len(), "a booking was answered twice");
+}
+
+#[actix_web::test]
+async fn three_nodes_sell_one_event_exactly_once_and_every_page_agrees() {
+    const CAPACITY: i64 = 5_000;
+    let nodes = Nodes::start(3).await;
+    let (event, ticket_type) = event_of(&nodes.apps[0], CAPACITY).await;
+    let buyers: Vec<User> = join_all((0..30).map(|_| nodes.apps[0].customer())).await;
+    let body = json!({"event_id": event, "ticket_type_id": ticket_type, "qty": 2});
+
+    // 2,800 holds of two for 2,500 pairs: 48 connections, spread over the three nodes
+    let answers: Mutex<(Vec<Value>, u32, u32)> = Mutex::new((Vec::new(), 0, 0));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    join_all((0..48).map(|c| {
+        let (nodes, body, answers, next, buyers) = (&nodes, &body, &answers, &next, &buyers);
+        async move {
+            while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 2_800 {
+                let app = &nodes.apps[c % 3];
+                let buyer = &buyers[c % buyers.len()];
+                loop {
+                    let response = app.hold(buyer, body).await;
+                    match response.status() {
+                        StatusCode::CREATED => {
+                            let booking = response.json().await.unwrap();
+                            answers.lock().unwrap().0.push(booking);
+                        }
+                        StatusCode::CONFLICT => answers.lock().unwrap().1 += 1,
+                        StatusCode::SERVICE_UNAVAILABLE => {
+                            answers.lock().unwrap().2 += 1;
+                            continue;
+                        }
+                        other => panic!(
+                            "a hold answered {other}: {}",
+                            response.text().await.unwrap()
+                        ),
+                    }
+                    break;
+                }
+            }
+        }
+    }))
+    .await;
+    let (held, refused, retried) = answers.into_inner().unwrap();
+    println!(
+        "held {} pairs, refused {refused}, retried {retried} answers 503",
+        held.len()
+    );
+    assert_eq!(
+        held.len() as i64 * 2,
+        CAPACITY,
+        "exactly the capacity is held"
+    );
+    assert_eq!(refused, 2_800 - 2_500, "the rest is refused with 409");
+    all_present(&nodes.apps[0], &held).await;
+    assert_eq!(held_in_database(&nodes.apps[0], &event).await, CAPACITY);
+
+    // each node's event page says the same: nothing left
+    for app in &nodes.apps {
+        eventually(10, "every node's page shows the event sold out", || async {
+            (app.available(&event).await == 0).then_some(())
+        })
+        .await;
+    }
+    // the holds were decided by one node, and the others forwarded to it
+    let owner = nodes.owner(&event).await;
+    assert!(owner < 3);
+}
+
+#[actix_web::test]
+async fn a_kill_9_of_the_owner_loses_no_acknowledged_hold_and_another_node_takes_over() {
+    const CAPACITY: i64 = 2_000;
+    let mut nodes = Nodes::start(3).await;
+    let (event, ticket_type) = event_of(&nodes.apps[0], CAPACITY).await;
+    let buyers: Vec<User> = join_all((0..12).map(|_| nodes.apps[0].customer())).await;
+    let body = json!({"event_id": event, "ticket_type_id": ticket_type, "qty": 1});
+    // the event gets its owner with the first hold
+    let first = expect_json(
+        nodes.apps[1].hold(&buyers[0], &body).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let owner = nodes.owner(&event).await;
+    let survivors: Vec<usize> = (0..3).filter(|&i| i != owner).collect();
+
+    let acknowledged: Mutex<Vec<Value>> = Mutex::new(vec![first]);
+    let killed_at: Mutex<Option<Instant>> = Mutex::new(None);
+    let first_after_kill: Mutex<Option<Instant>> = Mutex::new(None);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let Nodes { servers, apps, .. } = &mut nodes;
+    let apps = &*apps;
+    let clients = (0..24).map(|c| {
+        let (body, acknowledged, buyers, stop) = (&body, &acknowledged, &buyers, &stop);
+        let (survivors, killed_at, first_after_kill) = (&survivors, &killed_at, &first_after_kill);
+        async move {
+            // a third of the buyers talk to the owner until it dies, the rest to the others
+            let app = if c % 3 == 0 {
+                &apps[owner]
+            } else {
+                &apps[survivors[c % 2]]
+            };
+            let mut app = app;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let sent_at = Instant::now();
+                let sent = app
+                    .request(
+                        reqwest::Method::POST,
+                        "/v1/bookings/hold",
+                        Some(&buyers[c % 12].access_token),
+                    )
+                    .json(body)
+                    .send()
+                    .await;
+                let Ok(response) = sent else {
+                    // the owner is gone: this buyer goes to another node
+                    app = &apps[survivors[c % 2]];
+                    continue;
+                };
+                match response.status() {
+                    StatusCode::CREATED => {
+                        if let Ok(booking) = response.json::<Value>().await {
+                            let now = Instant::now();
+                            // a hold asked for after the kill: the new owner answered it
+                            if killed_at.lock().unwrap().is_some_and(|at| sent_at > at) {
+                                first_after_kill.lock().unwrap().get_or_insert(now);
+                            }
+                            acknowledged.lock().unwrap().push(booking);
+                        }
+                    }
+                    StatusCode::CONFLICT => break,
+                    StatusCode::SERVICE_UNAVAILABLE => {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    other => panic!("a hold answered {other}"),
+                }
+            }
+        }
+    });
+    let killer = async {
+        eventually(60, "the first holds", || async {
+            (acknowledged.lock().unwrap().len() >= 200).then_some(())
+        })
+        .await;
+        servers[owner].kill_9();
+        *killed_at.lock().unwrap() = Some(Instant::now());
+        eventually(60, "a hold after the kill", || async {
+            first_after_kill.lock().unwrap().map(|_| ())
+        })
+        .await;
+        let count = acknowledged.lock().unwrap().len();
+        eventually(60, "more holds after the takeover", || async {
+            (acknowledged.lock().unwrap().len() >= count + 100).then_some(())
+        })
+        .await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    };
+    futures_util::future::join(join_all(clients), killer).await;
+    let killed = killed_at.into_inner().unwrap().unwrap();
+    let served = first_after_kill.into_inner().unwrap().unwrap();
+    println!(
+        "failover: the first hold after the kill -9 was answered {} ms after it (lease {LEASE} s)",
+        served.duration_since(killed).as_millis()
+    );
+    let acknowledged = acknowledged.into_inner().unwrap();
+    let app = &nodes.apps[survivors[0]];
+    all_present(app, &acknowledged).await;
+    let held = held_in_database(app, &event).await;
+    assert!(
+        held >= acknowledged.len() as i64,
+        "held {held} < acknowledged"
+    );
+    // held + available = capacity, on every node that lives
+    for &i in &survivors {
+        let app = &nodes.apps[i];
+        eventually(10, "the page agrees with the database", || async {
+            (app.available(&event).await == CAPACITY - held).then_some(())
+        })
+        .await;
+    }
+    // the lease moved on with a higher epoch
+    let epoch: i64 = sqlx::query_scalar("SELECT epoch FROM event_leases WHERE event_id = $1::uuid")
+        .bind(&event)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(epoch >= 2, "epoch {epoch}");
+    assert_ne!(nodes.owner(&event).await, owner);
+}
+
+#[actix_web::test]
+async fn a_paused_owner_that_comes_back_writes_nothing_and_answers_only_what_was_journaled() {
+    // small, so a zombie deciding from its stale memory (one held, seven free) would oversell
+    const CAPACITY: i64 = 8;
+    let nodes = Nodes::start(2).await;
+    let (event, ticket_type) = event_of(&nodes.apps[0], CAPACITY).await;
+    let buyers: Vec<User> = join_all((0..CAPACITY).map(|_| nodes.apps[0].customer())).await;
+    let body = json!({"event_id": event, "ticket_type_id": ticket_type, "qty": 1});
+    expect_json(
+        nodes.apps[0].hold(&buyers[0], &body).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let zombie = nodes.owner(&event).await;
+    let other = 1 - zombie;
+    let old_epoch: i64 =
+        sqlx::query_scalar("SELECT epoch FROM event_leases WHERE event_id = $1::uuid")
+            .bind(&event)
+            .fetch_one(&nodes.apps[0].pool)
+            .await
+            .unwrap();
+
+    let pid = nodes.servers[zombie].0.id().to_string();
+    let signal = |name: &str| {
+        let status = std::process::Command::new("kill")
+            .args([name, &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    signal("-STOP");
+    // the other node takes the event over once the paused owner's lease runs out, and sells
+    let mut sold_elsewhere = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sold_elsewhere < 5 {
+        assert!(
+            Instant::now() < deadline,
+            "the other node never took the event over"
+        );
+        let response = nodes.apps[other].hold(&buyers[0], &body).await;
+        match response.status() {
+            StatusCode::CREATED => sold_elsewhere += 1,
+            StatusCode::SERVICE_UNAVAILABLE => tokio::time::sleep(Duration::from_millis(100)).await,
+            status => panic!("a hold answered {status}"),
+        }
+    }
+    assert_eq!(nodes.owner(&event).await, other);
+
+    // ten holds are written into the paused node's sockets before it wakes, so its actor,
+    // which still believes it owns the event, is the first to see them
+    let port = nodes.apps[zombie]
+        .address
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut sockets = Vec::new();
+    for buyer in buyers.iter().cycle().take(10) {
+        let mut socket = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+        let json = body.to_string();
+        let request = format!(
+            "POST /v1/bookings/hold HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+            buyer.access_token,
+            json.len()
+        );
+        std::io::Write::write_all(&mut socket, request.as_bytes()).unwrap();
+        sockets.push(socket);
+    }
+    signal("-CONT");
+    let mut answered = Vec::new();
+    let mut refused = 0;
+    for mut socket in sockets {
+        let mut response = String::new();
+        std::io::Read::read_to_string(&mut socket, &mut response).unwrap();
+        let status = response.split(' ').nth(1).unwrap_or_default().to_owned();
+        let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+        match status.as_str() {
+            "201" => answered.push(serde_json::from_str::<Value>(body).unwrap()),
+            "409" => refused += 1,
+            "503" => {}
+            status => panic!("the old owner answered {status}: {response}"),
+        }
+    }
+    // what it answered 201 the new owner journaled; the rest was refused: nothing oversold
+    let held = held_in_database(&nodes.apps[other], &event).await;
+    assert!(held <= CAPACITY, "held {held} of {CAPACITY}");
+    assert_eq!(held, 1 + sold_elsewhere + answered.len() as i64);
+    assert!(
+        !answered.is_empty() && refused > 0,
+        "{} held, {refused} refused",
+        answered.len()
+    );
+    all_present(&nodes.apps[other], &answered).await;
+    let left = CAPACITY - held;
+    assert_eq!(nodes.apps[other].available(&event).await, left);
+    eventually(10, "the old owner's page agrees", || async {
+        (nodes.apps[zombie].available(&event).await == left).then_some(())
+    })
+    .await;
+
+    // and a write under the old epoch is refused by the fence
+    let refused = sqlx::query("SELECT boxoffice_fence($1::uuid, $2)")
+        .bind(&event)
+        .bind(old_epoch)
+        .execute(&nodes.apps[0].pool)
+        .await
+        .unwrap_err();
+    let code = refused.as_database_error().and_then(|e| e.code()).unwrap();
+    assert_eq!(code, "BXF01");
+}
+
+#[actix_web::test]
+async fn a_buyer_on_one_node_hears_of_a_payment_settled_through_another() {
+    let nodes = Nodes::start(2).await;
+    let (a, b) = (&nodes.apps[0], &nodes.apps[1]);
+    let organizer = b.organizer().await;
+    let buyer = b.customer().await;
+    let (event, ticket_type) = b.event_with(&organizer, json!({}), None).await;
+
+    let stream = a
+        .get(
+            &format!(
+                "/v1/notifications/stream?access_token={}",
+                buyer.access_token
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    let mut chunks = stream.bytes_stream();
+
+    let body = json!({"event_id": event, "ticket_type_id": ticket_type["id"], "qty": 1});
+    let booking = expect_json(b.hold(&buyer, &body).await, StatusCode::CREATED).await;
+    let booking = check_out(b, &buyer, &booking).await;
+    let transaction = format!("txn-{}", booking["id"].as_str().unwrap());
+    expect_json(
+        Webhook::new(b, &booking, &transaction).send(b).await,
+        StatusCode::OK,
+    )
+    .await;
+    wait_for_status(b, &buyer, &booking, "confirmed").await;
+
+    let mut received = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !received.contains("payment_succeeded") {
+        let chunk = tokio::time::timeout_at(deadline, chunks.next())
+            .await
+            .unwrap_or_else(|_| panic!("node A's stream heard nothing in 20 s; got {received:?}"))
+            .expect("the stream stays open")
+            .unwrap();
+        received.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(
+        received.contains(booking["id"].as_str().unwrap()),
+        "{received}"
+    );
+}
