@@ -146,7 +146,7 @@ impl Services {
         .counting(metrics.outbox_deliveries());
         let services = Self {
             jwt: web::Data::new(JwtKeys::new(&auth.jwt_secret, auth.access_ttl_seconds)),
-            throttle: web::Data::new(LoginThrottle::new(settings.login_limits())),
+            throttle: web::Data::new(LoginThrottle::new(pool.clone(), settings.login_limits())),
             registrations: web::Data::new(RegistrationThrottle::new(
                 auth.register_max_per_ip,
                 Duration::from_secs(auth.register_window_seconds),

@@ -1,6 +1,7 @@
 //! Accounts and sessions: register and login (both throttled per client address, see
-//! `throttle.rs`), refresh-token rotation with reuse detection, logout, roles. Access tokens are
-//! short-lived JWTs checked by [`AuthUser`].
+//! `throttle.rs`; login attempts are counted in PostgreSQL, together by every process),
+//! refresh-token rotation with reuse detection, logout, roles. Access tokens are short-lived JWTs
+//! checked by [`AuthUser`].
 mod credentials;
 mod password;
 mod session;
@@ -21,7 +22,7 @@ use uuid::Uuid;
 
 pub use credentials::{Email, NewPassword};
 pub use session::{AuthUser, Organizer, RevokedSessions, StreamUser};
-pub use throttle::{LoginLimits, LoginThrottle, RegistrationThrottle};
+pub use throttle::{Attempt, LoginLimits, LoginThrottle, RegistrationThrottle, ThrottleError};
 pub use token::{Claims, JwtKeys};
 
 use crate::config::Settings;
@@ -196,16 +197,9 @@ pub async fn login(
     let LoginRequest { email, password } = body.into_inner();
     let account = email.trim().to_lowercase();
     let ip = client_ip(&req, settings.server.trust_forwarded_for);
-    // counted before the password is checked: concurrent guesses cannot overtake the limits
-    let attempt = throttle
-        .reserve(&account, ip, Instant::now())
-        .map_err(|seconds| {
-            ApiError::new(
-                Code::TooManyAttempts,
-                "too many failed logins; try again later",
-            )
-            .retry_after(seconds)
-        })?;
+    // counted before the password is checked: concurrent guesses, on any process, cannot
+    // overtake the limits
+    let attempt = throttle.reserve(&account, ip).await?;
     let user = match check_password(&pool, &account, password).await {
         Ok(Some(user)) => user,
         // the attempt stays counted: it was a failure
@@ -216,15 +210,24 @@ pub async fn login(
             ))
         }
         Err(e) => {
-            throttle.abandon(attempt);
+            still_counted(throttle.abandon(attempt).await);
             return Err(e);
         }
     };
-    throttle.succeeded(attempt);
+    still_counted(throttle.succeeded(attempt).await);
     let refresh_ttl = settings.auth.refresh_ttl_seconds;
     let tokens = start_session(&pool, &jwt, refresh_ttl, user, Uuid::now_v7()).await?;
     tracing::info!(user_id = %user, "logged in");
     Ok(HttpResponse::Ok().json(tokens))
+}
+
+/// An attempt that could not be given back counts as a failure, the safe side: the answer stands
+/// and the cause is logged.
+fn still_counted(given_back: Result<(), ThrottleError>) {
+    if let Err(error) = given_back {
+        let error = anyhow::Error::from(error);
+        tracing::warn!(error = %format_args!("{error:#}"), "a login attempt could not be given back");
+    }
 }
 
 /// The account whose password `password` is, if it is.

@@ -105,6 +105,38 @@ async fn start(
 }
 
 impl TestApp {
+    /// Another node of a cluster: a second application on this app's database and settings,
+    /// listening on a port of its own (the engine on the same clock, the outbox delivered as
+    /// this app's is). Dropping either drops the database, so keep both until the test ends.
+    pub async fn second_node(&self) -> TestApp {
+        let clock: Arc<dyn boxoffice_actors::clock::Clock> = match &self.clock {
+            Some(clock) => clock.clone(),
+            None => Arc::new(boxoffice_actors::clock::SystemClock),
+        };
+        let options = Options {
+            clock,
+            deliver_in_background: self.outbox.is_none(),
+        };
+        let app = Application::build_with(self.settings.clone(), options)
+            .await
+            .expect("the second node starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let pool = app.pool().clone();
+        let outbox = self.outbox.is_some().then(|| app.outbox());
+        actix_web::rt::spawn(app.run_until_stopped());
+        TestApp {
+            api: ApiClient::new(address.as_str()),
+            address,
+            pool,
+            settings: self.settings.clone(),
+            db_name: self.db_name.clone(),
+            outbox,
+            clock: self.clock.clone(),
+        }
+    }
+}
+
+impl TestApp {
     /// Talks to a server started elsewhere (the real binary) on the database `db_name`, which
     /// is dropped with the returned value.
     pub async fn attach(port: u16, db_name: &str) -> TestApp {

@@ -216,3 +216,241 @@ async fn logout_ends_the_sessions_open_notification_streams() {
     )
     .await;
 }
+
+#[actix_web::test]
+async fn failures_on_two_nodes_count_together_and_trip_the_limit_at_the_same_total() {
+    let first = spawn_app().await;
+    let second = first.second_node().await;
+    let nodes = [&first, &second];
+    let limit = first.settings.auth.login_max_failures_per_account as usize;
+    let owner = first.customer().await;
+    let attacker = client_from(1);
+    // one after the other, alternating between the nodes: each sees only half of them
+    for i in 0..limit {
+        expect_error(
+            login_from(nodes[i % 2], &attacker, &owner.email, "wrong password").await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+        )
+        .await;
+    }
+    // the limit is reached on both: even the right password is refused without being checked
+    for node in nodes {
+        let blocked = login_from(node, &attacker, &owner.email, PASSWORD).await;
+        assert!(retry_after(&blocked) > 0);
+        expect_error(blocked, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+    }
+    // the owner, from their own address, logs in on either node
+    for node in nodes {
+        expect_json(
+            login_from(node, &client_from(2), &owner.email, PASSWORD).await,
+            StatusCode::OK,
+        )
+        .await;
+    }
+}
+
+#[actix_web::test]
+async fn concurrent_failures_from_one_address_on_two_nodes_verify_at_most_its_limit() {
+    let first = spawn_app().await;
+    let second = first.second_node().await;
+    let nodes = [&first, &second];
+    let limit = first.settings.auth.login_max_failures_per_ip as usize;
+    let client = client_from(1);
+    let emails: Vec<String> = (0..60).map(|i| format!("guess{i}@example.com")).collect();
+    let responses = join_all(
+        emails
+            .iter()
+            .enumerate()
+            .map(|(i, e)| login_from(nodes[i % 2], &client, e, "wrong password")),
+    )
+    .await;
+    let (verified, throttled, other) = tally(&responses);
+    assert_eq!(
+        (verified, throttled, other),
+        (limit, 60 - limit, 0),
+        "60 concurrent failures from one address over two nodes: {verified} verified (401), {throttled} refused (429)"
+    );
+}
+
+/// The throttle itself on the app's database, on times the test gives it.
+mod counters {
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::time::Duration;
+
+    use boxoffice::auth::{Attempt, LoginLimits, LoginThrottle, ThrottleError};
+    use chrono::{DateTime, TimeDelta, Utc};
+
+    use crate::helpers::spawn_app;
+
+    const IP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    const OTHER_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+
+    fn limits() -> LoginLimits {
+        LoginLimits {
+            per_account_address: 3,
+            per_address: 100,
+            account_free: 100,
+            first_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(60),
+            window: Duration::from_secs(900),
+        }
+    }
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(10, 0, 1, last))
+    }
+
+    fn secs(n: i64) -> TimeDelta {
+        TimeDelta::seconds(n)
+    }
+
+    /// The seconds to wait when refused, `None` when counted.
+    fn refused(reserved: Result<Attempt, ThrottleError>) -> Option<u64> {
+        match reserved {
+            Ok(_) => None,
+            Err(ThrottleError::Limited(seconds)) => Some(seconds),
+            Err(other) => panic!("the throttle failed: {other:?}"),
+        }
+    }
+
+    struct Throttle(LoginThrottle);
+
+    impl Throttle {
+        async fn reserve(&self, account: &str, ip: IpAddr, at: DateTime<Utc>) -> Attempt {
+            self.0
+                .reserve_at(account, ip, at)
+                .await
+                .expect("the attempt is counted")
+        }
+
+        async fn refused(&self, account: &str, ip: IpAddr, at: DateTime<Utc>) -> Option<u64> {
+            refused(self.0.reserve_at(account, ip, at).await)
+        }
+    }
+
+    #[actix_web::test]
+    async fn reserving_counts_before_any_outcome_is_known() {
+        let app = spawn_app().await;
+        let throttle = Throttle(LoginThrottle::new(app.pool.clone(), limits()));
+        let t0 = Utc::now();
+        // three attempts in flight, none answered yet: the fourth is refused
+        let mut in_flight = Vec::new();
+        for _ in 0..3 {
+            in_flight.push(throttle.reserve("a@x.io", IP, t0).await);
+        }
+        assert_eq!(throttle.refused("a@x.io", IP, t0).await, Some(900));
+        assert_eq!(
+            throttle.refused("a@x.io", OTHER_IP, t0).await,
+            None,
+            "the account from another address"
+        );
+        assert_eq!(
+            throttle.refused("b@x.io", IP, t0).await,
+            None,
+            "another account from this address"
+        );
+        // one turns out right: this address's count for the account ends
+        throttle.0.succeeded(in_flight.remove(0)).await.unwrap();
+        assert_eq!(throttle.refused("a@x.io", IP, t0).await, None);
+        assert_eq!(throttle.refused("a@x.io", IP, t0 + secs(900)).await, None);
+    }
+
+    #[actix_web::test]
+    async fn an_abandoned_attempt_is_given_back_and_a_failed_one_is_not() {
+        let app = spawn_app().await;
+        let throttle = Throttle(LoginThrottle::new(app.pool.clone(), limits()));
+        let t0 = Utc::now();
+        let failed = throttle.reserve("a@x.io", IP, t0).await;
+        drop(failed);
+        let abandoned = throttle.reserve("a@x.io", IP, t0).await;
+        throttle.0.abandon(abandoned).await.unwrap();
+        let _second = throttle.reserve("a@x.io", IP, t0).await;
+        let _third = throttle.reserve("a@x.io", IP, t0).await;
+        assert!(throttle.refused("a@x.io", IP, t0).await.is_some());
+    }
+
+    #[actix_web::test]
+    async fn an_address_is_limited_across_accounts_and_keeps_its_failures_after_a_success() {
+        let app = spawn_app().await;
+        let throttle = Throttle(LoginThrottle::new(
+            app.pool.clone(),
+            LoginLimits {
+                per_address: 4,
+                ..limits()
+            },
+        ));
+        let t0 = Utc::now();
+        for i in 0..3 {
+            let _failed = throttle.reserve(&format!("user{i}@x.io"), IP, t0).await;
+        }
+        let right = throttle.reserve("owner@x.io", IP, t0).await;
+        throttle.0.succeeded(right).await.unwrap();
+        let _fourth = throttle.reserve("fresh@x.io", IP, t0).await;
+        assert!(throttle.refused("fresh2@x.io", IP, t0).await.is_some());
+        assert_eq!(throttle.refused("fresh2@x.io", OTHER_IP, t0).await, None);
+    }
+
+    #[actix_web::test]
+    async fn past_the_free_failures_each_attempt_waits_twice_as_long() {
+        let app = spawn_app().await;
+        let throttle = Throttle(LoginThrottle::new(
+            app.pool.clone(),
+            LoginLimits {
+                account_free: 2,
+                first_delay: Duration::from_secs(2),
+                max_delay: Duration::from_secs(10),
+                ..limits()
+            },
+        ));
+        let t0 = Utc::now();
+        // every guess from a different address: only the account-wide limit applies
+        let _ = throttle.reserve("a@x.io", ip(1), t0).await;
+        let _ = throttle.reserve("a@x.io", ip(2), t0).await;
+        assert_eq!(throttle.refused("a@x.io", ip(3), t0).await, Some(2));
+        let (mut at, mut wait) = (t0, 2);
+        for (n, expected) in [(3, 4), (4, 8), (5, 10), (6, 10)] {
+            at += secs(wait);
+            let almost = at - TimeDelta::milliseconds(1);
+            assert_eq!(throttle.refused("a@x.io", ip(n), almost).await, Some(1));
+            let _ = throttle.reserve("a@x.io", ip(n), at).await;
+            assert_eq!(
+                throttle.refused("a@x.io", ip(n + 10), at).await,
+                Some(expected as u64),
+                "after failure {n}"
+            );
+            wait = expected;
+        }
+        // other accounts are not spaced out
+        assert_eq!(throttle.refused("b@x.io", ip(1), at).await, None);
+        // a new window starts free again
+        assert_eq!(
+            throttle.refused("a@x.io", ip(30), at + secs(900)).await,
+            None
+        );
+    }
+
+    #[actix_web::test]
+    async fn finished_windows_are_deleted_as_new_attempts_come() {
+        let app = spawn_app().await;
+        let throttle = Throttle(LoginThrottle::new(app.pool.clone(), limits()));
+        let t0 = Utc::now();
+        for i in 0..20u8 {
+            let _ = throttle
+                .reserve(&format!("sprayed{i}@x.io"), ip(i), t0)
+                .await;
+        }
+        // 20 accounts, 20 addresses, 20 pairs
+        app.wait_for_count(1, "SELECT count(*) FROM login_attempts", 60)
+            .await;
+        // after the window, a few attempts delete what has finished, and never what runs
+        let later = t0 + secs(900);
+        for i in 0..4u8 {
+            let _ = throttle.reserve("late@x.io", ip(100 + i), later).await;
+        }
+        // the account, and 4 pairs and addresses
+        app.wait_for_count(1, "SELECT count(*) FROM login_attempts", 9)
+            .await;
+        assert_eq!(throttle.refused("late@x.io", ip(100), later).await, None);
+    }
+}
