@@ -82,8 +82,8 @@ impl Services {
     ) -> Result<(Self, Dispatcher), StartupError> {
         let auth = &settings.auth;
         let access_ttl = Duration::from_secs(auth.access_ttl_seconds);
-        let since = chrono::Utc::now() - chrono::Duration::seconds(auth.access_ttl_seconds as i64);
-        let revoked = auth::store::families_revoked_since(&pool, since).await?;
+        // revocations made by other processes too, learned in the background
+        let revoked = RevokedSessions::shared(&pool, access_ttl).await?;
         let wake = Wake::default();
         let engine = engine::start(
             &pool,
@@ -151,7 +151,7 @@ impl Services {
                 auth.register_max_per_ip,
                 Duration::from_secs(auth.register_window_seconds),
             )),
-            revoked: web::Data::new(RevokedSessions::new(access_ttl, revoked)),
+            revoked: web::Data::from(revoked),
             metrics: web::Data::new(metrics),
             engine,
             wake: web::Data::new(wake),

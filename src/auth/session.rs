@@ -1,19 +1,30 @@
 //! Who is calling: the `AuthUser` extractor checks the bearer token and that its login has not
 //! been revoked (logout, or a refresh token reused). Revoked logins are kept in memory until
-//! their last access token has expired, and reloaded from the database at start; what is open
-//! under a login (an event stream) can wait for its revocation with [`RevokedSessions::ended`].
+//! their last access token has expired, so a request costs no query: loaded from the database at
+//! start, then learned from it by polling every second ([`RevokedSessions::shared`]). A login
+//! revoked by another process is therefore still accepted here for up to about a second (longer
+//! only while the database does not answer); one revoked by this process is refused at once. What
+//! is open under a login (an event stream) can wait for its revocation with [`RevokedSessions::ended`].
 use std::future::{ready, Future, Ready};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use boxoffice_actors::ids::UserId;
+use chrono::{DateTime, Utc};
 use dashmap::DashMap;
+use sqlx::PgPool;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use super::{JwtKeys, Role};
+use super::{store, JwtKeys, Role};
 use crate::error::{ApiError, Code};
+
+/// How often every process looks for logins revoked by the others.
+const POLL_EVERY: Duration = Duration::from_secs(1);
+/// Each look goes back this far before the last one: a revocation is stamped when its
+/// transaction starts and seen when it commits, so one may appear a little in the past.
+const POLL_OVERLAP: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
 
 /// The authenticated caller of a request.
 #[derive(Clone, Debug)]
@@ -152,11 +163,43 @@ impl RevokedSessions {
         }
     }
 
+    /// The logins revoked within the access tokens' lifetime, and from then on those that any
+    /// process revokes, learned by a task polling the database every [`POLL_EVERY`]; it ends
+    /// when the pool is closed or the set dropped.
+    pub async fn shared(pool: &PgPool, access_ttl: Duration) -> Result<Arc<Self>, sqlx::Error> {
+        // an absurd lifetime: every revocation ever made
+        let since = chrono::TimeDelta::from_std(access_ttl)
+            .ok()
+            .and_then(|ttl| Utc::now().checked_sub_signed(ttl))
+            .unwrap_or(DateTime::UNIX_EPOCH);
+        let loaded = store::families_revoked_since(pool, since).await?;
+        let revoked = Arc::new(Self::new(access_ttl, loaded.families));
+        tokio::spawn(follow(Arc::downgrade(&revoked), pool.clone(), loaded.as_of));
+        Ok(revoked)
+    }
+
     pub fn revoke(&self, session: Uuid) {
         let now = Instant::now();
         self.until.retain(|_, until| *until > now);
         self.until.insert(session, now + self.keep);
         self.revocations.send_replace(());
+    }
+
+    /// Adds the logins of `sessions` not known yet (revoked by another process); whatever waits
+    /// on one of them is told.
+    fn learn(&self, sessions: impl IntoIterator<Item = Uuid>) {
+        let now = Instant::now();
+        let mut learned = false;
+        for session in sessions {
+            if !self.until.contains_key(&session) {
+                self.until.insert(session, now + self.keep);
+                learned = true;
+            }
+        }
+        if learned {
+            self.until.retain(|_, until| *until > now);
+            self.revocations.send_replace(());
+        }
     }
 
     pub fn contains(&self, session: Uuid) -> bool {
@@ -173,6 +216,37 @@ impl RevokedSessions {
                 if revocations.changed().await.is_err() {
                     // the sender lives as long as the server: nothing will revoke it now
                     std::future::pending::<()>().await;
+                }
+            }
+        }
+    }
+}
+
+/// Polls for logins revoked since `as_of` (less [`POLL_OVERLAP`]) into `revoked`, until the pool
+/// is closed or `revoked` dropped.
+async fn follow(revoked: Weak<RevokedSessions>, pool: PgPool, mut as_of: DateTime<Utc>) {
+    let mut failing = false;
+    loop {
+        tokio::time::sleep(POLL_EVERY).await;
+        if revoked.strong_count() == 0 {
+            return;
+        }
+        match store::families_revoked_since(&pool, as_of - POLL_OVERLAP).await {
+            Ok(found) => {
+                let Some(revoked) = revoked.upgrade() else {
+                    return;
+                };
+                revoked.learn(found.families);
+                as_of = found.as_of;
+                if std::mem::take(&mut failing) {
+                    tracing::info!("learning revoked logins from the database again");
+                }
+            }
+            Err(sqlx::Error::PoolClosed) => return,
+            Err(error) => {
+                // said once per outage, not every second; the next look goes back to the last good one
+                if !std::mem::replace(&mut failing, true) {
+                    tracing::warn!(%error, "cannot learn logins revoked by other processes; retrying every second");
                 }
             }
         }
@@ -202,5 +276,21 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), revoked.ended(mine))
             .await
             .expect("ends at once");
+    }
+
+    #[actix_web::test]
+    async fn a_revocation_learned_from_elsewhere_ends_its_login_and_a_known_one_changes_nothing() {
+        let revoked = RevokedSessions::new(Duration::from_secs(60), []);
+        let (mine, other) = (Uuid::now_v7(), Uuid::now_v7());
+        revoked.revoke(other);
+        let ticks = revoked.revocations.subscribe();
+        revoked.learn([other]);
+        assert!(!ticks.has_changed().unwrap(), "nothing new, nobody is told");
+        let ended = revoked.ended(mine);
+        revoked.learn([other, mine]);
+        assert!(revoked.contains(mine));
+        tokio::time::timeout(Duration::from_secs(5), ended)
+            .await
+            .expect("ends on its revocation learned from elsewhere");
     }
 }

@@ -210,13 +210,23 @@ async fn revoke_family_in(tx: &mut sqlx::PgConnection, family: Uuid) -> Result<(
     Ok(())
 }
 
+/// The families revoked after some time, as the database saw them at `as_of`.
+pub struct RevokedFamilies {
+    pub families: Vec<Uuid>,
+    /// The database's time of the query: a later look from a little before it misses nothing.
+    pub as_of: DateTime<Utc>,
+}
+
 /// Families revoked since `since`: their access tokens may still be unexpired.
 pub async fn families_revoked_since(
     pool: &PgPool,
     since: DateTime<Utc>,
-) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar("SELECT DISTINCT family_id FROM auth_refresh_tokens WHERE revoked_at > $1")
-        .bind(since)
-        .fetch_all(pool)
-        .await
+) -> Result<RevokedFamilies, sqlx::Error> {
+    let (as_of, families) = sqlx::query_as(
+        "SELECT now(), ARRAY(SELECT DISTINCT family_id FROM auth_refresh_tokens WHERE revoked_at > $1)",
+    )
+    .bind(since)
+    .fetch_one(pool)
+    .await?;
+    Ok(RevokedFamilies { families, as_of })
 }

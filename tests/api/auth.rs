@@ -1,9 +1,12 @@
 use boxoffice::auth::{JwtKeys, Role};
 use boxoffice_actors::ids::UserId;
+use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{expect_error, expect_json, spawn_app, spawn_app_with, PASSWORD};
+use crate::helpers::{
+    eventually, expect_error, expect_json, spawn_app, spawn_app_with, TestApp, PASSWORD,
+};
 
 #[actix_web::test]
 async fn register_returns_201_and_login_returns_bearer_tokens() {
@@ -468,4 +471,89 @@ async fn a_customer_gets_403_on_admin_endpoints() {
         "forbidden",
     )
     .await;
+}
+
+/// Polls `GET /v1/users/me` on `node` with `token` until it is refused with 401, for at most
+/// `seconds`: another node learns a revocation from the database within about a second.
+async fn refused_within(node: &TestApp, token: &str, seconds: u64) {
+    eventually(
+        seconds,
+        "the other node to refuse the revoked login",
+        || async {
+            let status = node.get("/v1/users/me", Some(token)).await.status();
+            (status == StatusCode::UNAUTHORIZED).then_some(())
+        },
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn a_logout_on_one_node_ends_the_login_on_the_other_within_seconds() {
+    let first = spawn_app().await;
+    let second = first.second_node().await;
+    let user = first.customer().await;
+    let other_login = expect_json(first.login(&user.email, PASSWORD).await, StatusCode::OK).await;
+    expect_json(
+        second.get("/v1/users/me", Some(&user.access_token)).await,
+        StatusCode::OK,
+    )
+    .await;
+    // a notification stream open on the other node ends with the login too
+    let stream = second
+        .get("/v1/notifications/stream", Some(&user.access_token))
+        .await;
+    assert_eq!(stream.status(), StatusCode::OK);
+    let mut chunks = stream.bytes_stream();
+    chunks.next().await.expect("the stream opens").unwrap();
+
+    let logout = first
+        .post("/v1/auths/logout", Some(&user.access_token), &json!({}))
+        .await;
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    refused_within(&second, &user.access_token, 5).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout_at(deadline, chunks.next()).await {
+            Err(_) => panic!("the stream on the other node was still open 5 s after logout"),
+            Ok(None) | Ok(Some(Err(_))) => break,
+            Ok(Some(Ok(_))) => continue,
+        }
+    }
+    // only that login: the account's other one still works on both nodes
+    for node in [&first, &second] {
+        expect_json(
+            node.get("/v1/users/me", other_login["access_token"].as_str())
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+    }
+}
+
+#[actix_web::test]
+async fn a_refresh_token_reused_on_one_node_revokes_the_login_on_the_other() {
+    let first = spawn_app().await;
+    let second = first.second_node().await;
+    let user = first.customer().await;
+    let body = json!({"refresh_token": user.refresh_token});
+    let rotated = expect_json(
+        first.post("/v1/auths/refresh_token", None, &body).await,
+        StatusCode::OK,
+    )
+    .await;
+    let access = rotated["access_token"].as_str().unwrap();
+    expect_json(
+        second.get("/v1/users/me", Some(access)).await,
+        StatusCode::OK,
+    )
+    .await;
+    // the used token again, on the second node: someone copied it
+    expect_error(
+        second.post("/v1/auths/refresh_token", None, &body).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_refresh_token",
+    )
+    .await;
+    refused_within(&first, access, 5).await;
+    refused_within(&first, &user.access_token, 5).await;
 }
