@@ -2,9 +2,10 @@
 //! been revoked (logout, or a refresh token reused). Revoked logins are kept in memory until
 //! their last access token has expired, so a request costs no query: loaded from the database at
 //! start, then learned from it by polling every second ([`RevokedSessions::shared`]). A login
-//! revoked by another process is therefore still accepted here for up to about a second (longer
-//! only while the database does not answer); one revoked by this process is refused at once. What
-//! is open under a login (an event stream) can wait for its revocation with [`RevokedSessions::ended`].
+//! revoked by another process is still accepted here until the next look, about a second at most
+//! (longer only while the database does not answer); one revoked by this process is refused at
+//! once. What is open under a login (an event stream) can wait for its revocation with
+//! [`RevokedSessions::ended`], wherever it was revoked.
 use std::future::{ready, Future, Ready};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -244,9 +245,10 @@ async fn follow(revoked: Weak<RevokedSessions>, pool: PgPool, mut as_of: DateTim
             }
             Err(sqlx::Error::PoolClosed) => return,
             Err(error) => {
-                // said once per outage, not every second; the next look goes back to the last good one
+                // said once per outage, not every second; the next look goes back from the
+                // last one that answered, so nothing revoked meanwhile is missed
                 if !std::mem::replace(&mut failing, true) {
-                    tracing::warn!(%error, "cannot learn logins revoked by other processes; retrying every second");
+                    tracing::warn!(%error, "cannot learn logins revoked elsewhere; retrying");
                 }
             }
         }
