@@ -306,6 +306,14 @@ async fn many_purchases_paid_at_once_are_all_mailed_with_a_small_pool() {
         (mail_files(&dir).len() == 12).then_some(())
     })
     .await;
+    // every consumer is done (the notifier too): a query still in flight when the test's
+    // runtime is torn down would abort the whole test binary
+    app.wait_for_count(
+        20,
+        "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND dead_at IS NULL",
+        0,
+    )
+    .await;
     let retried: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE attempts > 0")
         .fetch_one(&app.pool)
         .await
