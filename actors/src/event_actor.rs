@@ -302,6 +302,10 @@ impl EventActor {
         if let Some((_, handle)) = self.timer.take() {
             ctx.cancel_future(handle);
         }
+        // this node's pages read the new owner's counts (or the database's), not these
+        for spec in self.inventory.ticket_types() {
+            self.shared.withdraw(spec.id);
+        }
         self.shared.forget(self.event, &ctx.address());
         ctx.run_later(LOAD_RETRY, |_, ctx| ctx.stop());
     }

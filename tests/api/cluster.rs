@@ -456,3 +456,26 @@ async fn a_buyer_on_one_node_hears_of_a_payment_settled_through_another() {
         "{received}"
     );
 }
+
+#[actix_web::test]
+async fn login_failures_on_different_nodes_count_together() {
+    let nodes = Nodes::start(2).await;
+    let owner = nodes.apps[0].customer().await;
+    let limit = nodes.apps[0].settings.auth.login_max_failures_per_account;
+    // alternating: each node sees only half of the guesses
+    for i in 0..limit as usize {
+        let guess = nodes.apps[i % 2]
+            .login(&owner.email, "wrong password")
+            .await;
+        assert_eq!(guess.status(), StatusCode::UNAUTHORIZED);
+    }
+    for app in &nodes.apps {
+        let refused = app.login(&owner.email, "wrong password").await;
+        assert_eq!(
+            refused.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "on {}",
+            app.address
+        );
+    }
+}
