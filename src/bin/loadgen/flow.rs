@@ -38,7 +38,8 @@ pub async fn full_flow(load: &Load, webhook_secret: &str) -> anyhow::Result<Repo
                     let buyer = sale.buyer(n);
                     n += sale.connections;
                     let started = Instant::now();
-                    let (status, body) = sale::hold(&sale, event, &buyer.token).await;
+                    let (status, body) =
+                        sale::hold(sale.node(connection), event, &buyer.token).await;
                     steps
                         .entry("hold".into())
                         .or_default()

@@ -40,6 +40,10 @@ struct Cli {
 pub struct Load {
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub url: String,
+    /// More nodes of the same cluster (repeatable): connection i holds through node
+    /// i mod (1 + nodes), `--url` being node 0; everything else goes to `--url`.
+    #[arg(long = "node")]
+    pub nodes: Vec<String>,
     /// The server's database: for the organizer's role and the final counts.
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/boxoffice")]
     pub database_url: String,

@@ -103,7 +103,7 @@ pub async fn run(load: &Load, bin: &Path) -> anyhow::Result<Report> {
     let ready_seconds = started.elapsed().as_secs_f64();
     let event = &sale.events[0];
     let first_status = loop {
-        match sale::hold(&sale, event, &sale.buyer(0).token).await {
+        match sale::hold(&sale.api, event, &sale.buyer(0).token).await {
             (0 | 503, _) if started.elapsed() < START_WITHIN => {
                 tokio::time::sleep(Duration::from_millis(2)).await
             }

@@ -62,6 +62,8 @@ pub struct OnSale {
 pub struct Sale {
     /// The API, on a connection pool as large as the load.
     pub api: ApiClient,
+    /// `api` and the other nodes' APIs: connection i holds through `nodes[i % len]`.
+    pub nodes: Vec<ApiClient>,
     pub db: PgPool,
     pub events: Vec<OnSale>,
     pub buyers: Vec<Buyer>,
@@ -78,7 +80,13 @@ impl Sale {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(load.connections)
             .build()?;
-        let api = ApiClient::with_http(client, load.url.as_str());
+        let api = ApiClient::with_http(client.clone(), load.url.as_str());
+        let mut nodes = vec![api.clone()];
+        nodes.extend(
+            load.nodes
+                .iter()
+                .map(|url| ApiClient::with_http(client.clone(), url.as_str())),
+        );
         let run = Uuid::now_v7().simple().to_string();
         let organizer_email = format!("loadgen-organizer-{run}@example.com");
         account(&api, &organizer_email).await?;
@@ -106,6 +114,7 @@ impl Sale {
         }
         Ok(Arc::new(Sale {
             api,
+            nodes,
             db,
             events,
             buyers,
@@ -151,6 +160,11 @@ impl Sale {
     pub fn event_for(&self, connection: usize) -> Option<&OnSale> {
         let event = &self.events[connection % self.events.len()];
         (!event.sold_out.load(Ordering::Relaxed)).then_some(event)
+    }
+
+    /// The node connection `n` holds through.
+    pub fn node(&self, connection: usize) -> &ApiClient {
+        &self.nodes[connection % self.nodes.len()]
     }
 
     pub fn buyer(&self, n: usize) -> &Buyer {
@@ -317,14 +331,13 @@ async fn on_sale(
     })
 }
 
-/// One hold: its status (0 when no answer came) and the answer's body.
+/// One hold through `api`: its status (0 when no answer came) and the answer's body.
 pub async fn hold(
-    sale: &Sale,
+    api: &ApiClient,
     event: &OnSale,
     token: &str,
 ) -> (u16, Option<actix_web::web::Bytes>) {
-    let response = sale
-        .api
+    let response = api
         .request(Method::POST, "/v1/bookings/hold", Some(token))
         .header("Content-Type", "application/json")
         .body(event.body.clone())
@@ -357,7 +370,7 @@ pub async fn sell(sale: &Arc<Sale>, duration: Duration) -> anyhow::Result<Report
                 let token = &sale.buyer(n).token;
                 n += sale.connections;
                 let sent = Instant::now();
-                let (status, _) = hold(&sale, event, token).await;
+                let (status, _) = hold(sale.node(connection), event, token).await;
                 tally.answer(status, sent.elapsed());
                 if status == 409 {
                     sale.sold_out(event).await;
