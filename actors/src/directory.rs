@@ -37,6 +37,10 @@ pub trait Placement: Send + Sync + 'static {
 
     /// Whoever was thought to own `event` answered [`EngineError::Moved`]: forget it.
     fn lost(&self, event: EventId);
+
+    /// The epoch (fencing token) this node owns `event` under, if it owns it: writes for the
+    /// event outside the journal (an organizer's catalog edit) check it too.
+    fn epoch(&self, event: EventId) -> Option<i64>;
 }
 
 /// The engine of the node that owns an event, reached over the network.
@@ -122,6 +126,11 @@ impl EventDirectory {
     pub fn placed_by(mut self, placement: Arc<dyn Placement>) -> Self {
         self.placement = Some(placement);
         self
+    }
+
+    /// Who owns which event, in a cluster.
+    pub fn placement(&self) -> Option<Arc<dyn Placement>> {
+        self.placement.clone()
     }
 
     /// `observer` is told every event's counts after each commit (set once).

@@ -444,6 +444,11 @@ impl EventActor {
                     }
                     let _ = reply.send(Ok(answer));
                 }
+                Err(JournalError::Fenced) => {
+                    let _ = reply.send(Err(EditError::Engine(EngineError::Moved)));
+                    act.moved(ctx);
+                    return;
+                }
                 Err(error) => {
                     tracing::error!(event_id = %act.event, %error, "catalog edit failed");
                     let _ = reply.send(Err(EditError::Engine(EngineError::Unavailable(

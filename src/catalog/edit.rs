@@ -35,9 +35,19 @@ where
     Fut: Future<Output = Result<(Tx, T), ApiError>> + Send + 'static,
 {
     let db = pool.clone();
+    let placement = engine.placement();
     let write: CatalogWrite<Result<T, ApiError>> = Box::new(move || -> WriteFuture<T> {
         Box::pin(async move {
-            Ok(match in_transaction(&db, event, write).await {
+            let mut tx = db.begin().await.map_err(journal::write_error)?;
+            if let Some(placement) = placement {
+                // in a cluster the edit is fenced like a batch: a node that lost the event
+                // cannot change its catalog behind the new owner's back
+                let epoch = placement.epoch(event).ok_or(JournalError::Fenced)?;
+                journal::fence(&mut tx, event, epoch)
+                    .await
+                    .map_err(journal::write_error)?;
+            }
+            Ok(match in_transaction(tx, event, write).await {
                 Ok((types, answer)) => Written {
                     types: Some(types),
                     answer: Ok(answer),
@@ -57,7 +67,7 @@ where
 }
 
 async fn in_transaction<T, F, Fut>(
-    pool: &PgPool,
+    tx: Tx,
     event: EventId,
     write: F,
 ) -> Result<(Vec<TicketTypeSpec>, T), ApiError>
@@ -65,7 +75,6 @@ where
     F: FnOnce(Tx) -> Fut,
     Fut: Future<Output = Result<(Tx, T), ApiError>>,
 {
-    let tx = pool.begin().await?;
     let (mut tx, answer) = write(tx).await?;
     let types = journal::ticket_types(&mut tx, event).await?;
     tx.commit().await?;

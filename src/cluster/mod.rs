@@ -175,6 +175,10 @@ impl Placement for Ownership {
         self.0.fences.release(event);
         self.0.owners.remove(&event);
     }
+
+    fn epoch(&self, event: EventId) -> Option<i64> {
+        self.0.fences.epoch(event)
+    }
 }
 
 fn hostname() -> String {

@@ -51,7 +51,7 @@ fn journal_error(error: impl std::fmt::Display) -> JournalError {
 }
 
 /// A write's failure, telling a fenced one (a newer epoch owns the event) from the rest.
-fn write_error(error: sqlx::Error) -> JournalError {
+pub(crate) fn write_error(error: sqlx::Error) -> JournalError {
     match &error {
         sqlx::Error::Database(db) if db.code().as_deref() == Some(FENCED) => JournalError::Fenced,
         _ => journal_error(error),
@@ -59,7 +59,11 @@ fn write_error(error: sqlx::Error) -> JournalError {
 }
 
 /// Refuses the rest of the transaction unless `epoch` is still `event`'s.
-async fn fence(conn: &mut PgConnection, event: EventId, epoch: i64) -> Result<(), sqlx::Error> {
+pub(crate) async fn fence(
+    conn: &mut PgConnection,
+    event: EventId,
+    epoch: i64,
+) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT boxoffice_fence($1, $2)")
         .bind(event)
         .bind(epoch)

@@ -74,6 +74,98 @@ impl Nodes {
     }
 }
 
+/// A node stopped with SIGSTOP, resumed with SIGCONT (also when the test fails).
+struct Paused(String);
+
+impl Paused {
+    fn stop(server: &Server) -> Self {
+        let paused = Self(server.0.id().to_string());
+        paused.signal("-STOP");
+        paused
+    }
+
+    fn resume(self) {}
+
+    fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .args([name, &self.0])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        self.signal("-CONT");
+    }
+}
+
+/// Holds `count` times through node `other` until it has taken `event` over from a paused
+/// owner (503 while the owner's lease runs out).
+async fn sold_elsewhere_once_taken_over(
+    nodes: &Nodes,
+    event: &str,
+    other: usize,
+    buyer: &User,
+    body: &Value,
+    count: usize,
+) {
+    let mut sold = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sold < count {
+        assert!(
+            Instant::now() < deadline,
+            "the other node never took the event over"
+        );
+        let response = nodes.apps[other].hold(buyer, body).await;
+        match response.status() {
+            StatusCode::CREATED => sold += 1,
+            StatusCode::SERVICE_UNAVAILABLE => tokio::time::sleep(Duration::from_millis(100)).await,
+            status => panic!("a hold answered {status}"),
+        }
+    }
+    assert_eq!(nodes.owner(event).await, other);
+}
+
+/// An HTTP/1.1 request with a JSON body, as bytes a socket can take before its server runs.
+fn raw_request(method: &str, path: &str, token: &str, body: &Value) -> String {
+    let json = body.to_string();
+    format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+        json.len()
+    )
+}
+
+/// Each request written into a connection of its own to `app`'s node (which may be paused:
+/// the kernel takes them).
+fn written_to(app: &TestApp, requests: &[String]) -> Vec<std::net::TcpStream> {
+    let address = app.address.trim_start_matches("http://");
+    requests
+        .iter()
+        .map(|request| {
+            let mut socket = std::net::TcpStream::connect(address).unwrap();
+            std::io::Write::write_all(&mut socket, request.as_bytes()).unwrap();
+            socket
+        })
+        .collect()
+}
+
+/// Status and body of the answer on each socket, read to the end.
+fn answers_of(sockets: Vec<std::net::TcpStream>) -> Vec<(u16, String)> {
+    sockets
+        .into_iter()
+        .map(|mut socket| {
+            let mut response = String::new();
+            std::io::Read::read_to_string(&mut socket, &mut response).unwrap();
+            let status = response.split(' ').nth(1).and_then(|s| s.parse().ok());
+            let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+            (status.unwrap_or(0), body.to_owned())
+        })
+        .collect()
+}
+
 /// A published general-admission event of `capacity`, created through node 0.
 async fn event_of(app: &TestApp, capacity: i64) -> (String, String) {
     let organizer = app.organizer().await;
@@ -320,66 +412,28 @@ async fn a_paused_owner_that_comes_back_writes_nothing_and_answers_only_what_was
             .await
             .unwrap();
 
-    let pid = nodes.servers[zombie].0.id().to_string();
-    let signal = |name: &str| {
-        let status = std::process::Command::new("kill")
-            .args([name, &pid])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    };
-    signal("-STOP");
-    // the other node takes the event over once the paused owner's lease runs out, and sells
-    let mut sold_elsewhere = 0;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while sold_elsewhere < 5 {
-        assert!(
-            Instant::now() < deadline,
-            "the other node never took the event over"
-        );
-        let response = nodes.apps[other].hold(&buyers[0], &body).await;
-        match response.status() {
-            StatusCode::CREATED => sold_elsewhere += 1,
-            StatusCode::SERVICE_UNAVAILABLE => tokio::time::sleep(Duration::from_millis(100)).await,
-            status => panic!("a hold answered {status}"),
-        }
-    }
-    assert_eq!(nodes.owner(&event).await, other);
+    let paused = Paused::stop(&nodes.servers[zombie]);
+    sold_elsewhere_once_taken_over(&nodes, &event, other, &buyers[0], &body, 5).await;
+    let sold_elsewhere = 5;
 
     // ten holds are written into the paused node's sockets before it wakes, so its actor,
     // which still believes it owns the event, is the first to see them
-    let port = nodes.apps[zombie]
-        .address
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .to_owned();
-    let mut sockets = Vec::new();
-    for buyer in buyers.iter().cycle().take(10) {
-        let mut socket = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
-        let json = body.to_string();
-        let request = format!(
-            "POST /v1/bookings/hold HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
-            buyer.access_token,
-            json.len()
-        );
-        std::io::Write::write_all(&mut socket, request.as_bytes()).unwrap();
-        sockets.push(socket);
-    }
-    signal("-CONT");
+    let requests: Vec<String> = buyers
+        .iter()
+        .cycle()
+        .take(10)
+        .map(|buyer| raw_request("POST", "/v1/bookings/hold", &buyer.access_token, &body))
+        .collect();
+    let sockets = written_to(&nodes.apps[zombie], &requests);
+    paused.resume();
     let mut answered = Vec::new();
     let mut refused = 0;
-    for mut socket in sockets {
-        let mut response = String::new();
-        std::io::Read::read_to_string(&mut socket, &mut response).unwrap();
-        let status = response.split(' ').nth(1).unwrap_or_default().to_owned();
-        let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
-        match status.as_str() {
-            "201" => answered.push(serde_json::from_str::<Value>(body).unwrap()),
-            "409" => refused += 1,
-            "503" => {}
-            status => panic!("the old owner answered {status}: {response}"),
+    for (status, body) in answers_of(sockets) {
+        match status {
+            201 => answered.push(serde_json::from_str::<Value>(&body).unwrap()),
+            409 => refused += 1,
+            503 => {}
+            status => panic!("the old owner answered {status}: {body}"),
         }
     }
     // what it answered 201 the new owner journaled; the rest was refused: nothing oversold
@@ -400,13 +454,13 @@ async fn a_paused_owner_that_comes_back_writes_nothing_and_answers_only_what_was
     .await;
 
     // and a write under the old epoch is refused by the fence
-    let refused = sqlx::query("SELECT boxoffice_fence($1::uuid, $2)")
+    let fenced = sqlx::query("SELECT boxoffice_fence($1::uuid, $2)")
         .bind(&event)
         .bind(old_epoch)
         .execute(&nodes.apps[0].pool)
         .await
         .unwrap_err();
-    let code = refused.as_database_error().and_then(|e| e.code()).unwrap();
+    let code = fenced.as_database_error().and_then(|e| e.code()).unwrap();
     assert_eq!(code, "BXF01");
 }
 
@@ -478,4 +532,48 @@ async fn login_failures_on_different_nodes_count_together() {
             app.address
         );
     }
+}
+
+#[actix_web::test]
+async fn an_edit_sent_to_a_paused_owner_is_checked_against_the_new_owners_inventory() {
+    let nodes = Nodes::start(2).await;
+    let organizer = nodes.apps[0].organizer().await;
+    let (event, ticket_type) = nodes.apps[0]
+        .event_with(&organizer, json!({"number_seats": 8}), None)
+        .await;
+    let buyer = nodes.apps[0].customer().await;
+    let body = json!({"event_id": event, "ticket_type_id": ticket_type["id"], "qty": 1});
+    expect_json(nodes.apps[0].hold(&buyer, &body).await, StatusCode::CREATED).await;
+    let zombie = nodes.owner(&event).await;
+    let other = 1 - zombie;
+
+    let paused = Paused::stop(&nodes.servers[zombie]);
+    sold_elsewhere_once_taken_over(&nodes, &event, other, &buyer, &body, 5).await;
+    // the paused owner knows of one hold: lowering the capacity to 2 would look fine to it
+    let path = format!(
+        "/v1/admin/events/{event}/ticket_types/{}",
+        ticket_type["id"].as_str().unwrap()
+    );
+    let edit = raw_request(
+        "PATCH",
+        &path,
+        &organizer.access_token,
+        &json!({"number_seats": 2}),
+    );
+    let sockets = written_to(&nodes.apps[zombie], &[edit]);
+    paused.resume();
+    let (status, answer) = answers_of(sockets).pop().unwrap();
+    assert!(
+        status == 409 || status == 503,
+        "the old owner answered {status}: {answer}"
+    );
+    if status == 409 {
+        assert!(answer.contains("ticket_type_has_sales"), "{answer}");
+    }
+    let capacity: i32 = sqlx::query_scalar("SELECT qty FROM ticket_types WHERE id = $1::uuid")
+        .bind(ticket_type["id"].as_str().unwrap())
+        .fetch_one(&nodes.apps[0].pool)
+        .await
+        .unwrap();
+    assert_eq!(capacity, 8, "the capacity stayed above what is held");
 }
