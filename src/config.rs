@@ -48,7 +48,15 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     pub bus: BusSettings,
     pub cluster: ClusterSettings,
+    pub queue: QueueLimits,
     pub log: LogSettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueLimits {
+    /// Waiting-room joins one client address may make per minute (across events), at least 1.
+    pub joins_per_ip_per_minute: u32,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -369,6 +377,12 @@ impl Settings {
             return Err(ConfigError::key(
                 "cluster.enabled",
                 "needs bus.kind = \"jetstream\": the nodes share their domain events through NATS",
+            ));
+        }
+        if self.queue.joins_per_ip_per_minute == 0 {
+            return Err(ConfigError::key(
+                "queue.joins_per_ip_per_minute",
+                "must be at least 1",
             ));
         }
         if self.cluster.lease_seconds == 0 {

@@ -47,6 +47,11 @@ codes! {
     InvalidRefreshToken => ("invalid_refresh_token", UNAUTHORIZED),
     /// Authenticated, but the role does not allow it.
     Forbidden => ("forbidden", FORBIDDEN),
+    /// The event sells through its waiting room: join it (`POST /v1/events/{id}/queue`) and hold
+    /// with the `admission_token` it gives once you are admitted.
+    QueueRequired => ("queue_required", FORBIDDEN),
+    /// The admission token's time (`admitted_until`) has passed.
+    AdmissionExpired => ("admission_expired", FORBIDDEN),
     /// No such resource, or not one the caller may see.
     NotFound => ("not_found", NOT_FOUND),
     MethodNotAllowed => ("method_not_allowed", METHOD_NOT_ALLOWED),
@@ -83,6 +88,10 @@ codes! {
     InformationRequired => ("information_required", CONFLICT),
     /// A request with this Idempotency-Key is still being answered; retry shortly.
     RequestInProgress => ("request_in_progress", CONFLICT),
+    /// The event's waiting room is not open (before `queue.opens_at`), or the event has none.
+    QueueNotOpen => ("queue_not_open", CONFLICT),
+    /// Joining this waiting room needs a proof of work: `details` carry the challenge.
+    ChallengeRequired => ("challenge_required", PRECONDITION_REQUIRED),
     /// A seat id that is not part of the ticket type's seat map.
     UnknownSeat => ("unknown_seat", UNPROCESSABLE_ENTITY),
     /// The Idempotency-Key was used before for a different request.
@@ -91,7 +100,8 @@ codes! {
     UnsupportedMediaType => ("unsupported_media_type", UNSUPPORTED_MEDIA_TYPE),
     /// Well-formed input that breaks a rule; `details` lists each field.
     ValidationFailed => ("validation_failed", UNPROCESSABLE_ENTITY),
-    /// Too many failed logins; `Retry-After` says when to try again.
+    /// Too many failed logins (or waiting-room joins from one address); `Retry-After` says when
+    /// to try again.
     TooManyAttempts => ("too_many_attempts", TOO_MANY_REQUESTS),
     /// Something broke on our side; the cause is in the server log, not here.
     Internal => ("internal", INTERNAL_SERVER_ERROR),

@@ -45,6 +45,7 @@ pub mod ops;
 pub mod outbox;
 pub mod pagination;
 pub mod payments;
+pub mod queue;
 pub mod site;
 pub mod startup;
 pub mod status;

@@ -321,12 +321,14 @@ fn error_response(description: &str) -> utoipa::openapi::Response {
         crate::catalog::admin::events::cancel_event, crate::catalog::admin::ticket_types::create_ticket_type, crate::catalog::admin::ticket_types::update_ticket_type,
         crate::catalog::admin::ticket_types::delete_ticket_type, crate::catalog::admin::seats::define_seats, crate::catalog::admin::seats::define_event_seats,
         crate::catalog::admin::seats::get_seats, crate::catalog::admin::seats::get_event_seats, crate::catalog::admin::seats::delete_seats,
+        crate::queue::http::public_queue, crate::queue::http::join, crate::queue::http::me,
+        crate::queue::http::stream_status, crate::queue::http::admin_view,
         crate::bookings::sales::sales, crate::outbox::dead_letters::list, crate::outbox::dead_letters::replay,
         healthz, readyz, metrics, openapi,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::FieldError,
         crate::catalog::Category, crate::catalog::EventStatus)),
     modifiers(&BearerAuth, &CommonResponses),
-    tags((name = "auth"), (name = "users"), (name = "catalog"), (name = "bookings"), (name = "payments"), (name = "tickets"), (name = "notifications"), (name = "admin"), (name = "operations"))
+    tags((name = "auth"), (name = "users"), (name = "catalog"), (name = "bookings"), (name = "payments"), (name = "tickets"), (name = "notifications"), (name = "queue"), (name = "admin"), (name = "operations"))
 )]
 pub struct ApiDoc;

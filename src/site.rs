@@ -14,6 +14,7 @@ const PAGES: &[&str] = &[
     "/profile",
     "/notifications",
     "/events/{id}",
+    "/events/{id}/queue",
     "/bookings",
     "/bookings/{id}",
     "/tickets",
@@ -34,6 +35,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("buyer.js", JS, include_str!("../web/buyer.js")),
     ("account.js", JS, include_str!("../web/account.js")),
     ("organizer.js", JS, include_str!("../web/organizer.js")),
+    ("queue.js", JS, include_str!("../web/queue.js")),
     ("favicon.svg", SVG, include_str!("../web/favicon.svg")),
     // the banners `boxoffice demo` gives its events, one per category
     (

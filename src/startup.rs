@@ -16,7 +16,7 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use tracing_actix_web::TracingLogger;
 
-use crate::auth::{self, JwtKeys, LoginThrottle, RegistrationThrottle, RevokedSessions};
+use crate::auth::{self, AddressThrottle, JwtKeys, LoginThrottle, RevokedSessions};
 use crate::bus::Bus;
 use crate::cluster::Cluster;
 use crate::config::{BusKind, Settings};
@@ -28,6 +28,7 @@ use crate::notifications::{self, NotificationHub};
 use crate::ops::{self, Metrics};
 use crate::outbox::{self, Consumers, Dispatcher, Wake};
 use crate::payments::provider::{PaymentActor, Sandbox};
+use crate::queue::Queues;
 use crate::telemetry::RequestSpan;
 use crate::tickets::actor::TicketActor;
 use crate::{bookings, catalog, engine, payments, tickets, users};
@@ -58,7 +59,7 @@ struct Services {
     settings: web::Data<Settings>,
     jwt: web::Data<JwtKeys>,
     throttle: web::Data<LoginThrottle>,
-    registrations: web::Data<RegistrationThrottle>,
+    registrations: web::Data<AddressThrottle>,
     revoked: web::Data<RevokedSessions>,
     metrics: web::Data<Metrics>,
     /// The event actors: every hold and release goes through them.
@@ -70,6 +71,8 @@ struct Services {
     payments: web::Data<Addr<PaymentActor>>,
     /// This node's leases and peers, in cluster mode.
     cluster: Option<web::Data<Arc<Cluster>>>,
+    /// The waiting rooms of the events this node owns.
+    queues: web::Data<Arc<Queues>>,
 }
 
 impl Services {
@@ -94,6 +97,17 @@ impl Services {
         )
         .await?;
         let engine = web::Data::new(engine);
+        let queues = Queues::new(
+            pool.clone(),
+            engine.clone().into_inner(),
+            cluster.as_ref().map(|c| c.fences()),
+            auth.jwt_secret.expose().to_owned(),
+            settings.queue.joins_per_ip_per_minute,
+        );
+        if cluster.is_none() {
+            // a room's shuffle and admissions run on time even before anyone asks
+            queues.start_all().await.map_err(StartupError::Queue)?;
+        }
         let mailer = Mailer::new(&settings.email).map_err(|cause| StartupError::MailDir {
             dir: settings.email.dir.display().to_string(),
             cause,
@@ -147,7 +161,7 @@ impl Services {
         let services = Self {
             jwt: web::Data::new(JwtKeys::new(&auth.jwt_secret, auth.access_ttl_seconds)),
             throttle: web::Data::new(LoginThrottle::new(pool.clone(), settings.login_limits())),
-            registrations: web::Data::new(RegistrationThrottle::new(
+            registrations: web::Data::new(AddressThrottle::new(
                 auth.register_max_per_ip,
                 Duration::from_secs(auth.register_window_seconds),
             )),
@@ -158,6 +172,7 @@ impl Services {
             hub: web::Data::new(hub),
             payments: web::Data::new(payments),
             cluster: cluster.map(web::Data::new),
+            queues: web::Data::new(queues),
             pool: web::Data::new(pool),
             settings: web::Data::from(settings),
         };
@@ -178,6 +193,7 @@ impl Services {
             .app_data(self.wake.clone())
             .app_data(self.hub.clone())
             .app_data(self.payments.clone())
+            .app_data(self.queues.clone())
             .app_data(JsonLimit(server.json_limit_bytes))
             .app_data(extractors::json_config(server.json_limit_bytes))
             .app_data(extractors::query_config())
@@ -197,6 +213,7 @@ impl Services {
                 .configure(payments::routes)
                 .configure(tickets::routes)
                 .configure(notifications::routes)
+                .configure(crate::queue::http::routes)
                 .configure(outbox::dead_letters::routes)
                 .configure(|cfg| catalog::admin::routes(cfg, seat_map_limit)),
         )
@@ -216,6 +233,8 @@ pub enum StartupError {
     MailDir { dir: String, cause: std::io::Error },
     #[error("could not listen on {addr}: {cause}")]
     Bind { addr: String, cause: std::io::Error },
+    #[error("could not start the waiting rooms: {0}")]
+    Queue(crate::queue::QueueError),
     #[error("could not start the cluster's NATS subscriptions (bus.nats_url): {0:#}")]
     Nats(anyhow::Error),
 }

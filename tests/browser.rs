@@ -51,6 +51,7 @@ scenarios!(
     }),
     back,
     taken,
+    queue,
 );
 
 /// What a scenario needs beyond a fresh server with an organizer account.

@@ -5,10 +5,12 @@ import { h, fill, when, errorBox } from './dom.js';
 import * as buyer from './buyer.js';
 import * as account from './account.js';
 import * as organizer from './organizer.js';
+import * as queue from './queue.js';
 
 const routes = [
   [/^\/$/, buyer.home],
   [/^\/events\/([^/]+)$/, buyer.event],
+  [/^\/events\/([^/]+)\/queue$/, queue.page, { signedIn: true }],
   [/^\/bookings$/, buyer.bookings, { signedIn: true }],
   [/^\/bookings\/([^/]+)$/, buyer.booking, { signedIn: true }],
   [/^\/tickets$/, buyer.tickets, { signedIn: true }],

@@ -4,6 +4,7 @@ import { api, session, imageUrl, newKey } from './api.js';
 import { h, fill, money, when, day, errorBox, report, busy, field, formData, CATEGORIES } from './dom.js';
 import { drawSeatMap, legend } from './seatmap.js';
 import { go, onLeave } from './app.js';
+import { admission, panel } from './queue.js';
 
 const PAGE = 12;
 
@@ -75,6 +76,10 @@ export async function event(main, id) {
   const slot = h('div');
   const summary = h('p', { id: 'picked', 'aria-live': 'polite' });
   const onSale = detail.status === 'published';
+  // a queued sale books only with the admission its waiting room gave
+  const queueNotice = onSale ? await panel(detail) : null;
+  const admitted = admission(id);
+  const bookable = onSale && (!detail.queue?.enabled || admitted);
 
   const types = detail.ticket_types.map((type) => {
     const now = Date.now();
@@ -85,7 +90,7 @@ export async function event(main, id) {
     if (type.available === 0) state = 'Sold out';
     if (notYet) state = `On sale ${when(type.sale_at)}`;
     if (over) state = 'Sale ended';
-    if (type.available === 0 || notYet || over || !onSale) qty.disabled = true;
+    if (type.available === 0 || notYet || over || !bookable) qty.disabled = true;
     return h('tr', {},
       h('td', {}, h('strong', {}, type.name), type.description && h('div', { class: 'meta' }, type.description), type.seat_mapped && h('div', { class: 'meta' }, 'Pick seats on the map, or a number for the best available.')),
       h('td', { class: 'num' }, money(type.price, type.currency)),
@@ -123,7 +128,7 @@ export async function event(main, id) {
     h('h2', {}, 'Tickets'),
     h('div', { class: 'table-wrap' }, h('table', { class: 'stack' }, h('thead', {}, h('tr', {}, h('th', {}, 'Ticket'), h('th', { class: 'num' }, 'Price'), h('th', {}, 'Availability'), h('th', {}, 'Number'))), h('tbody', {}, types))),
     maps, summary, slot,
-    h('div', { class: 'actions' }, h('button', { type: 'submit', disabled: !onSale }, 'Book')));
+    h('div', { class: 'actions' }, h('button', { type: 'submit', disabled: !bookable }, 'Book')));
   let key = newKey();
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -141,7 +146,9 @@ export async function event(main, id) {
     if (!items.length) return report(slot, new Error('Choose seats on the map or how many tickets you want.'));
     busy(form, slot, async () => {
       try {
-        const booking = await api('POST', '/v1/bookings/hold', { event_id: id, items }, { idempotencyKey: key });
+        const hold = { event_id: id, items };
+        if (admitted) hold.admission_token = admitted.token;
+        const booking = await api('POST', '/v1/bookings/hold', hold, { idempotencyKey: key });
         go(`/bookings/${booking.id}`);
       } catch (error) {
         // the API keeps a refusal under its key, so the next press is a request of its own
@@ -162,6 +169,7 @@ export async function event(main, id) {
     h('p', {}, detail.location),
     !onSale && h('div', { role: 'alert' }, detail.status === 'cancelled' ? 'This event is cancelled.' : 'This event is not on sale.'),
     h('p', { class: 'description' }, detail.description),
+    queueNotice,
     form);
 }
 

@@ -95,8 +95,39 @@ export async function editor(main, id) {
       act('Delete event', 'DELETE', `/v1/admin/events/${id}`, 'Delete this event for good?', () => go('/organizer', { replace: true }), 'danger')));
 
   fill(main, h('h1', {}, event.name), lifecycle, h('h2', {}, 'Details'), form,
+    h('h2', {}, 'Waiting room'), queueForm(event),
     h('h2', {}, 'Ticket types'), await ticketTypes(event),
     ...(await Promise.all(event.ticket_types.filter((t) => t.seat_mapped).map((t) => seatMapEditor(event, t)))));
+}
+
+/** The event's waiting room settings: editable until the sale starts. */
+function queueForm(event) {
+  const q = event.queue || { enabled: false, admit_minutes: 10, admit_at_once: 100, challenge_bits: 0 };
+  const slot = h('div');
+  const saved = h('p', { role: 'status', class: 'meta' });
+  const enabled = h('input', { type: 'checkbox', id: 'queue-enabled', name: 'enabled', checked: q.enabled });
+  const form = h('form', { class: 'card', id: 'queue-form' },
+    h('p', { class: 'meta' }, 'With a waiting room, buyers join a queue; everyone who joins before the sale starts gets a place drawn at random, and the queue lets people in at the pace the tickets left allow.'),
+    h('label', { class: 'check' }, enabled, ' Sell through a waiting room'),
+    field('Queue opens', { type: 'datetime-local', name: 'opens_at', value: q.opens_at ? localInput(q.opens_at) : '' }),
+    field('Sale starts', { type: 'datetime-local', name: 'starts_at', value: q.starts_at ? localInput(q.starts_at) : '' }),
+    field('Minutes an admitted buyer has to book', { type: 'number', name: 'admit_minutes', min: 1, max: 240, value: q.admit_minutes }),
+    field('Buyers let in at once', { type: 'number', name: 'admit_at_once', min: 1, max: 100000, value: q.admit_at_once }),
+    field('Proof of work against bots (bits, 0 for none)', { type: 'number', name: 'challenge_bits', min: 0, max: 24, value: q.challenge_bits }),
+    slot, saved, h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save waiting room')));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const data = formData(form);
+    const at = (value) => (value ? new Date(value).toISOString() : null);
+    busy(form, slot, async () => {
+      await api('PATCH', `/v1/admin/events/${event.id}`, { queue: {
+        enabled: enabled.checked, opens_at: at(data.opens_at), starts_at: at(data.starts_at),
+        admit_minutes: Number(data.admit_minutes), admit_at_once: Number(data.admit_at_once), challenge_bits: Number(data.challenge_bits),
+      } });
+      saved.textContent = 'Saved.';
+    });
+  });
+  return form;
 }
 
 /** The ticket type's fields; `type` null for a new one. Ids are prefixed so forms can coexist. */
@@ -311,6 +342,7 @@ export async function sales(main, id) {
             h('td', { class: 'num available', 'data-label': 'Available' }, t.available), h('td', { class: 'num', 'data-label': 'Capacity' }, t.capacity),
             h('td', { class: 'num', 'data-label': 'Revenue' }, money(t.revenue, t.currency))))))),
         h('p', {}, 'Revenue: ', h('strong', { id: 'revenue' }, Object.entries(s.revenue).map(([c, v]) => money(v, c)).join(' + ') || money(0, 'USD'))),
+        event.queue?.enabled && await queueView(id),
         h('h2', {}, 'Latest bookings'),
         s.recent_bookings.length
           ? h('ul', { class: 'plain card' }, s.recent_bookings.map((b) => h('li', {}, b.booking_code, ' · ', h('span', { class: `status ${b.status}` }, b.status.replace('_', ' ')), ` · ${b.number_seats} · `, money(b.total_price, b.currency), ' · ', when(b.held_at))))
@@ -323,6 +355,17 @@ export async function sales(main, id) {
   await draw();
   const timer = setInterval(draw, 2000);
   onLeave(() => clearInterval(timer));
+}
+
+/** The waiting room, live: how many wait, are let in, hold, bought, left. */
+async function queueView(id) {
+  const q = await api('GET', `/v1/admin/events/${id}/queue`);
+  const cells = [['Waiting', q.waiting], ['Let in', q.admitted], ['Holding', q.holding], ['Bought', q.bought], ['Left', q.left]];
+  return h('section', { id: 'queue-view' }, h('h2', {}, 'Waiting room'),
+    h('div', { class: 'table-wrap' }, h('table', { class: 'stack' },
+      h('thead', {}, h('tr', {}, cells.map(([t]) => h('th', { class: 'num' }, t)))),
+      h('tbody', {}, h('tr', {}, cells.map(([t, v]) => h('td', { class: 'num', 'data-label': t, 'data-queue': t.toLowerCase().replace(' ', '-') }, String(v))))))),
+    h('p', { class: 'meta' }, `Sale starts ${when(q.starts_at)}. Seed SHA-256: ${q.seed_sha256}`, q.seed ? ` · seed: ${q.seed}` : ''));
 }
 
 export async function checkin(main, params) {

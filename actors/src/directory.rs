@@ -3,7 +3,7 @@
 //! pages read without asking any actor. In a cluster a [`Placement`] says which node owns an
 //! event; requests for an event owned elsewhere go to that node's [`RemoteEngine`].
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use actix::dev::channel;
 use actix::prelude::*;
@@ -72,7 +72,7 @@ pub struct Shared {
     /// past its capacity.
     actors: DashMap<EventId, Addr<EventActor>>,
     availability: DashMap<TicketTypeId, TypeCounts>,
-    observer: OnceLock<Observer>,
+    observers: std::sync::RwLock<Vec<Observer>>,
 }
 
 impl Shared {
@@ -90,7 +90,7 @@ impl Shared {
         for &(ticket_type, counts) in counts {
             self.availability.insert(ticket_type, counts);
         }
-        if let Some(observer) = self.observer.get() {
+        for observer in self.observers.read().expect("observers lock").iter() {
             observer(event, counts);
         }
     }
@@ -133,9 +133,13 @@ impl EventDirectory {
         self.placement.clone()
     }
 
-    /// `observer` is told every event's counts after each commit (set once).
+    /// `observer` is told every event's counts after each commit (from then on).
     pub fn observe(&self, observer: Observer) {
-        let _ = self.shared.observer.set(observer);
+        self.shared
+            .observers
+            .write()
+            .expect("observers lock")
+            .push(observer);
     }
 
     /// Counts another node's actor committed, for this node's read model.

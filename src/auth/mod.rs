@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 pub use credentials::{Email, NewPassword};
 pub use session::{AuthUser, Organizer, RevokedSessions, StreamUser};
-pub use throttle::{Attempt, LoginLimits, LoginThrottle, RegistrationThrottle, ThrottleError};
+pub use throttle::{AddressThrottle, Attempt, LoginLimits, LoginThrottle, ThrottleError};
 pub use token::{Claims, JwtKeys};
 
 use crate::config::Settings;
@@ -125,7 +125,7 @@ pub struct TokenResponse {
 pub async fn register(
     pool: web::Data<PgPool>,
     settings: web::Data<Settings>,
-    registrations: web::Data<RegistrationThrottle>,
+    registrations: web::Data<AddressThrottle>,
     req: HttpRequest,
     body: Json<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -321,7 +321,7 @@ async fn start_session(
 }
 
 /// The caller's address: the TCP peer, or the first X-Forwarded-For hop behind a trusted proxy.
-fn client_ip(req: &HttpRequest, trust_forwarded_for: bool) -> IpAddr {
+pub(crate) fn client_ip(req: &HttpRequest, trust_forwarded_for: bool) -> IpAddr {
     let forwarded = trust_forwarded_for
         .then(|| {
             req.connection_info()

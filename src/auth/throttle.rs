@@ -401,14 +401,15 @@ fn until(now: DateTime<Utc>, then: DateTime<Utc>) -> Duration {
     (then - now).to_std().unwrap_or(Duration::ZERO)
 }
 
-/// Registrations per client address: each one costs a password hash and creates an account.
-pub struct RegistrationThrottle {
+/// Requests per client address in fixed windows, in memory: registrations (each costs a
+/// password hash and creates an account) and waiting-room joins.
+pub struct AddressThrottle {
     max: u32,
     window: Duration,
     counts: Mutex<Counter<IpAddr>>,
 }
 
-impl RegistrationThrottle {
+impl AddressThrottle {
     pub fn new(max: u32, window: Duration) -> Self {
         Self {
             max,
@@ -603,7 +604,7 @@ mod tests {
 
     #[test]
     fn registrations_are_limited_per_address_and_window() {
-        let throttle = RegistrationThrottle::new(2, Duration::from_secs(60));
+        let throttle = AddressThrottle::new(2, Duration::from_secs(60));
         let t0 = Instant::now();
         assert!(throttle.reserve(IP, t0).is_ok());
         assert!(throttle.reserve(IP, t0 + Duration::from_secs(10)).is_ok());

@@ -17,7 +17,10 @@ use crate::config::Settings;
 use crate::error::{ApiError, Code, FieldError, Validation};
 use crate::idempotency;
 use crate::input::{json_object, JsonBytes};
+use crate::queue::http::check_admission;
+use crate::queue::Queues;
 use crate::status::BookingStatus;
+use std::sync::Arc;
 
 fn time(millis: Millis) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(millis).unwrap_or_default()
@@ -46,6 +49,9 @@ pub struct HoldBody {
     pub qty: Option<i64>,
     pub seats: Option<Vec<SeatId>>,
     pub items: Option<Vec<HoldItem>>,
+    /// For an event sold through its waiting room: the admission the queue gave (also
+    /// accepted as the `X-Admission-Token` header).
+    pub admission_token: Option<String>,
 }
 
 /// Most lines one hold may have.
@@ -140,7 +146,7 @@ impl HoldBody {
 /// Holds admissions for `booking.hold_seconds`; answered once the hold is durable.
 #[utoipa::path(post, path = "/v1/bookings/hold", tag = "bookings", request_body = HoldBody,
     params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "1 to 255 visible ASCII characters; the same key within 24 h replays the first answer")),
-    responses((status = 201, body = Booking), (status = 409, body = crate::error::ErrorBody),
+    responses((status = 201, body = Booking), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
@@ -148,16 +154,22 @@ pub async fn hold(
     engine: web::Data<EventDirectory>,
     pool: web::Data<PgPool>,
     settings: web::Data<Settings>,
+    queues: web::Data<Arc<Queues>>,
     user: AuthUser,
     request: HttpRequest,
     JsonBytes(body): JsonBytes,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency::key_of(&request)?;
-    let parsed: HoldBody = json_object(&body)?;
+    let mut parsed: HoldBody = json_object(&body)?;
+    let token = parsed.admission_token.take().or_else(|| {
+        let header = request.headers().get("x-admission-token")?;
+        header.to_str().ok().map(str::to_owned)
+    });
     let max_per_order = settings.booking.max_per_order;
     let (event, items) = parsed.items(max_per_order)?;
     let db = pool.clone();
     let hold = async move {
+        check_admission(&queues, event, user.id, token.as_deref()).await?;
         let request = boxoffice_actors::inventory::HoldRequest {
             booking: BookingId::new(),
             user: user.id,
@@ -171,6 +183,7 @@ pub async fn hold(
             }
             Err(error) => return Err(error.into()),
         };
+        queues.held(event, user.id, u64::from(hold.admissions()));
         let booking = held_booking(&db, event, hold).await?;
         Ok((
             StatusCode::CREATED,

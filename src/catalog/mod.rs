@@ -66,6 +66,9 @@ pub struct Event {
     /// The lowest price among the event's ticket types on sale, in minor units.
     pub price_from: Option<i64>,
     pub currency: Option<String>,
+    /// The event's waiting room, if it has one set (its settings; see `/v1/events/{id}/queue`).
+    #[schema(value_type = Option<crate::queue::QueueSettings>)]
+    pub queue: Option<sqlx::types::Json<crate::queue::QueueSettings>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -17,7 +17,11 @@ const EVENT_COLUMNS: &str = "e.id, e.organizer_id, e.name, e.title, e.descriptio
     e.banner, e.location, e.status, e.published_at, e.created_at, e.updated_at,
     (SELECT min(t.price) FROM ticket_types t WHERE t.event_id = e.id AND t.status = 'active') AS price_from,
     (SELECT t.currency FROM ticket_types t WHERE t.event_id = e.id AND t.status = 'active'
-      ORDER BY t.price, t.id LIMIT 1) AS currency";
+      ORDER BY t.price, t.id LIMIT 1) AS currency,
+    (SELECT jsonb_build_object('enabled', q.enabled, 'opens_at', q.opens_at, 'starts_at', q.starts_at,
+            'admit_minutes', q.admit_minutes, 'admit_at_once', q.admit_at_once,
+            'challenge_bits', q.challenge_bits)
+       FROM event_queues q WHERE q.event_id = e.id) AS queue";
 
 /// Which events a listing may show.
 #[derive(Clone, Copy)]

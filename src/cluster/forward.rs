@@ -173,6 +173,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 async fn engine_call(
     cluster: web::Data<Arc<Cluster>>,
     engine: web::Data<EventDirectory>,
+    queues: web::Data<Arc<crate::queue::Queues>>,
     request: HttpRequest,
     path: web::Path<(EventId, String)>,
     body: web::Bytes,
@@ -181,6 +182,10 @@ async fn engine_call(
         return HttpResponse::NotFound().finish();
     }
     let (event, action) = path.into_inner();
+    if action == "reload" {
+        // the organizer's change may be the queue's settings: the owner's room rereads them
+        queues.reload(event);
+    }
     match run_call(&engine, event, &action, &body).await {
         Some(answer) => answer,
         None => HttpResponse::BadRequest().finish(),
@@ -227,15 +232,32 @@ fn json<T: Serialize>(result: Result<T, EngineError>) -> HttpResponse {
 /// On an organizer's change to an event owned by another node, sends the very request there
 /// (its actor must check the change against the inventory) and answers what the owner answered.
 pub async fn to_owner(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    forward_to_owner(request, next, false).await
+}
+
+/// [`to_owner`] for reads as well: what only the owner knows (an event's waiting room).
+pub async fn reads_to_owner(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    forward_to_owner(request, next, true).await
+}
+
+async fn forward_to_owner(
     mut request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
+    reads: bool,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let cluster = request.app_data::<web::Data<Arc<Cluster>>>().cloned();
     let event = request
         .match_info()
         .get("id")
         .and_then(|id| id.parse::<EventId>().ok());
-    let (Some(cluster), Some(event), false) = (cluster, event, request.method() == Method::GET)
+    let (Some(cluster), Some(event), false) =
+        (cluster, event, !reads && request.method() == Method::GET)
     else {
         return Ok(next.call(request).await?.map_into_boxed_body());
     };

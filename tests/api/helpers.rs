@@ -411,6 +411,45 @@ impl TestApp {
         (id, ticket_type)
     }
 
+    /// `n` customers created straight in the database with access tokens signed by the app's
+    /// key (no password hashing, no login): for tests that need thousands of buyers.
+    pub async fn accounts(&self, n: usize) -> Vec<User> {
+        let ids: Vec<Uuid> = (0..n).map(|_| Uuid::now_v7()).collect();
+        let emails: Vec<String> = ids
+            .iter()
+            .map(|id| format!("queued-{}@example.com", id.simple()))
+            .collect();
+        let mut tx = self.pool.begin().await.unwrap();
+        for sql in [
+            "INSERT INTO auth_profiles (id, email, password) SELECT * FROM unnest($1::uuid[], $2::text[], $2::text[])",
+            "INSERT INTO users (id, email) SELECT * FROM unnest($1::uuid[], $2::text[])",
+            "INSERT INTO user_settings (user_id) SELECT unnest($1::uuid[]) WHERE cardinality($2::text[]) > 0",
+        ] {
+            sqlx::query(sql)
+                .bind(&ids)
+                .bind(&emails)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let keys = boxoffice::auth::JwtKeys::new(&self.settings.auth.jwt_secret, 3600);
+        ids.into_iter()
+            .zip(emails)
+            .map(|(id, email)| User {
+                access_token: keys.issue(
+                    boxoffice_actors::ids::UserId(id),
+                    Uuid::now_v7(),
+                    vec![Role::Customer],
+                    chrono::Utc::now(),
+                ),
+                id: id.to_string(),
+                email,
+                refresh_token: String::new(),
+            })
+            .collect()
+    }
+
     /// `available` of the event's first ticket type, as the event page shows it.
     pub async fn available(&self, event_id: &str) -> i64 {
         let event = expect_json(

@@ -18,6 +18,7 @@ mod notifications;
 mod operations;
 mod outbox;
 mod payments;
+mod queue;
 mod redelivery;
 mod site;
 mod startup;

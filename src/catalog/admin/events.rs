@@ -54,6 +54,8 @@ pub struct UpdateEvent {
     #[schema(value_type = Option<String>)]
     pub banner: Option<Option<String>>,
     pub location: Option<String>,
+    /// The event's waiting room (all of its settings), editable until its sale starts.
+    pub queue: Option<crate::queue::QueueSettings>,
 }
 
 /// The admin listing's filter on top of the public ones.
@@ -173,6 +175,7 @@ pub async fn get_event(
 #[tracing::instrument(skip_all, fields(user_id = %user.id, event_id = %id))]
 pub async fn update_event(
     pool: web::Data<PgPool>,
+    queues: web::Data<std::sync::Arc<crate::queue::Queues>>,
     Organizer(user): Organizer,
     id: web::Path<EventId>,
     body: Json<UpdateEvent>,
@@ -195,6 +198,9 @@ pub async fn update_event(
         location: body.location.as_deref().unwrap_or(&event.location),
     };
     fields.validate()?;
+    if let Some(queue) = &body.queue {
+        crate::queue::http::save_settings(&pool, &queues, event.id, queue).await?;
+    }
     store::update_event(&pool, event.id, &fields).await?;
     let event = owned_event(&pool, &user, event.id).await?;
     Ok(HttpResponse::Ok().json(detail(&pool, event).await?))

@@ -86,10 +86,16 @@ async fn reload_engine(
         .and_then(|id| id.parse::<EventId>().ok());
     let changes = request.method() != Method::GET;
     let engine = request.app_data::<web::Data<EventDirectory>>().cloned();
+    let queues = request
+        .app_data::<web::Data<std::sync::Arc<crate::queue::Queues>>>()
+        .cloned();
     let response = next.call(request).await?;
     if let (true, true, Some(event), Some(engine)) =
         (changes, response.status().is_success(), event, engine)
     {
+        if let Some(queues) = queues {
+            queues.reload(event);
+        }
         engine.reload(event).await;
     }
     Ok(response)
