@@ -5,6 +5,7 @@
 //! restarts a server holding a sold-out event; `report` turns runs into a table and a plot.
 mod baseline;
 mod flow;
+mod queue;
 mod recovery;
 mod report;
 mod sale;
@@ -81,6 +82,18 @@ enum Scenario {
         /// The server's `payment.webhook_secret`.
         #[arg(long, default_value = "dev-only-webhook-secret-change-me")]
         webhook_secret: String,
+    },
+    /// Accounts join one event's waiting room (`--entries` of them over `--connections`), then
+    /// the sale starts; needs the server's `queue.joins_per_ip_per_minute` raised above
+    /// `--entries`.
+    QueueJoin {
+        #[command(flatten)]
+        load: Load,
+        #[arg(long, default_value_t = 100_000)]
+        entries: usize,
+        /// The server's `auth.jwt_secret`: the accounts' tokens are signed with it.
+        #[arg(long, default_value = "dev-only-jwt-secret-change-me-in-production")]
+        jwt_secret: String,
     },
     /// The classic design: one transaction per hold straight against PostgreSQL.
     Baseline {
@@ -200,6 +213,8 @@ impl Report {
     fn unit(&self) -> &'static str {
         if self.scenario == "full-flow" {
             "purchases"
+        } else if self.scenario == "queue-join" {
+            "joins"
         } else {
             "holds"
         }
@@ -298,6 +313,11 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut report = match cli.scenario {
         Scenario::FlashSale(load) => sale::flash_sale(&load).await?,
+        Scenario::QueueJoin {
+            load,
+            entries,
+            jwt_secret,
+        } => queue::queue_join(&load, entries, &jwt_secret).await?,
         Scenario::FullFlow {
             load,
             webhook_secret,
