@@ -314,9 +314,21 @@ async fn forward_to_owner(
                     response.insert_header((name.as_str(), value.as_bytes()));
                 }
             }
-            match answer.bytes().await {
-                Ok(bytes) => response.body(bytes),
-                Err(error) => unavailable(&cluster, event, &peer, error),
+            let streamed = answer
+                .headers()
+                .get("content-type")
+                .is_some_and(|t| t.as_bytes().starts_with(b"text/event-stream"));
+            if streamed {
+                // a waiting room's stream, passed on as it comes (the client reconnects when
+                // the forwarding client's timeout ends it)
+                response
+                    .insert_header((header::CACHE_CONTROL, "no-cache"))
+                    .streaming(answer.bytes_stream())
+            } else {
+                match answer.bytes().await {
+                    Ok(bytes) => response.body(bytes),
+                    Err(error) => unavailable(&cluster, event, &peer, error),
+                }
             }
         }
         Err(error) => unavailable(&cluster, event, &peer, error),

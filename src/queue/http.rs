@@ -334,7 +334,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(reads_to_owner))
             .route(web::get().to(me)),
     )
-    .service(web::resource("/events/{id}/queue/stream").route(web::get().to(stream_status)))
+    .service(
+        web::resource("/events/{id}/queue/stream")
+            .wrap(from_fn(reads_to_owner))
+            .route(web::get().to(stream_status)),
+    )
     .service(
         web::resource("/admin/events/{id}/queue")
             .wrap(from_fn(reads_to_owner))

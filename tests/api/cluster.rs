@@ -57,6 +57,7 @@ impl Nodes {
                 ("BOXOFFICE__CLUSTER__LEASE_SECONDS", &lease),
                 // the tests log many buyers in at once from one address
                 ("BOXOFFICE__AUTH__LOGIN_MAX_FAILURES_PER_IP", "1000"),
+                crate::queue::MANY_JOINS,
             ],
         )
     }
@@ -576,4 +577,94 @@ async fn an_edit_sent_to_a_paused_owner_is_checked_against_the_new_owners_invent
         .await
         .unwrap();
     assert_eq!(capacity, 8, "the capacity stayed above what is held");
+}
+
+/// The waiting room of an event lives on its owner: joins through either node land in one
+/// queue, both nodes tell every buyer the same place, the stream works through the node that
+/// does not own the event, and a hold through it needs the owner's admission.
+#[actix_web::test]
+async fn a_waiting_room_is_one_queue_whichever_node_a_buyer_uses() {
+    let nodes = Nodes::start(2).await;
+    let (a, b) = (&nodes.apps[0], &nodes.apps[1]);
+    let now = chrono::Utc::now();
+    let (event, ticket_type, _) =
+        crate::queue::queued_event(a, 100, 5, chrono::Duration::seconds(3), now).await;
+    let buyers = a.accounts(40).await;
+    let (first, second) = buyers.split_at(20);
+    crate::queue::join_all_of(a, &event, first).await;
+    crate::queue::join_all_of(b, &event, second).await;
+    assert!(
+        chrono::Utc::now() < now + chrono::Duration::seconds(3),
+        "joined before the start"
+    );
+    let owner = nodes.owner(&event).await;
+    let other = &nodes.apps[1 - owner];
+    // the stream through the node that does not own the event: the shuffle comes through it
+    let waiter = &buyers[39];
+    let mut stream = other
+        .get(
+            &format!(
+                "/v1/events/{event}/queue/stream?access_token={}",
+                waiter.access_token
+            ),
+            None,
+        )
+        .await
+        .bytes_stream();
+    let mut seen = String::new();
+    let placed = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            let statuses = seen
+                .lines()
+                .filter_map(|line| line.strip_prefix("data: "))
+                .filter_map(|data| serde_json::from_str::<Value>(data).ok());
+            if statuses
+                .into_iter()
+                .any(|s| s["position"].is_u64() || s["status"] == "admitted")
+            {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(placed, Ok(true), "the stream said: {seen}");
+    eventually(30, "five admitted", || async {
+        (a.count("SELECT count(*) FROM queue_entries WHERE admitted_at IS NOT NULL")
+            .await
+            == 5)
+            .then_some(())
+    })
+    .await;
+    let through_a = crate::queue::statuses(a, &event, &buyers).await;
+    let through_b = crate::queue::statuses(b, &event, &buyers).await;
+    let place = |s: &Value| {
+        (
+            s["status"].clone(),
+            s["position"].clone(),
+            s["admission_token"].clone(),
+        )
+    };
+    let (a_places, b_places): (Vec<_>, Vec<_>) = (
+        through_a.iter().map(place).collect(),
+        through_b.iter().map(place).collect(),
+    );
+    assert_eq!(a_places, b_places, "both nodes tell the same place");
+    assert_eq!(a.count("SELECT count(*) FROM queue_entries").await, 40);
+
+    let admitted = through_a
+        .iter()
+        .position(|s| s["status"] == "admitted")
+        .unwrap();
+    let waiting = through_a
+        .iter()
+        .position(|s| s["status"] == "waiting")
+        .unwrap();
+    let body = |token: Option<&str>| json!({"event_id": event, "ticket_type_id": ticket_type, "qty": 1, "admission_token": token});
+    let refused = other.hold(&buyers[waiting], &body(None)).await;
+    crate::helpers::expect_error(refused, StatusCode::FORBIDDEN, "queue_required").await;
+    let token = through_a[admitted]["admission_token"].as_str();
+    let held = other.hold(&buyers[admitted], &body(token)).await;
+    assert_eq!(held.status(), StatusCode::CREATED);
 }

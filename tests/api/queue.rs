@@ -19,11 +19,11 @@ fn many_joins(settings: &mut boxoffice::config::Settings) {
     settings.queue.joins_per_ip_per_minute = 100_000;
 }
 
-const MANY_JOINS: (&str, &str) = ("BOXOFFICE__QUEUE__JOINS_PER_IP_PER_MINUTE", "100000");
+pub(crate) const MANY_JOINS: (&str, &str) = ("BOXOFFICE__QUEUE__JOINS_PER_IP_PER_MINUTE", "100000");
 
 /// A published event with one ticket type of `seats` admissions behind a queue that opened an
 /// hour ago and starts `starts_in` from the app's clock; (event id, ticket type id).
-async fn queued_event(
+pub(crate) async fn queued_event(
     app: &TestApp,
     seats: i64,
     admit_at_once: u32,
@@ -70,7 +70,7 @@ fn clock_now(app: &TestApp) -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(millis).unwrap()
 }
 
-async fn join_all_of(app: &TestApp, event: &str, buyers: &[User]) {
+pub(crate) async fn join_all_of(app: &TestApp, event: &str, buyers: &[User]) {
     let path = format!("/v1/events/{event}/queue");
     stream::iter(buyers)
         .for_each_concurrent(32, |buyer| {
@@ -91,7 +91,7 @@ async fn join_all_of(app: &TestApp, event: &str, buyers: &[User]) {
         .await;
 }
 
-async fn statuses(app: &TestApp, event: &str, buyers: &[User]) -> Vec<Value> {
+pub(crate) async fn statuses(app: &TestApp, event: &str, buyers: &[User]) -> Vec<Value> {
     let path = format!("/v1/events/{event}/queue/me");
     stream::iter(buyers)
         .map(|buyer| {
