@@ -118,15 +118,21 @@ pub async fn public_queue(
     id: web::Path<EventId>,
 ) -> Result<HttpResponse, ApiError> {
     let handle = room_of(&queues, *id).await?;
-    let room = handle.room.read().expect("room lock");
-    Ok(HttpResponse::Ok().json(PublicQueue {
-        event_id: *id,
-        settings: room.settings.clone(),
-        seed_sha256: order::commitment(&room.seed),
-        seed: room.revealed.then(|| hex::encode(&room.seed)),
-        waiting: room.waiting(),
-        available: room.available,
-    }))
+    Ok(HttpResponse::Ok().json(PublicQueue::of(*id, &handle)))
+}
+
+impl PublicQueue {
+    fn of(event_id: EventId, handle: &RoomHandle) -> Self {
+        let room = handle.room.read().expect("room lock");
+        PublicQueue {
+            event_id,
+            settings: room.settings.clone(),
+            seed_sha256: order::commitment(&room.seed),
+            seed: room.revealed.then(|| hex::encode(&room.seed)),
+            waiting: room.waiting(),
+            available: room.available,
+        }
+    }
 }
 
 /// A join's proof of work, when the queue asks one (`challenge_bits`).
@@ -305,17 +311,7 @@ pub async fn admin_view(
 ) -> Result<HttpResponse, ApiError> {
     crate::catalog::admin::owned_event(&pool, &user, *id).await?;
     let handle = room_of(&queues, *id).await?;
-    let queue = {
-        let room = handle.room.read().expect("room lock");
-        PublicQueue {
-            event_id: *id,
-            settings: room.settings.clone(),
-            seed_sha256: order::commitment(&room.seed),
-            seed: room.revealed.then(|| hex::encode(&room.seed)),
-            waiting: room.waiting(),
-            available: room.available,
-        }
-    };
+    let queue = PublicQueue::of(*id, &handle);
     let tally = store::tally(&pool, *id, queues.clock().now()).await?;
     Ok(HttpResponse::Ok().json(QueueView { queue, tally }))
 }

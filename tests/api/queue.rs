@@ -229,19 +229,52 @@ async fn the_prequeue_is_served_in_the_order_the_revealed_seed_gives() {
     assert_eq!(joined["position"], 1_996, "{joined}");
 }
 
-#[actix_web::test]
-async fn admissions_stop_at_the_cap_the_queue_hears_sold_out_and_expiring_holds_admit_more() {
+/// A sale of `seats` whose queue `buyers` joined before the start, started, with its first
+/// `admit_at_once` admitted.
+struct Started {
+    app: TestApp,
+    event: String,
+    ticket_type: String,
+    organizer: User,
+    buyers: Vec<User>,
+}
+
+async fn started(seats: i64, admit_at_once: u32, buyers: usize) -> Started {
     let app = spawn_app_with(many_joins).await;
     let now = clock_now(&app);
-    let (event, ticket_type, organizer) =
-        queued_event(&app, 100, 50, chrono::Duration::minutes(1), now).await;
-    let buyers = app.accounts(1_000).await;
+    let (event, ticket_type, organizer) = queued_event(
+        &app,
+        seats,
+        admit_at_once,
+        chrono::Duration::minutes(1),
+        now,
+    )
+    .await;
+    let buyers = app.accounts(buyers).await;
     join_all_of(&app, &event, &buyers).await;
     app.advance(Duration::from_secs(61));
-    eventually(20, "50 admitted", || async {
-        (admitted_count(&app).await == 50).then_some(())
+    eventually(20, "the first admitted", || async {
+        (admitted_count(&app).await == i64::from(admit_at_once)).then_some(())
     })
     .await;
+    Started {
+        app,
+        event,
+        ticket_type,
+        organizer,
+        buyers,
+    }
+}
+
+#[actix_web::test]
+async fn admissions_stop_at_the_cap_the_queue_hears_sold_out_and_expiring_holds_admit_more() {
+    let Started {
+        app,
+        event,
+        ticket_type,
+        organizer,
+        buyers,
+    } = started(100, 50, 1_000).await;
 
     let first = statuses(&app, &event, &buyers).await;
     let admitted: Vec<(usize, String)> = first
@@ -329,17 +362,13 @@ async fn admissions_stop_at_the_cap_the_queue_hears_sold_out_and_expiring_holds_
 
 #[actix_web::test]
 async fn holds_need_this_accounts_live_admission() {
-    let app = spawn_app_with(many_joins).await;
-    let now = clock_now(&app);
-    let (event, ticket_type, _) =
-        queued_event(&app, 100, 2, chrono::Duration::minutes(1), now).await;
-    let buyers = app.accounts(3).await;
-    join_all_of(&app, &event, &buyers).await;
-    app.advance(Duration::from_secs(61));
-    eventually(20, "two admitted", || async {
-        (admitted_count(&app).await == 2).then_some(())
-    })
-    .await;
+    let Started {
+        app,
+        event,
+        ticket_type,
+        buyers,
+        ..
+    } = started(100, 2, 3).await;
     let all = statuses(&app, &event, &buyers).await;
     let admitted: Vec<usize> = (0..3).filter(|&i| all[i]["status"] == "admitted").collect();
     let outsider = (0..3).find(|i| !admitted.contains(i)).unwrap();

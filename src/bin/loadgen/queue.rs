@@ -1,6 +1,5 @@
 //! `queue-join`: many accounts join one event's waiting room at once (joins/s and latency), then
-//! the sale starts: how long until the last pre-queued account reads its place, and the
-//! server's memory per entry. The accounts are written straight into the server's database
+//! the sale starts: how long until the last pre-queued account reads its place. The accounts are written straight into the server's database
 //! with access tokens signed by its `auth.jwt_secret` (registering a million accounts through
 //! the API would measure password hashing, not the queue).
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -52,7 +51,6 @@ pub async fn queue_join(load: &Load, entries: usize, jwt_secret: &str) -> anyhow
     .await?;
 
     let tokens = accounts(&sale, &keys, entries).await?;
-    let rss_before = server_rss(&sale.api).await;
     let next = Arc::new(AtomicUsize::new(0));
     let tokens = Arc::new(tokens);
     let started = Instant::now();
@@ -98,8 +96,7 @@ pub async fn queue_join(load: &Load, entries: usize, jwt_secret: &str) -> anyhow
             .bind(&event)
             .fetch_one(&sale.db)
             .await?;
-    let rss_after = server_rss(&sale.api).await;
-    report.server_rss_bytes = rss_after;
+    report.server_rss_bytes = server_rss(&sale.api).await;
 
     // the sale starts in two seconds: from then, how long until the last to join reads its place
     let starts_at = chrono::Utc::now() + chrono::Duration::seconds(2);
@@ -127,15 +124,8 @@ pub async fn queue_join(load: &Load, entries: usize, jwt_secret: &str) -> anyhow
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
-    let per_entry = match (rss_before, rss_after) {
-        (Some(before), Some(after)) => format!(
-            "{:.0}",
-            after.saturating_sub(before) as f64 / joined.max(1) as f64
-        ),
-        _ => "-".into(),
-    };
     eprintln!(
-        "queue-join: {joined} joined; the last pre-queued account read its place {:.3} s after the start; server RSS grew {per_entry} bytes per entry",
+        "queue-join: {joined} joined; the last pre-queued account read its place {:.3} s after the start",
         placed_after.num_milliseconds() as f64 / 1000.0
     );
     Ok(report)
