@@ -103,6 +103,13 @@ fn status_of(
     Some(status)
 }
 
+fn not_joined() -> ApiError {
+    ApiError::new(
+        Code::NotFound,
+        "you are not in this waiting room: join it first",
+    )
+}
+
 async fn room_of(queues: &Arc<Queues>, event: EventId) -> Result<Arc<RoomHandle>, ApiError> {
     queues
         .room(event)
@@ -231,8 +238,7 @@ pub async fn me(
     id: web::Path<EventId>,
 ) -> Result<HttpResponse, ApiError> {
     let handle = room_of(&queues, *id).await?;
-    let status = status_of(&queues, &handle, *id, user.id)
-        .ok_or_else(|| ApiError::not_found("your place in this queue (join first)"))?;
+    let status = status_of(&queues, &handle, *id, user.id).ok_or_else(not_joined)?;
     Ok(HttpResponse::Ok().json(status))
 }
 
@@ -249,7 +255,7 @@ pub async fn stream_status(
     let event = *id;
     let handle = room_of(&queues, event).await?;
     if status_of(&queues, &handle, event, user.id).is_none() {
-        return Err(ApiError::not_found("your place in this queue (join first)"));
+        return Err(not_joined());
     }
     let state = (
         handle.changed.clone(),

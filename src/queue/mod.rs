@@ -80,9 +80,7 @@ pub enum QueueError {
 impl From<QueueError> for ApiError {
     fn from(error: QueueError) -> Self {
         match error {
-            QueueError::NoQueue => {
-                ApiError::new(Code::QueueNotOpen, "this event has no waiting room")
-            }
+            QueueError::NoQueue => ApiError::not_found("waiting room"),
             QueueError::NotOpen(at) => ApiError::new(
                 Code::QueueNotOpen,
                 format!("the waiting room opens at {}", at.to_rfc3339()),
@@ -112,6 +110,8 @@ enum Command {
     },
     /// The settings or the event changed: read them again.
     Reload,
+    /// An admitted buyer holds `qty` tickets now.
+    Held { user: UserId, qty: u64 },
 }
 
 /// A running room: its state, its runner's mailbox, and a version that moves with every
@@ -282,8 +282,8 @@ impl Queues {
     /// (the runner also finds holds in the database, for holds taken on another node).
     pub fn held(&self, event: EventId, user: UserId, qty: u64) {
         if let Some(handle) = self.rooms.get(&event) {
-            handle.room.write().expect("room lock").held(user, qty);
-            handle.counts.notify_one();
+            // a full mailbox loses only the hint: the runner also reads holds from the database
+            let _ = handle.commands.try_send(Command::Held { user, qty });
         }
     }
 

@@ -235,16 +235,20 @@ impl Room {
         }
     }
 
-    /// Admissions that ran out without a hold; the earliest running one's end, if any.
-    pub fn lapse(&mut self, now: Millis) -> Option<Millis> {
+    /// Counts the admissions that ran out without a hold as lapsed.
+    pub fn lapse(&mut self, now: Millis) {
         let entries = &self.entries;
         let before = self.outstanding.len();
         self.outstanding
             .retain(|&i| entries[i as usize].admitted_until > now);
         self.lapsed += (before - self.outstanding.len()) as u64;
+    }
+
+    /// When the earliest outstanding admission ends, if any does.
+    pub fn next_end(&self) -> Option<Millis> {
         self.outstanding
             .iter()
-            .map(|&i| entries[i as usize].admitted_until)
+            .map(|&i| self.entries[i as usize].admitted_until)
             .min()
     }
 

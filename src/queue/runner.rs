@@ -90,17 +90,16 @@ impl Runner {
                     tokio::time::sleep(RETRY).await;
                 }
             }
+            // the next thing due by the clock: the start, or the end of an admission
             let (deadline, outstanding) = {
                 let room = self.room.read().expect("room lock");
                 let starts = (!room.is_shuffled()).then(|| room.settings.starts_ms());
-                (starts, !room.outstanding_users().is_empty())
+                let next_end = room.next_end();
+                (
+                    [starts, next_end].into_iter().flatten().min(),
+                    next_end.is_some(),
+                )
             };
-            let next_end = self
-                .room
-                .write()
-                .expect("room lock")
-                .lapse(self.queues.clock.now());
-            let deadline = [deadline, next_end].into_iter().flatten().min();
             let clock = self.queues.clock.clone();
             let sleep = async move {
                 match deadline {
@@ -136,6 +135,9 @@ impl Runner {
             match command {
                 Command::Join { user, reply } => joins.push((user, reply)),
                 Command::Reload => self.reload().await?,
+                Command::Held { user, qty } => {
+                    self.room.write().expect("room lock").held(user, qty)
+                }
             }
         }
         let available = self.available();
