@@ -1,5 +1,5 @@
 // A sale behind a waiting room: the buyer joins before the start and is told their place is
-// drawn at the start, sees their place once drawn and watch it fall as the people ahead are let
+// drawn at the start, sees their place once drawn and watches it fall as the people ahead are let
 // in and book (other buyers, through the API), is let in and taken to the tickets, and buys.
 import {
   BASE_URL, api, apiExpect, buyerLoggedIn, expect, expectConfirmed, expectVisible, log, login,
@@ -93,4 +93,22 @@ await run(async ({ page }) => {
   const queue = await apiExpect(200, 'GET', `/v1/events/${event.id}/queue`);
   await expect(page, typeof queue.seed === 'string', 'the seed is revealed after the start');
   log(`the seed ${queue.seed} hashes to ${queue.seed_sha256}`);
+
+  // the organizer sees the queue's settings on the editor and its live view on the sales page
+  await page.evaluate(() => localStorage.clear());
+  await page.goto(`${BASE_URL}/login?next=${encodeURIComponent(`/organizer/events/${event.id}`)}`);
+  await page.getByLabel('Email').fill(ORGANIZER.email);
+  await page.getByLabel('Password').fill(ORGANIZER.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expectVisible(page, '#queue-form', 'the waiting room settings on the editor');
+  await expect(page, await page.getByLabel('Sell through a waiting room').isChecked(), 'the waiting room is on');
+  await expect(page, (await page.getByLabel('Buyers let in at once').inputValue()) === '1', 'one let in at once');
+  await page.goto(`${BASE_URL}/organizer/events/${event.id}/sales`);
+  const view = await expectVisible(page, '#queue-view', 'the waiting room on the sales page');
+  await expectVisible(page, '#queue-view [data-queue="bought"]:text-is("1")', 'one bought through the queue');
+  const holding = Number(await page.locator('#queue-view [data-queue="holding"]').innerText());
+  // everyone ahead of the buyer when the places were drawn was let in first and holds
+  await expect(page, holding >= (seen[0] ?? 0) && holding <= OTHERS, `those let in before the buyer hold: ${holding}, places ${seen}`);
+  await expect(page, (await view.innerText()).includes(queue.seed), 'the revealed seed is shown');
+  await shot(page, 'organizer-view');
 });

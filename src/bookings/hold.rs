@@ -146,7 +146,8 @@ impl HoldBody {
 /// Holds admissions for `booking.hold_seconds`; answered once the hold is durable.
 #[utoipa::path(post, path = "/v1/bookings/hold", tag = "bookings", request_body = HoldBody,
     params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "1 to 255 visible ASCII characters; the same key within 24 h replays the first answer")),
-    responses((status = 201, body = Booking), (status = 403, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
+    responses((status = 201, body = Booking), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ErrorBody), (status = 503, body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id))]
