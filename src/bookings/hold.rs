@@ -5,8 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use boxoffice_actors::directory::EventDirectory;
 use boxoffice_actors::event_actor::EngineError;
 use boxoffice_actors::ids::{BookingId, EventId, SeatId, TicketTypeId};
-use boxoffice_actors::inventory::{Hold, ItemRequest, Millis, Rejection};
-use chrono::{DateTime, Utc};
+use boxoffice_actors::inventory::{Hold, ItemRequest, Rejection};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use utoipa::ToSchema;
@@ -14,6 +13,7 @@ use utoipa::ToSchema;
 use super::{booking_code, store, Booking, BookingItem};
 use crate::auth::AuthUser;
 use crate::config::Settings;
+use crate::engine::time;
 use crate::error::{ApiError, Code, FieldError, Validation};
 use crate::idempotency;
 use crate::input::{json_object, JsonBytes};
@@ -21,10 +21,6 @@ use crate::queue::http::check_admission;
 use crate::queue::Queues;
 use crate::status::BookingStatus;
 use std::sync::Arc;
-
-fn time(millis: Millis) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(millis).unwrap_or_default()
-}
 
 /// One line of a hold.
 #[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]

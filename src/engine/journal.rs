@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
+use super::time;
 use crate::bookings::booking_code;
 use crate::cluster::leases::{Fences, FENCED};
 use crate::outbox::Wake;
@@ -70,10 +71,6 @@ pub(crate) async fn fence(
         .execute(conn)
         .await
         .map(drop)
-}
-
-fn time(millis: Millis) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(millis).unwrap_or_default()
 }
 
 impl Journal for PgJournal {

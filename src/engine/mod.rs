@@ -17,6 +17,11 @@ use crate::cluster::Cluster;
 use crate::outbox::Wake;
 use journal::PgJournal;
 
+/// An instant of the engine's clock as the database and the API write it.
+pub fn time(millis: boxoffice_actors::inventory::Millis) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(millis).unwrap_or_default()
+}
+
 /// Starts the engine on the PostgreSQL journal. Events with live holds get their actors at
 /// once, so those holds expire on time after a restart; in a cluster, those nobody owns.
 pub async fn start(

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use boxoffice_actors::ids::{EventId, UserId};
-use boxoffice_actors::inventory::Millis;
 use chrono::{DateTime, Utc};
 use futures_util::stream;
 use serde::{Deserialize, Serialize};
@@ -16,12 +15,9 @@ use super::room::Standing;
 use super::{admission, order, store, QueueError, QueueSettings, Queues, RoomHandle};
 use crate::auth::{AuthUser, Organizer, StreamUser};
 use crate::config::Settings;
+use crate::engine::time;
 use crate::error::{ApiError, Code, FieldError};
 use crate::input::{json_object, JsonBytes};
-
-fn time(millis: Millis) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(millis).unwrap_or_default()
-}
 
 /// An event's queue as anyone may see it.
 #[derive(Serialize, ToSchema)]
@@ -76,7 +72,7 @@ fn status_of(
         admitted_until: None,
         token: None,
         starts_at: room.settings.starts_at,
-        seed_sha256: order::commitment(&room.seed),
+        seed_sha256: room.commitment.clone(),
     };
     match standing {
         Standing::Waiting {
@@ -134,7 +130,7 @@ impl PublicQueue {
         PublicQueue {
             event_id,
             settings: room.settings.clone(),
-            seed_sha256: order::commitment(&room.seed),
+            seed_sha256: room.commitment.clone(),
             seed: room.revealed.then(|| hex::encode(&room.seed)),
             waiting: room.waiting(),
             available: room.available,

@@ -25,7 +25,7 @@ use utoipa::ToSchema;
 use crate::auth::AddressThrottle;
 use crate::cluster::leases::Fences;
 use crate::error::{ApiError, Code};
-use room::{Room, Standing};
+use room::Room;
 
 /// How long the hold path trusts what it read about an event without a room on this node (a
 /// queue switched on elsewhere in a cluster is enforced here this much later at most).
@@ -254,11 +254,6 @@ impl Queues {
             .map_err(|_| QueueError::Moved)?;
         answer.await.map_err(|_| QueueError::Moved)??;
         Ok(handle)
-    }
-
-    /// Where `user` stands in `event`'s queue, if they joined.
-    pub fn standing(handle: &RoomHandle, user: UserId, now: Millis) -> Option<Standing> {
-        handle.room.read().expect("room lock").standing(user, now)
     }
 
     /// Whether holds on `event` need an admission token (its queue is on).

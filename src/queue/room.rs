@@ -51,6 +51,8 @@ pub struct Room {
     pub event: EventId,
     pub settings: QueueSettings,
     pub seed: Vec<u8>,
+    /// The seed's SHA-256 in hex, as published (every status carries it).
+    pub commitment: String,
     /// The shuffle is durable, so the seed may be shown.
     pub revealed: bool,
     pub closed: bool,
@@ -77,6 +79,7 @@ impl Room {
             event,
             closed: !stored.settings.enabled || stored.event_status != "published",
             settings: stored.settings,
+            commitment: order::commitment(&stored.seed),
             seed: stored.seed,
             revealed: stored.shuffled_at.is_some(),
             entries: Vec::with_capacity(rows.len()),
@@ -314,13 +317,5 @@ impl Room {
         };
         let from_start = (self.settings.starts_ms() - now).max(0) as f64 / 1000.0;
         (from_start + position.saturating_sub(1) as f64 / per_second.max(1e-6)).ceil() as u64
-    }
-
-    /// The served order as account ids (the seed's check).
-    pub fn served(&self) -> Vec<UserId> {
-        self.order
-            .iter()
-            .map(|&i| self.entries[i as usize].user)
-            .collect()
     }
 }

@@ -8,6 +8,7 @@ use sqlx::PgPool;
 
 use super::QueueSettings;
 use crate::engine::journal::write_error;
+use crate::engine::time;
 
 /// A queue as stored: its settings, the seed and whether the shuffle happened.
 #[derive(Clone, Debug)]
@@ -147,10 +148,6 @@ impl Round {
     pub fn is_empty(&self) -> bool {
         self.shuffled_at.is_none() && self.joins.is_empty() && self.admissions.is_empty()
     }
-}
-
-fn time(millis: Millis) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(millis).unwrap_or_default()
 }
 
 /// Writes the round in one transaction; `epoch` fences it in a cluster.
