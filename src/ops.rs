@@ -321,6 +321,7 @@ fn error_response(description: &str) -> utoipa::openapi::Response {
         crate::catalog::admin::events::cancel_event, crate::catalog::admin::ticket_types::create_ticket_type, crate::catalog::admin::ticket_types::update_ticket_type,
         crate::catalog::admin::ticket_types::delete_ticket_type, crate::catalog::admin::seats::define_seats, crate::catalog::admin::seats::define_event_seats,
         crate::catalog::admin::seats::get_seats, crate::catalog::admin::seats::get_event_seats, crate::catalog::admin::seats::delete_seats,
+        crate::tickets::attendees::list, crate::tickets::attendees::export,
         crate::queue::http::public_queue, crate::queue::http::join, crate::queue::http::me,
         crate::queue::http::stream_status, crate::queue::http::admin_view,
         crate::bookings::sales::sales, crate::outbox::dead_letters::list, crate::outbox::dead_letters::replay,

@@ -22,6 +22,7 @@ const PAGES: &[&str] = &[
     "/organizer/events/new",
     "/organizer/events/{id}",
     "/organizer/events/{id}/sales",
+    "/organizer/events/{id}/attendees",
     "/organizer/checkin",
 ];
 

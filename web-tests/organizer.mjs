@@ -1,5 +1,7 @@
 // An organizer creates an event with a seat map in the site, publishes it, watches its sales, and
-// checks a ticket in at the door: valid, then already used, then a forged code.
+// checks a ticket in at the door: valid, then already used, then a forged code, and finds the buyer
+// in the attendee list and its CSV.
+import fs from 'node:fs';
 import {
   BASE_URL, ORGANIZER, api, apiExpect, expect, expectText, expectVisible, log, login, run, shot,
 } from './lib.mjs';
@@ -92,4 +94,24 @@ await run(async ({ page }) => {
   await page.getByRole('button', { name: 'Check in' }).click();
   await expectVisible(page, '.verdict.invalid', 'the invalid verdict');
   await shot(page, 'checkin-invalid');
+
+  // the attendee list: the buyer, checked in; found by the seat; exported as CSV
+  await page.goto(`${BASE_URL}/organizer/events/${eventId}/attendees`);
+  await expectVisible(page, '#attendees tbody tr', 'the attendee list');
+  await expectVisible(page, '#attendees .status.checked_in', 'the attendee checked in');
+  await expect(page, !(await page.getByRole('button', { name: 'More attendees' }).isVisible()), 'one page only: no More button');
+  const seat = `${ticket.seat.section} ${ticket.seat.row}${ticket.seat.label}`;
+  await page.getByLabel('Search attendees').fill(seat);
+  await page.getByRole('button', { name: 'Search' }).click();
+  await expectVisible(page, `#attendees td:text-is("${seat}")`, 'the attendee found by seat');
+  await page.getByLabel('Search attendees').fill('nobody-at-all');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await expectVisible(page, '#attendee-count:text("No attendees match")', 'no match said in words');
+  await page.getByLabel('Search attendees').fill('');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await expectVisible(page, '#attendees tbody tr', 'the whole list again');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download CSV' }).click()]);
+  const csv = await fs.promises.readFile(await download.path(), 'utf8');
+  await expect(page, csv.startsWith('ticket_id,booking_code,name,email') && csv.includes(seat) && csv.includes('checked_in'), `the CSV has the attendee: ${csv}`);
+  await shot(page, 'attendees');
 });

@@ -21,6 +21,7 @@ const routes = [
   [/^\/organizer$/, organizer.events, { organizer: true }],
   [/^\/organizer\/events\/new$/, (main) => organizer.editor(main, null), { organizer: true }],
   [/^\/organizer\/events\/([^/]+)\/sales$/, organizer.sales, { organizer: true }],
+  [/^\/organizer\/events\/([^/]+)\/attendees$/, organizer.attendees, { organizer: true }],
   [/^\/organizer\/events\/([^/]+)$/, organizer.editor, { organizer: true }],
   [/^\/organizer\/checkin$/, organizer.checkin, { organizer: true }],
 ];

@@ -1,6 +1,6 @@
 // The organizer's pages: their events, the editor (event, ticket types, seat maps, publish), a
 // live sales page, and the check-in desk at the door.
-import { api } from './api.js';
+import { api, imageUrl } from './api.js';
 import { h, fill, money, toMinor, toMajor, when, localInput, busy, field, formData, report, CATEGORIES } from './dom.js';
 import { drawSeatMap, legend } from './seatmap.js';
 import { go, onLeave } from './app.js';
@@ -91,6 +91,7 @@ export async function editor(main, id) {
       event.status === 'draft' && act('Publish', 'POST', `/v1/admin/events/${id}/publish`, null, () => go(`/organizer/events/${id}`, { replace: true })),
       event.status === 'published' && h('a', { class: 'button secondary', href: `/events/${id}` }, 'See the public page'),
       h('a', { class: 'button secondary', href: `/organizer/events/${id}/sales` }, 'Sales'),
+      h('a', { class: 'button secondary', href: `/organizer/events/${id}/attendees` }, 'Attendees'),
       event.status === 'published' && act('Cancel event', 'POST', `/v1/admin/events/${id}/cancel`, 'Cancel this event? Buyers can no longer book it.', () => go(`/organizer/events/${id}`, { replace: true }), 'danger'),
       act('Delete event', 'DELETE', `/v1/admin/events/${id}`, 'Delete this event for good?', () => go('/organizer', { replace: true }), 'danger')));
 
@@ -329,7 +330,7 @@ export async function sales(main, id) {
   const body = h('div', { 'aria-live': 'polite' });
   const slot = h('div');
   const stamp = h('p', { class: 'meta' });
-  fill(main, h('h1', {}, `Sales: ${event.name}`), h('p', { class: 'meta' }, when(event.start_at), ' · ', event.location, ' · ', h('a', { href: `/organizer/events/${id}` }, 'Edit')), slot, body, stamp);
+  fill(main, h('h1', {}, `Sales: ${event.name}`), h('p', { class: 'meta' }, when(event.start_at), ' · ', event.location, ' · ', h('a', { href: `/organizer/events/${id}` }, 'Edit'), ' · ', h('a', { href: `/organizer/events/${id}/attendees` }, 'Attendees')), slot, body, stamp);
   const draw = async () => {
     try {
       const s = await api('GET', `/v1/admin/events/${id}/sales`);
@@ -366,6 +367,63 @@ async function queueView(id) {
       h('thead', {}, h('tr', {}, cells.map(([t]) => h('th', { class: 'num' }, t)))),
       h('tbody', {}, h('tr', {}, cells.map(([t, v]) => h('td', { class: 'num', 'data-label': t, 'data-queue': t.toLowerCase().replace(' ', '-') }, String(v))))))),
     h('p', { class: 'meta' }, `Sale starts ${when(q.starts_at)}. Seed SHA-256: ${q.seed_sha256}`, q.seed ? ` · seed: ${q.seed}` : ''));
+}
+
+/** The attendee list: search, pages of 50, and the whole list (or the search's) as CSV. */
+export async function attendees(main, id) {
+  const event = await api('GET', `/v1/admin/events/${id}`);
+  const slot = h('div');
+  const rows = h('tbody');
+  const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'More attendees');
+  const count = h('p', { class: 'meta', 'aria-live': 'polite', id: 'attendee-count' });
+  const q = h('input', { type: 'search', id: 'attendee-q', name: 'q', 'aria-label': 'Search attendees', placeholder: 'Name, email, booking code or seat' });
+  let next = null;
+  let shown = 0;
+  const load = async (fresh) => {
+    const params = new URLSearchParams({ limit: '50' });
+    if (q.value.trim()) params.set('q', q.value.trim());
+    if (!fresh && next) params.set('next_token', next);
+    try {
+      const page = await api('GET', `/v1/admin/events/${id}/attendees?${params}`);
+      report(slot, null);
+      if (fresh) { fill(rows); shown = 0; }
+      for (const a of page.data) {
+        rows.append(h('tr', { 'data-ticket': a.ticket_id },
+          h('td', { 'data-label': 'Name' }, a.name || '—'), h('td', { 'data-label': 'Email' }, a.email),
+          h('td', { 'data-label': 'Ticket' }, a.ticket_type), h('td', { 'data-label': 'Seat' }, a.seat || '—'),
+          h('td', { 'data-label': 'Booking' }, a.booking_code),
+          h('td', { 'data-label': 'Status' }, h('span', { class: `status ${a.status}` }, a.status.replace('_', ' ')), a.checked_in_at ? ` ${when(a.checked_in_at)}` : '')));
+      }
+      shown += page.data.length;
+      next = page.next_token;
+      more.hidden = !next;
+      count.textContent = shown ? `${shown}${next ? '+' : ''} attendee${shown === 1 ? '' : 's'}` : 'No attendees match.';
+    } catch (error) {
+      report(slot, error);
+    }
+  };
+  const form = h('form', { class: 'row', role: 'search' }, q, h('button', { type: 'submit' }, 'Search'));
+  form.addEventListener('submit', (e) => { e.preventDefault(); load(true); });
+  more.addEventListener('click', () => load(false));
+  const download = h('button', { type: 'button', class: 'secondary', id: 'attendees-csv' }, 'Download CSV');
+  download.addEventListener('click', async () => {
+    const params = q.value.trim() ? `?q=${encodeURIComponent(q.value.trim())}` : '';
+    try {
+      const link = h('a', { href: await imageUrl(`/v1/admin/events/${id}/attendees.csv${params}`), download: `attendees-${id}.csv` });
+      document.body.append(link);
+      link.click();
+      link.remove();
+    } catch (error) {
+      report(slot, error);
+    }
+  });
+  fill(main, h('h1', {}, `Attendees: ${event.name}`),
+    h('p', { class: 'meta' }, when(event.start_at), ' · ', event.location, ' · ', h('a', { href: `/organizer/events/${id}/sales` }, 'Sales')),
+    form, slot, count,
+    h('div', { class: 'table-wrap' }, h('table', { class: 'stack', id: 'attendees' },
+      h('thead', {}, h('tr', {}, ['Name', 'Email', 'Ticket', 'Seat', 'Booking', 'Status'].map((t) => h('th', {}, t)))), rows)),
+    h('div', { class: 'actions' }, more, download));
+  await load(true);
 }
 
 export async function checkin(main, params) {

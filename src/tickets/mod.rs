@@ -1,6 +1,7 @@
 //! Tickets: one per admission of a sold booking, each with a signed code and its QR; listed
-//! for their owner; checked in once by the event's organizer.
+//! for their owner; checked in once by the event's organizer, who also lists the attendees.
 pub mod actor;
+pub mod attendees;
 pub mod code;
 pub mod consumer;
 pub mod qr;
@@ -27,7 +28,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/ticket/{id}").route(web::get().to(get_ticket)))
         .service(web::resource("/tickets/{id}/qr.svg").route(web::get().to(qr_svg)))
         .service(web::resource("/tickets/{id}/qr.png").route(web::get().to(qr_png)))
-        .service(web::resource("/admin/events/{id}/checkins").route(web::post().to(check_in)));
+        .service(web::resource("/admin/events/{id}/checkins").route(web::post().to(check_in)))
+        .configure(attendees::routes);
 }
 
 #[derive(sqlx::FromRow)]

@@ -140,6 +140,8 @@ async fn the_openapi_document_describes_every_route() {
         ("get", "/v1/events/{id}/queue/me"),
         ("get", "/v1/events/{id}/queue/stream"),
         ("get", "/v1/admin/events/{id}/queue"),
+        ("get", "/v1/admin/events/{id}/attendees"),
+        ("get", "/v1/admin/events/{id}/attendees.csv"),
         ("get", "/healthz"),
         ("get", "/readyz"),
         ("get", "/metrics"),

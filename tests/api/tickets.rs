@@ -337,3 +337,104 @@ async fn sold_bookings_are_issued_in_one_batch_and_an_unsold_one_is_skipped() {
         .unwrap();
     assert_eq!(count, 4, "issuing again changes nothing");
 }
+
+#[actix_web::test]
+async fn the_organizer_lists_searches_and_exports_the_attendees() {
+    let app = spawn_app().await;
+    let (organizer, buyer, event, tickets) = paid_for_two(&app).await;
+    let token = Some(organizer.access_token.as_str());
+    let path = format!("/v1/admin/events/{event}/attendees");
+    // one of the two is at the door already
+    let code = tickets[0]["code"].as_str().unwrap();
+    let checked = app
+        .post(
+            &format!("/v1/admin/events/{event}/checkins"),
+            token,
+            &json!({"code": code}),
+        )
+        .await;
+    assert_eq!(checked.status(), StatusCode::OK);
+
+    let page = expect_json(
+        app.get(&format!("{path}?limit=1"), token).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(page["data"].as_array().unwrap().len(), 1);
+    let next = page["next_token"].as_str().expect("a second page");
+    let rest = expect_json(
+        app.get(&format!("{path}?limit=1&next_token={next}"), token)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let all: Vec<Value> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest["data"].as_array().unwrap())
+        .cloned()
+        .collect();
+    assert!(rest["next_token"].is_null());
+    let mut seats: Vec<&str> = all.iter().map(|a| a["seat"].as_str().unwrap()).collect();
+    seats.sort();
+    assert_eq!(seats, ["Stalls A1", "Stalls A2"]);
+    assert!(all.iter().all(|a| a["email"] == buyer.email.as_str()));
+    let statuses: Vec<&str> = all.iter().map(|a| a["status"].as_str().unwrap()).collect();
+    assert!(
+        statuses.contains(&"checked_in") && statuses.contains(&"valid"),
+        "{statuses:?}"
+    );
+
+    let found = expect_json(
+        app.get(&format!("{path}?q=stalls%20a2"), token).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(found["data"].as_array().unwrap().len(), 1);
+    assert_eq!(found["data"][0]["seat"], "Stalls A2");
+    let none = expect_json(
+        app.get(&format!("{path}?q=nobody%25"), token).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(
+        none["data"].as_array().unwrap().is_empty(),
+        "a % is a character, not a wildcard"
+    );
+    let long = "x".repeat(201);
+    let refused = app.get(&format!("{path}?q={long}"), token).await;
+    expect_error(
+        refused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+
+    let csv = app.get(&format!("{path}.csv"), token).await;
+    assert_eq!(csv.status(), StatusCode::OK);
+    assert!(csv.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let text = csv.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "ticket_id,booking_code,name,email,ticket_type,seat,status,checked_in_at"
+    );
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines.iter().any(|l| l.contains("Stalls A1"))
+            && lines.iter().any(|l| l.contains("checked_in"))
+    );
+
+    // another organizer, and a buyer, see nothing of it
+    let other = app.organizer().await;
+    let foreign = app.get(&path, Some(&other.access_token)).await;
+    expect_error(foreign, StatusCode::NOT_FOUND, "not_found").await;
+    let customer = app
+        .get(&format!("{path}.csv"), Some(&buyer.access_token))
+        .await;
+    expect_error(customer, StatusCode::FORBIDDEN, "forbidden").await;
+}
