@@ -238,6 +238,9 @@ pub async fn to_owner(
     forward_to_owner(request, next, false).await
 }
 
+/// How long a forwarded event stream may stay open.
+const STREAM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// [`to_owner`] for reads as well: what only the owner knows (an event's waiting room).
 pub async fn reads_to_owner(
     request: ServiceRequest,
@@ -294,6 +297,11 @@ async fn forward_to_owner(
         http.query_string(),
         body.to_vec(),
     );
+    if http.path().ends_with("/stream") {
+        // an event stream lasts as long as its reader: the client's timeout for one answer
+        // would cut it (the browser re-opens it after this long)
+        forwarded = forwarded.timeout(STREAM_TIMEOUT);
+    }
     for name in [
         header::AUTHORIZATION,
         header::CONTENT_TYPE,
@@ -319,8 +327,7 @@ async fn forward_to_owner(
                 .get("content-type")
                 .is_some_and(|t| t.as_bytes().starts_with(b"text/event-stream"));
             if streamed {
-                // a waiting room's stream, passed on as it comes (the client reconnects when
-                // the forwarding client's timeout ends it)
+                // a waiting room's stream, passed on as it comes
                 response
                     .insert_header((header::CACHE_CONTROL, "no-cache"))
                     .streaming(answer.bytes_stream())

@@ -586,15 +586,15 @@ async fn an_edit_sent_to_a_paused_owner_is_checked_against_the_new_owners_invent
 async fn a_waiting_room_is_one_queue_whichever_node_a_buyer_uses() {
     let nodes = Nodes::start(2).await;
     let (a, b) = (&nodes.apps[0], &nodes.apps[1]);
+    let buyers = a.accounts(40).await;
     let now = chrono::Utc::now();
     let (event, ticket_type, _) =
-        crate::queue::queued_event(a, 100, 5, chrono::Duration::seconds(3), now).await;
-    let buyers = a.accounts(40).await;
+        crate::queue::queued_event(a, 100, 5, chrono::Duration::seconds(6), now).await;
     let (first, second) = buyers.split_at(20);
     crate::queue::join_all_of(a, &event, first).await;
     crate::queue::join_all_of(b, &event, second).await;
     assert!(
-        chrono::Utc::now() < now + chrono::Duration::seconds(3),
+        chrono::Utc::now() < now + chrono::Duration::seconds(6),
         "joined before the start"
     );
     let owner = nodes.owner(&event).await;

@@ -473,13 +473,13 @@ async fn a_queue_survives_kill_9_with_its_order_and_admissions() {
     let url = format!("{}/{db_name}", server_url());
     let (mut server, port) = Server::start_with(&url, &[MANY_JOINS]);
     let mut app = TestApp::attach(port, &db_name).await;
-    let now = chrono::Utc::now();
-    // the start is far enough off for 300 joins, then the test waits for it
-    let (event, _, _) = queued_event(&app, 1_000, 10, chrono::Duration::seconds(4), now).await;
     let buyers = app.accounts(300).await;
+    // the start is far enough off for the organizer and 300 joins, then the test waits for it
+    let now = chrono::Utc::now();
+    let (event, _, _) = queued_event(&app, 1_000, 10, chrono::Duration::seconds(8), now).await;
     join_all_of(&app, &event, &buyers).await;
     assert!(
-        chrono::Utc::now() < now + chrono::Duration::seconds(4),
+        chrono::Utc::now() < now + chrono::Duration::seconds(8),
         "joined before the start"
     );
     eventually(30, "the shuffle and ten admissions", || async {
