@@ -61,7 +61,7 @@ fn status_of(
     user: UserId,
 ) -> Option<QueueStatus> {
     let now = queues.clock().now();
-    let room = handle.room.read().expect("room lock");
+    let room = handle.read();
     let standing = room.standing(user, now)?;
     let mut status = QueueStatus {
         event_id: event,
@@ -126,7 +126,7 @@ pub async fn public_queue(
 
 impl PublicQueue {
     fn of(event_id: EventId, handle: &RoomHandle) -> Self {
-        let room = handle.room.read().expect("room lock");
+        let room = handle.read();
         PublicQueue {
             event_id,
             settings: room.settings.clone(),

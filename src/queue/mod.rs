@@ -123,6 +123,16 @@ pub struct RoomHandle {
     counts: Arc<Notify>,
 }
 
+impl RoomHandle {
+    /// The room as last committed. Reads never change it, so a panic elsewhere (which poisons
+    /// the lock) does not make it unreadable; a runner's panic makes the room be read again.
+    pub fn read(&self) -> std::sync::RwLockReadGuard<'_, Room> {
+        self.room
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 /// The rooms running on this node, and what they need.
 pub struct Queues {
     pool: PgPool,
@@ -204,11 +214,32 @@ impl Queues {
             dashmap::Entry::Vacant(slot) => {
                 let (handle, runner) = runner::start(self.clone(), room);
                 slot.insert(handle.clone());
-                tokio::spawn(runner);
+                self.supervise(event, &handle, tokio::spawn(runner));
                 handle
             }
         };
         Ok(Some(handle))
+    }
+
+    /// A runner that panicked leaves its room, which may be half-changed: the room is
+    /// forgotten, its streams end (their clients reconnect), and the next request reads it
+    /// again from the database, as an event actor rebuilds from its journal.
+    fn supervise(
+        self: &Arc<Self>,
+        event: EventId,
+        handle: &Arc<RoomHandle>,
+        runner: tokio::task::JoinHandle<()>,
+    ) {
+        let (queues, handle) = (Arc::downgrade(self), Arc::downgrade(handle));
+        tokio::spawn(async move {
+            let Err(error) = runner.await else { return };
+            tracing::error!(event_id = %event, %error, "queue runner failed; its room is read again on the next request");
+            if let (Some(queues), Some(handle)) = (queues.upgrade(), handle.upgrade()) {
+                queues
+                    .rooms
+                    .remove_if(&event, |_, running| Arc::ptr_eq(running, &handle));
+            }
+        });
     }
 
     /// Starts the rooms of every queued event (at startup, so a shuffle happens on time).
@@ -235,7 +266,7 @@ impl Queues {
     ) -> Result<Arc<RoomHandle>, QueueError> {
         let handle = self.room(event).await?.ok_or(QueueError::NoQueue)?;
         {
-            let room = handle.room.read().expect("room lock");
+            let room = handle.read();
             if room.contains(user) {
                 return Ok(handle.clone());
             }
@@ -259,7 +290,7 @@ impl Queues {
     /// Whether holds on `event` need an admission token (its queue is on).
     pub async fn required(self: &Arc<Self>, event: EventId) -> Result<bool, QueueError> {
         if let Some(handle) = self.rooms.get(&event) {
-            return Ok(!handle.room.read().expect("room lock").closed);
+            return Ok(!handle.read().closed);
         }
         if let Some(known) = self.queued.get(&event) {
             if known.1.elapsed() < QUEUED_TTL {

@@ -581,10 +581,11 @@ async fn an_edit_sent_to_a_paused_owner_is_checked_against_the_new_owners_invent
 
 /// The waiting room of an event lives on its owner: joins through either node land in one
 /// queue, both nodes tell every buyer the same place, the stream works through the node that
-/// does not own the event, and a hold through it needs the owner's admission.
+/// does not own the event, a hold through it needs the owner's admission, and when the owner
+/// is killed the other node serves the very same queue.
 #[actix_web::test]
 async fn a_waiting_room_is_one_queue_whichever_node_a_buyer_uses() {
-    let nodes = Nodes::start(2).await;
+    let mut nodes = Nodes::start(2).await;
     let (a, b) = (&nodes.apps[0], &nodes.apps[1]);
     let buyers = a.accounts(40).await;
     let now = chrono::Utc::now();
@@ -667,4 +668,39 @@ async fn a_waiting_room_is_one_queue_whichever_node_a_buyer_uses() {
     let token = through_a[admitted]["admission_token"].as_str();
     let held = other.hold(&buyers[admitted], &body(token)).await;
     assert_eq!(held.status(), StatusCode::CREATED);
+
+    // the holder's slot goes to the next in line; then the owner is killed, and the other node,
+    // taking the event over, rebuilds the same queue from the database
+    let admitted_count = || async {
+        a.count("SELECT count(*) FROM queue_entries WHERE admitted_at IS NOT NULL")
+            .await
+    };
+    eventually(30, "the next one admitted", || async {
+        (admitted_count().await == 6).then_some(())
+    })
+    .await;
+    let before: Vec<_> = crate::queue::statuses(other, &event, &buyers)
+        .await
+        .iter()
+        .map(place)
+        .collect();
+    nodes.servers[owner].kill_9();
+    let me = format!("/v1/events/{event}/queue/me");
+    eventually(60, "the queue served by the surviving node", || async {
+        let answer = other.get(&me, Some(&buyers[0].access_token)).await;
+        (answer.status() == StatusCode::OK).then_some(())
+    })
+    .await;
+    let after: Vec<_> = crate::queue::statuses(other, &event, &buyers)
+        .await
+        .iter()
+        .map(place)
+        .collect();
+    assert_eq!(before, after, "the same places after the owner's kill -9");
+    assert_eq!(admitted_count().await, 6);
+    assert_eq!(
+        nodes.owner(&event).await,
+        1 - owner,
+        "the surviving node owns the event"
+    );
 }
