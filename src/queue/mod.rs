@@ -298,7 +298,7 @@ impl Queues {
             }
         }
         let stored = store::find(&self.pool, event).await?;
-        let queued = stored.is_some_and(|s| s.settings.enabled && s.event_status == "published");
+        let queued = stored.is_some_and(|s| s.is_open());
         self.queued
             .insert(event, (queued, std::time::Instant::now()));
         Ok(queued)

@@ -77,7 +77,7 @@ impl Room {
     pub fn new(event: EventId, stored: Stored, rows: Vec<EntryRow>, now: Millis) -> Self {
         let mut room = Room {
             event,
-            closed: !stored.settings.enabled || stored.event_status != "published",
+            closed: !stored.is_open(),
             settings: stored.settings,
             commitment: order::commitment(&stored.seed),
             seed: stored.seed,

@@ -246,7 +246,7 @@ impl Runner {
         self.read_types().await;
         if let Some(stored) = store::find(&self.queues.pool, self.event).await? {
             let mut room = self.room.write().expect("room lock");
-            room.closed = !stored.settings.enabled || stored.event_status != "published";
+            room.closed = !stored.is_open();
             room.settings = stored.settings;
         }
         self.version.send_modify(|v| *v += 1);

@@ -20,6 +20,13 @@ pub struct Stored {
     pub event_status: String,
 }
 
+impl Stored {
+    /// The queue is switched on and its event is on sale: joins are taken, holds need it.
+    pub fn is_open(&self) -> bool {
+        self.settings.enabled && self.event_status == "published"
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct Row {
     enabled: bool,
