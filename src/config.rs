@@ -124,6 +124,9 @@ pub struct PaymentSettings {
     pub provider: String,
     pub webhook_secret: Secret,
     pub allow_sandbox_in_production: bool,
+    /// Calls to the provider for one refund before it is `failed` and listed for the organizer;
+    /// between them the outbox's backoff (1 s, 2 s, 4 s, ...).
+    pub refund_attempts: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -277,6 +280,10 @@ impl Settings {
             ),
             ("booking.hold_seconds", self.booking.hold_seconds),
             ("outbox.max_attempts", self.outbox.max_attempts.into()),
+            (
+                "payment.refund_attempts",
+                self.payment.refund_attempts.into(),
+            ),
             ("booking.max_per_order", self.booking.max_per_order.into()),
             (
                 "booking.mailbox_capacity",

@@ -90,6 +90,10 @@ codes! {
     RequestInProgress => ("request_in_progress", CONFLICT),
     /// The event's waiting room is not open (before `queue.opens_at`), or the event has none.
     QueueNotOpen => ("queue_not_open", CONFLICT),
+    /// The event's refund policy does not allow a buyer's refund (none, or its date passed).
+    RefundNotAllowed => ("refund_not_allowed", CONFLICT),
+    /// A refunded or transferred ticket's code at the door.
+    TicketVoided => ("ticket_voided", CONFLICT),
     /// Joining this waiting room needs a proof of work: `details` carry the challenge.
     ChallengeRequired => ("challenge_required", PRECONDITION_REQUIRED),
     /// A seat id that is not part of the ticket type's seat map.

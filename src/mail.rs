@@ -147,3 +147,99 @@ pub fn tickets_message(
         )
         .map_err(MailError::from)
 }
+
+/// A plain-text mail, sent once per (`kind`, `aggregate`): [`claim`]ed before the mail server
+/// is talked to, with no transaction open meanwhile, and marked sent after, so a redelivered
+/// event does not mail twice.
+pub async fn send_once(
+    pool: &sqlx::PgPool,
+    mailer: &Mailer,
+    kind: &str,
+    aggregate: uuid::Uuid,
+    to: &str,
+    subject: &str,
+    text: String,
+) -> Result<(), OnceError> {
+    let address: Mailbox = to
+        .parse::<lettre::Address>()
+        .map_err(|e| OnceError::BadAddress(to.to_owned(), e))?
+        .into();
+    if !claim(pool, kind, aggregate, to).await? {
+        return Ok(());
+    }
+    let message = Message::builder()
+        .from(mailer.from().clone())
+        .to(address)
+        .subject(subject)
+        .singlepart(SinglePart::plain(text))
+        .map_err(MailError::from)?;
+    mailer.send(message).await?;
+    mark_sent(pool, kind, aggregate).await?;
+    Ok(())
+}
+
+/// Claims the mail (`kind`, `aggregate`) in `sent_mail`, committed; `false` if it was sent
+/// already. A claim never marked sent (the server refused it, or we stopped in between) is
+/// claimed again.
+pub async fn claim(
+    pool: &sqlx::PgPool,
+    kind: &str,
+    aggregate: uuid::Uuid,
+    recipient: &str,
+) -> Result<bool, sqlx::Error> {
+    let sent: Option<Option<chrono::DateTime<chrono::Utc>>> = sqlx::query_scalar(
+        "WITH claim AS (
+             INSERT INTO sent_mail (id, kind, aggregate_id, recipient) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (kind, aggregate_id) DO NOTHING RETURNING sent_at)
+         SELECT sent_at FROM claim
+         UNION ALL SELECT sent_at FROM sent_mail WHERE kind = $2 AND aggregate_id = $3
+         LIMIT 1",
+    )
+    .bind(uuid::Uuid::now_v7())
+    .bind(kind)
+    .bind(aggregate)
+    .bind(recipient)
+    .fetch_optional(pool)
+    .await?;
+    Ok(sent.flatten().is_none())
+}
+
+/// The claimed mail went out.
+pub async fn mark_sent(
+    pool: &sqlx::PgPool,
+    kind: &str,
+    aggregate: uuid::Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE sent_mail SET sent_at = now() WHERE kind = $1 AND aggregate_id = $2")
+        .bind(kind)
+        .bind(aggregate)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Why [`send_once`] did not send.
+#[derive(Debug, thiserror::Error)]
+pub enum OnceError {
+    #[error(transparent)]
+    Mail(#[from] MailError),
+    #[error("the mail database failed")]
+    Database(#[from] sqlx::Error),
+    #[error("the address {0:?} cannot be mailed")]
+    BadAddress(String, #[source] lettre::address::AddressError),
+}
+
+impl From<OnceError> for crate::outbox::DeliveryError {
+    fn from(error: OnceError) -> Self {
+        let permanent = match &error {
+            OnceError::Mail(mail) => mail.is_permanent(),
+            OnceError::BadAddress(..) => true,
+            OnceError::Database(_) => false,
+        };
+        if permanent {
+            Self::refused(error)
+        } else {
+            Self::retry(error)
+        }
+    }
+}

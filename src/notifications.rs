@@ -18,7 +18,8 @@ use uuid::Uuid;
 use crate::auth::{AuthUser, RevokedSessions, StreamUser};
 use crate::error::ApiError;
 use crate::outbox::subjects::{
-    BOOKING_EXPIRED, PAYMENT_REFUNDED, PAYMENT_SUCCEEDED, TICKETS_ISSUED,
+    BOOKING_EXPIRED, BOOKING_REFUNDED, PAYMENT_REFUNDED, PAYMENT_REFUND_FAILED, PAYMENT_SUCCEEDED,
+    TICKETS_ISSUED, TICKETS_TRANSFERRED,
 };
 use crate::outbox::{Consumers, DeliveryError};
 use crate::pagination::{Page, PageQuery};
@@ -49,6 +50,12 @@ fn from_event(
     subject: &str,
     payload: &serde_json::Value,
 ) -> Option<(&'static str, &'static str, String)> {
+    let amount = || {
+        crate::money::format(
+            payload["amount"].as_i64().unwrap_or_default(),
+            payload["currency"].as_str().unwrap_or_default(),
+        )
+    };
     let price = || {
         crate::money::format(
             payload["price"].as_i64().unwrap_or_default(),
@@ -75,7 +82,46 @@ fn from_event(
             "Your hold expired",
             "The seats went back on sale; you can book again.".to_owned(),
         )),
+        BOOKING_REFUNDED => Some((
+            "booking_refunded",
+            "Refund on its way",
+            format!(
+                "{} of booking {} {} refunded ({}): {}. We will tell you when the money is back.",
+                tickets(payload["tickets"].as_array().map_or(0, Vec::len)),
+                payload["booking_code"].as_str().unwrap_or_default(),
+                if payload["tickets"].as_array().map_or(0, Vec::len) == 1 { "was" } else { "were" },
+                amount(),
+                payload["reason"].as_str().unwrap_or("refunded"),
+            ),
+        )),
+        PAYMENT_REFUND_FAILED => Some((
+            "refund_failed",
+            "A refund failed",
+            format!(
+                "The payment provider refused to refund {} for booking {}. Retry it from the event's sales page.",
+                amount(),
+                payload["booking_code"].as_str().unwrap_or_default(),
+            ),
+        )),
+        TICKETS_TRANSFERRED => Some((
+            "ticket_transferred",
+            "Ticket transferred",
+            format!(
+                "Your ticket for {} now belongs to {}; its old code no longer admits anyone.",
+                payload["event_name"].as_str().unwrap_or("the event"),
+                payload["to_email"].as_str().unwrap_or("its new holder"),
+            ),
+        )),
         _ => None,
+    }
+}
+
+/// "1 ticket", "3 tickets".
+fn tickets(n: usize) -> String {
+    if n == 1 {
+        "1 ticket".to_owned()
+    } else {
+        format!("{n} tickets")
     }
 }
 
@@ -101,6 +147,9 @@ pub const SUBJECTS: &[&str] = &[
     TICKETS_ISSUED,
     PAYMENT_REFUNDED,
     BOOKING_EXPIRED,
+    BOOKING_REFUNDED,
+    PAYMENT_REFUND_FAILED,
+    TICKETS_TRANSFERRED,
 ];
 
 pub const NAME: &str = "notifier";

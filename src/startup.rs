@@ -112,11 +112,12 @@ impl Services {
             dir: settings.email.dir.display().to_string(),
             cause,
         })?;
+        let mailer = Arc::new(mailer);
         let tickets = TicketActor::new(
             pool.clone(),
             settings.tickets.signing_key.expose(),
             &settings.server.public_url,
-            Arc::new(mailer),
+            mailer.clone(),
         );
         let tickets = Supervisor::start(move |_| tickets);
         let hub = NotificationHub::new(pool.clone());
@@ -136,7 +137,7 @@ impl Services {
         let provider = Arc::new(Sandbox {
             public_url: settings.server.public_url.clone(),
         });
-        let payments = PaymentActor::new(pool.clone(), provider);
+        let payments = PaymentActor::new(pool.clone(), provider, settings.payment.refund_attempts);
         let payments = Supervisor::start(move |_| payments);
 
         // a row goes to its subject's consumers in this order: the change first, then the news
@@ -149,6 +150,8 @@ impl Services {
         );
         payments::consumer::register(&mut consumers, payments.clone());
         tickets::consumer::register(&mut consumers, tickets, settings.email.concurrency);
+        crate::refunds::register(&mut consumers, pool.clone(), mailer.clone());
+        tickets::transfer::register(&mut consumers, pool.clone(), mailer.clone());
         notifications::register(&mut consumers, hub.clone());
         let metrics = Metrics::new();
         let dispatcher = Dispatcher::new(
@@ -212,6 +215,7 @@ impl Services {
                 .configure(bookings::routes)
                 .configure(payments::routes)
                 .configure(tickets::routes)
+                .configure(crate::refunds::routes)
                 .configure(notifications::routes)
                 .configure(crate::queue::http::routes)
                 .configure(outbox::dead_letters::routes)

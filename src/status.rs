@@ -22,6 +22,8 @@ pub enum BookingStatus {
     Expired,
     /// Given back before payment.
     Cancelled,
+    /// Paid, then every ticket refunded: its admissions went back on sale.
+    Refunded,
 }
 
 impl BookingStatus {
@@ -32,6 +34,7 @@ impl BookingStatus {
             Self::Paid => "confirmed",
             Self::Expired => "expired",
             Self::Cancelled => "cancelled",
+            Self::Refunded => "refunded",
         }
     }
 
@@ -81,6 +84,7 @@ mod tests {
             BookingStatus::Paid,
             BookingStatus::Expired,
             BookingStatus::Cancelled,
+            BookingStatus::Refunded,
         ] {
             assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
         }

@@ -14,7 +14,8 @@ use tokio::sync::oneshot;
 use crate::clock::Clock;
 use crate::event_actor::{
     CancelHold, ConfirmBooking, Confirmation, Crash, EditCatalog, EditError, EngineError,
-    EngineSettings, EventActor, HoldSeats, Relinquish, Reload, Reply, TypeCounts,
+    EngineSettings, EventActor, HoldSeats, Kept, Relinquish, Reload, Reply, ReturnAdmissions,
+    TypeCounts,
 };
 use crate::ids::{BookingId, EventId, TicketTypeId, UserId};
 use crate::inventory::{Hold, HoldRequest, InventoryEdit};
@@ -58,6 +59,8 @@ pub trait RemoteEngine: Send + Sync + 'static {
         booking: BookingId,
         recorded: Option<Hold>,
     ) -> BoxFuture<Result<Confirmation, EngineError>>;
+    fn return_admissions(&self, event: EventId, kept: Kept)
+        -> BoxFuture<Result<bool, EngineError>>;
     fn reload(&self, event: EventId) -> BoxFuture<Result<(), EngineError>>;
 }
 
@@ -265,6 +268,39 @@ impl EventDirectory {
                 reply,
             },
             |remote| remote.confirm(event, booking, recorded.clone()),
+        )
+        .await
+    }
+
+    /// Cuts a sold booking down to what it keeps after a refund; the rest goes back on sale.
+    /// `Ok(false)`: it kept no more than that already.
+    pub async fn return_admissions(&self, event: EventId, kept: Kept) -> Result<bool, EngineError> {
+        self.return_placed(event, kept, false).await
+    }
+
+    /// [`Self::return_admissions`] for a request another node forwarded.
+    pub async fn return_admissions_here(
+        &self,
+        event: EventId,
+        kept: Kept,
+    ) -> Result<bool, EngineError> {
+        self.return_placed(event, kept, true).await
+    }
+
+    async fn return_placed(
+        &self,
+        event: EventId,
+        kept: Kept,
+        here_only: bool,
+    ) -> Result<bool, EngineError> {
+        self.ask(
+            event,
+            here_only,
+            |reply| ReturnAdmissions {
+                kept: kept.clone(),
+                reply,
+            },
+            |remote| remote.return_admissions(event, kept.clone()),
         )
         .await
     }

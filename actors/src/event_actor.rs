@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 
 use crate::clock::Clock;
 use crate::directory::Shared;
-use crate::ids::{BookingId, EventId, TicketTypeId, UserId};
+use crate::ids::{BookingId, EventId, SeatId, TicketTypeId, UserId};
 use crate::inventory::{
     EventInventory, Hold, HoldRequest, HoldState, InventoryEdit, Millis, Rejection, Stranded,
     TicketTypeSpec,
@@ -101,6 +101,24 @@ pub struct ConfirmBooking {
     pub booking: BookingId,
     pub recorded: Option<Hold>,
     pub reply: Reply<Confirmation>,
+}
+
+/// Some of a sold booking's tickets were refunded: it keeps `keep` admissions per ticket type
+/// and the seats in `keep_seats`, the rest goes back on sale. Answered `true` once that is
+/// durable, `false` if the booking kept that much already (asked twice).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ReturnAdmissions {
+    pub kept: Kept,
+    pub reply: Reply<bool>,
+}
+
+/// What a sold booking keeps after a refund.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Kept {
+    pub booking: BookingId,
+    pub keep: Vec<(TicketTypeId, u32)>,
+    pub keep_seats: Vec<(TicketTypeId, SeatId)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -490,6 +508,10 @@ impl EventActor {
             Change::Released { hold, .. } => self.inventory.place(hold.clone()).is_ok(),
             Change::Confirmed(hold) => self.inventory.unconfirm(hold.booking).is_ok(),
             Change::Reinstated(hold) => self.inventory.forget(hold.booking).is_some(),
+            Change::Returned { before, after } => {
+                self.inventory.forget(after.booking);
+                self.inventory.place(before.clone()).is_ok()
+            }
         })
     }
 
@@ -742,6 +764,38 @@ impl Handler<ConfirmBooking> for EventActor {
                 let _ = reply.send(Ok(outcome));
             }
             Some(Err(Err(rejection))) => {
+                let _ = reply.send(Err(rejection.into()));
+            }
+            None => {
+                let _ = reply.send(Err(EngineError::Unavailable(
+                    "the event's engine restarted".into(),
+                )));
+            }
+        }
+    }
+}
+
+impl Handler<ReturnAdmissions> for EventActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ReturnAdmissions, ctx: &mut Context<Self>) {
+        let ReturnAdmissions { kept, reply } = msg;
+        if let Err(error) = self.ready() {
+            let _ = reply.send(Err(error));
+            return;
+        }
+        match self.guarded(ctx, |act| {
+            act.inventory
+                .keep_only(kept.booking, &kept.keep, &kept.keep_seats)
+        }) {
+            Some(Ok(Some((before, after)))) => {
+                let waiter = Self::waiter(reply, true);
+                self.enqueue(Change::Returned { before, after }, Some(waiter), ctx);
+            }
+            Some(Ok(None)) => {
+                let _ = reply.send(Ok(false));
+            }
+            Some(Err(rejection)) => {
                 let _ = reply.send(Err(rejection.into()));
             }
             None => {

@@ -591,6 +591,71 @@ impl EventInventory {
         Ok(self.holds.entry(hold.booking).or_insert(Arc::new(hold)))
     }
 
+    /// Cuts a sold booking down to what it keeps (its tickets still valid after a refund):
+    /// `keep` admissions per ticket type, taken from its lines first to last, and the seats in
+    /// `keep_seats`; everything else goes back on sale. It never grows a booking, so asking
+    /// again with the same target changes nothing (`Ok(None)`). A booking left with nothing is
+    /// removed. Answers the booking before and after.
+    pub fn keep_only(
+        &mut self,
+        booking: BookingId,
+        keep: &[(TicketTypeId, u32)],
+        keep_seats: &[(TicketTypeId, SeatId)],
+    ) -> Result<Option<(Hold, Hold)>, Rejection> {
+        let before = match self.holds.get(&booking) {
+            None => return Err(Rejection::UnknownBooking),
+            Some(hold) if hold.state != HoldState::Confirmed => {
+                return Err(Rejection::InvalidRequest)
+            }
+            Some(hold) => Hold::clone(hold),
+        };
+        let mut after = before.clone();
+        let mut left: Vec<(TicketTypeId, u32)> = keep.to_vec();
+        for (ticket_type, qty, _) in &mut after.items {
+            let quota = left
+                .iter_mut()
+                .find(|(t, _)| t == ticket_type)
+                .map(|(_, n)| n);
+            let kept = match quota {
+                Some(n) => {
+                    let kept = (*qty).min(*n);
+                    *n -= kept;
+                    kept
+                }
+                None => 0,
+            };
+            *qty = kept;
+        }
+        after.seats.retain(|seat| keep_seats.contains(seat));
+        if after == before {
+            return Ok(None);
+        }
+        let returned: Vec<(TicketTypeId, u32)> = before
+            .items
+            .iter()
+            .zip(&after.items)
+            .map(|((t, was, _), (_, now, _))| (*t, was - now))
+            .collect();
+        for (ticket_type, qty) in returned {
+            let state = type_mut(&mut self.types, ticket_type);
+            state.sold -= qty;
+            if let Some(owned) = self.per_user.get_mut(&(before.user, ticket_type)) {
+                *owned -= qty;
+            }
+        }
+        for seat in before.seats.iter().filter(|s| !after.seats.contains(s)) {
+            let state = type_mut(&mut self.types, seat.0);
+            let i = state.seat_index[&seat.1];
+            state.set_seat(i, SeatState::Free);
+        }
+        if after.admissions() == 0 {
+            self.holds.remove(&booking);
+        } else {
+            self.holds.insert(booking, Arc::new(after.clone()));
+        }
+        Ok(Some((before, after)))
+    }
+
     /// Removes a booking and gives back what it took, held or sold.
     fn drop_hold(&mut self, booking: BookingId) -> Hold {
         let hold = Arc::unwrap_or_clone(

@@ -71,6 +71,12 @@ pub enum Change {
     Confirmed(Hold),
     /// Paid after the hold had ended, and the very same admissions were still free: sold again.
     Reinstated(Hold),
+    /// Some or all of a sold booking's admissions were refunded and are on sale again; `after`
+    /// is what it keeps (no admissions: the booking is refunded in full).
+    Returned {
+        before: Hold,
+        after: Hold,
+    },
 }
 
 impl Change {
@@ -79,7 +85,8 @@ impl Change {
             Change::Held(hold)
             | Change::Released { hold, .. }
             | Change::Confirmed(hold)
-            | Change::Reinstated(hold) => hold.booking,
+            | Change::Reinstated(hold)
+            | Change::Returned { after: hold, .. } => hold.booking,
         }
     }
 }

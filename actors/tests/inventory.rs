@@ -608,6 +608,59 @@ fn confirm_twice_answers_already_confirmed() {
 }
 
 #[test]
+fn a_refund_keeps_what_the_booking_still_has_and_puts_the_rest_back_on_sale() {
+    let (t, g) = seated(1, &[&[1, 1, 1]]);
+    let ga = general(2, 5);
+    let mut inv = EventInventory::new(vec![t.clone(), ga.clone()]);
+    let hold = hold_ok(
+        &mut inv,
+        user(1),
+        vec![named(&t, &g[0][..2]), any_seats(&ga, 3)],
+    );
+    // a held booking is not refunded: it is cancelled
+    assert_eq!(
+        inv.keep_only(hold.booking, &[], &[]).unwrap_err(),
+        Rejection::InvalidRequest
+    );
+    inv.confirm(hold.booking).unwrap();
+    let keep_seat = [(t.id, g[0][1])];
+    let (before, after) = inv
+        .keep_only(hold.booking, &[(t.id, 1), (ga.id, 2)], &keep_seat)
+        .unwrap()
+        .expect("something was returned");
+    assert_eq!(before.admissions(), 5);
+    assert_eq!(after.admissions(), 3);
+    assert_eq!(seats_of(&after), vec![g[0][1]]);
+    assert_eq!(inv.counts(t.id), Some((0, 1, 3)));
+    assert_eq!(inv.counts(ga.id), Some((0, 2, 5)));
+    assert_eq!(inv.seat_holder(t.id, g[0][0]), None);
+    assert_eq!(inv.seat_holder(t.id, g[0][1]), Some(hold.booking));
+    inv.check_invariants().unwrap();
+    // asked again (a redelivery), nothing changes; it never grows back
+    assert_eq!(
+        inv.keep_only(hold.booking, &[(t.id, 1), (ga.id, 2)], &keep_seat)
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        inv.keep_only(hold.booking, &[(t.id, 2), (ga.id, 3)], &keep_seat)
+            .unwrap(),
+        None
+    );
+    // the freed seat sells to someone else
+    hold_ok(&mut inv, user(2), vec![named(&t, &g[0][..1])]);
+    // refunded in full: the booking leaves the inventory
+    inv.keep_only(hold.booking, &[], &[]).unwrap().unwrap();
+    assert!(inv.hold_of(hold.booking).is_none());
+    assert_eq!(inv.counts(ga.id), Some((0, 0, 5)));
+    assert_eq!(
+        inv.keep_only(hold.booking, &[], &[]).unwrap_err(),
+        Rejection::UnknownBooking
+    );
+    inv.check_invariants().unwrap();
+}
+
+#[test]
 fn release_of_confirmed_is_refused() {
     let (t, g) = seated(1, &[&[1, 1, 1]]);
     let mut inv = EventInventory::new(vec![t.clone()]);

@@ -47,6 +47,15 @@ pub async fn create_account(
         .bind(account.id)
         .execute(&mut *tx)
         .await?;
+    // tickets transferred to this address before it had an account are theirs now
+    sqlx::query(
+        "UPDATE tickets SET user_id = $1, updated_at = now()
+         WHERE user_id IS NULL AND lower(holder_email) = $2",
+    )
+    .bind(account.id)
+    .bind(account.email.as_str())
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(created_at)
 }

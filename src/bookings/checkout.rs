@@ -167,8 +167,10 @@ pub async fn checkout(
     idempotency::once(&pool, user.id, key, &endpoint, &body, checkout).await
 }
 
-/// Gives a held (or pending-payment) booking's seats back. Cancelling twice answers the
-/// cancelled booking.
+/// Gives a held (or pending-payment) booking's seats back. A paid booking is cancelled within
+/// the event's refund policy (`refund_until`): its unused tickets are refunded (the booking's
+/// `refunded` grows at once; the payment's `refunds` say when the money is back), otherwise 409
+/// `refund_not_allowed`. Cancelling twice answers the booking as it is.
 #[utoipa::path(post, path = "/v1/bookings/{id}/cancel", tag = "bookings", params(("id" = String, Path)),
     responses((status = 200, body = Booking), (status = 404, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody)),
@@ -176,12 +178,19 @@ pub async fn checkout(
 pub async fn cancel(
     engine: web::Data<EventDirectory>,
     pool: web::Data<PgPool>,
+    wake: web::Data<crate::outbox::Wake>,
     user: AuthUser,
     id: web::Path<BookingId>,
 ) -> Result<HttpResponse, ApiError> {
     let booking = own_booking(&pool, &user, *id).await?;
     match booking.status {
-        BookingStatus::Cancelled => return Ok(HttpResponse::Ok().json(booking)),
+        BookingStatus::Cancelled | BookingStatus::Refunded => {
+            return Ok(HttpResponse::Ok().json(booking))
+        }
+        BookingStatus::Paid => {
+            crate::refunds::buyer_cancel(&pool, &wake, &user, booking.id).await?;
+            return Ok(HttpResponse::Ok().json(own_booking(&pool, &user, *id).await?));
+        }
         live if live.is_live() => {}
         ended => return Err(status_conflict(ended)),
     }

@@ -238,11 +238,15 @@ async fn held_booking(pool: &PgPool, event: EventId, hold: Hold) -> Result<Booki
                 ticket_type_id,
                 qty: qty as i32,
                 price,
+                returned: 0,
             })
             .collect(),
         seats,
         information: None,
         payment_method: None,
         payment: None,
+        refunded: 0,
+        // the hot path reads nothing back: `GET /v1/bookings/{id}` says
+        refund_until: None,
     })
 }

@@ -38,7 +38,8 @@ pub struct Booking {
     /// Short code to quote to support and print on tickets.
     pub booking_code: String,
     pub event_id: EventId,
-    /// `held`, `pending_payment`, `confirmed` (paid), `expired` or `cancelled`.
+    /// `held`, `pending_payment`, `confirmed` (paid), `expired`, `cancelled`, or `refunded`
+    /// (paid, then every ticket refunded).
     pub status: BookingStatus,
     pub held_at: DateTime<Utc>,
     /// When an unpaid hold ends and its seats go back on sale.
@@ -58,6 +59,12 @@ pub struct Booking {
     /// `checkout_url` while its `status` is `pending`. A booking paid twice over keeps the
     /// payment that paid it; see `GET /v1/payments/{id}` for its transactions and refunds.
     pub payment: Option<BookingPayment>,
+    /// Minor units of `currency` refunded or on their way back (refunds that failed are not
+    /// counted; see the payment's `refunds`).
+    pub refunded: i64,
+    /// The event's refund policy: until then the buyer may cancel a paid booking and get its
+    /// price back (`POST /v1/bookings/{id}/cancel`); absent, only the organizer refunds. Not given in the answer to the hold itself.
+    pub refund_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
@@ -75,6 +82,8 @@ pub struct BookingItem {
     pub qty: i32,
     /// Unit price when the hold was made.
     pub price: i64,
+    /// Of `qty`, how many were refunded (their admissions are on sale again).
+    pub returned: i32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::FromRow)]

@@ -27,6 +27,8 @@ pub struct Sales {
     pub revenue: std::collections::BTreeMap<String, i64>,
     /// The latest bookings of the event, newest first.
     pub recent_bookings: Vec<RecentBooking>,
+    /// How the event's refunds stand (`GET /v1/admin/events/{id}/refunds` lists them).
+    pub refunds: crate::refunds::RefundSummary,
 }
 
 #[derive(Serialize, ToSchema, sqlx::FromRow)]
@@ -38,7 +40,8 @@ pub struct TypeSales {
     /// Admissions held and not yet paid (`held` and `pending_payment`).
     pub held: i64,
     pub available: i64,
-    /// Minor units of `currency`, from confirmed bookings at the price they were held at.
+    /// Minor units of `currency`, from confirmed bookings at the price they were held at,
+    /// refunded tickets left out.
     pub revenue: i64,
     pub currency: String,
 }
@@ -68,10 +71,10 @@ pub async fn sales(
     let event = owned_event(&pool, &user, *id).await?;
     let mut ticket_types: Vec<TypeSales> = sqlx::query_as(
         "SELECT tt.id AS ticket_type_id, tt.name, tt.qty::bigint AS capacity, tt.currency,
-                COALESCE(sum(bi.qty) FILTER (WHERE b.status = 'confirmed'), 0)::bigint AS sold,
+                COALESCE(sum(bi.qty - bi.returned) FILTER (WHERE b.status = 'confirmed'), 0)::bigint AS sold,
                 COALESCE(sum(bi.qty) FILTER (WHERE b.status IN ('held', 'pending_payment')), 0)::bigint AS held,
                 0::bigint AS available,
-                COALESCE(sum(bi.qty * bi.price) FILTER (WHERE b.status = 'confirmed'), 0)::bigint AS revenue
+                COALESCE(sum((bi.qty - bi.returned) * bi.price) FILTER (WHERE b.status = 'confirmed'), 0)::bigint AS revenue
          FROM ticket_types tt
          LEFT JOIN booking_items bi ON bi.ticket_type_id = tt.id
          LEFT JOIN bookings b ON b.id = bi.booking_id
@@ -106,5 +109,6 @@ pub async fn sales(
         ticket_types,
         revenue,
         recent_bookings,
+        refunds: crate::refunds::store::summary(&pool, event.id).await?,
     }))
 }

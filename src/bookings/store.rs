@@ -27,6 +27,8 @@ struct BookingRow {
     seats: Json<Vec<BookedSeat>>,
     information: Option<Json<Information>>,
     payment: Option<Json<BookingPayment>>,
+    refunded: i64,
+    refund_until: Option<DateTime<Utc>>,
 }
 
 impl From<BookingRow> for Booking {
@@ -46,6 +48,8 @@ impl From<BookingRow> for Booking {
             information: row.information.map(|i| i.0),
             payment_method: row.payment_method,
             payment: row.payment.map(|p| p.0),
+            refunded: row.refunded,
+            refund_until: row.refund_until,
         }
     }
 }
@@ -58,7 +62,8 @@ impl From<BookingRow> for Booking {
 const BOOKING_SELECT: &str = "SELECT b.id, b.booking_code, b.event_id, b.status, b.held_at, b.expired_at,
        b.total_price, b.currency, b.number_seats, b.payment_method,
        COALESCE((SELECT json_agg(json_build_object('ticket_type_id', i.ticket_type_id,
-                                                   'qty', i.qty, 'price', i.price) ORDER BY i.id)
+                                                   'qty', i.qty, 'price', i.price,
+                                                   'returned', i.returned) ORDER BY i.id)
                  FROM booking_items i WHERE i.booking_id = b.id), '[]') AS items,
        COALESCE((SELECT json_agg(json_build_object('id', s.id, 'ticket_type_id', s.ticket_type_id,
                                                    'section', s.section, 'row', s.row_label,
@@ -72,7 +77,10 @@ const BOOKING_SELECT: &str = "SELECT b.id, b.booking_code, b.event_id, b.status,
        (SELECT json_build_object('id', p.id, 'payment_code', p.payment_code,
                                  'checkout_url', p.checkout_url, 'status', p.status)
         FROM payments p WHERE p.booking_id = b.id
-        ORDER BY p.status IN ('succeeded', 'refunded') DESC, p.id DESC LIMIT 1) AS payment
+        ORDER BY p.status IN ('succeeded', 'refunded') DESC, p.id DESC LIMIT 1) AS payment,
+       (SELECT COALESCE(sum(r.amount), 0) FROM refunds r
+        WHERE r.booking_id = b.id AND r.status <> 'failed')::bigint AS refunded,
+       (SELECT e.refund_until FROM events e WHERE e.id = b.event_id) AS refund_until
 FROM bookings b";
 
 /// The user's booking with its items, seats and information.

@@ -69,6 +69,9 @@ pub struct Event {
     /// The event's waiting room, if it has one set (its settings; see `/v1/events/{id}/queue`).
     #[schema(value_type = Option<crate::queue::QueueSettings>)]
     pub queue: Option<sqlx::types::Json<crate::queue::QueueSettings>>,
+    /// The refund policy: until then a buyer may cancel a paid booking and get its price back.
+    /// Absent (the default): only the organizer refunds.
+    pub refund_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

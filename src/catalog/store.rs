@@ -14,7 +14,7 @@ use crate::pagination::Page;
 pub const ACTIVE_BOOKING: &str = "('held', 'pending_payment', 'confirmed')";
 
 const EVENT_COLUMNS: &str = "e.id, e.organizer_id, e.name, e.title, e.description, e.category, e.start_at, e.end_at,
-    e.banner, e.location, e.status, e.published_at, e.created_at, e.updated_at,
+    e.banner, e.location, e.status, e.published_at, e.refund_until, e.created_at, e.updated_at,
     (SELECT min(t.price) FROM ticket_types t WHERE t.event_id = e.id AND t.status = 'active') AS price_from,
     (SELECT t.currency FROM ticket_types t WHERE t.event_id = e.id AND t.status = 'active'
       ORDER BY t.price, t.id LIMIT 1) AS currency,
@@ -301,6 +301,20 @@ pub async fn update_event(
     Ok(())
 }
 
+/// Sets (or, with `None`, removes) the event's refund policy.
+pub async fn set_refund_until(
+    pool: &PgPool,
+    id: EventId,
+    until: Option<DateTime<Utc>>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE events SET refund_until = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(until)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
 /// Deletes the event unless it has live bookings, payments or tickets; whether it did.
 pub async fn delete_unsold_event(pool: &PgPool, id: EventId) -> Result<bool, sqlx::Error> {
     let mut tx = pool.begin().await?;
@@ -345,12 +359,25 @@ pub async fn publish_event(pool: &PgPool, id: EventId) -> Result<(), sqlx::Error
     Ok(())
 }
 
-pub async fn cancel_event(pool: &PgPool, id: EventId) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE events SET status = 'cancelled' WHERE id = $1 AND status <> 'cancelled'")
-        .bind(id)
-        .execute(pool)
-        .await?;
-    Ok(())
+/// Calls the event off and, in the same transaction, refunds every paid booking of it in full
+/// (see [`crate::refunds`]); answers how many bookings are being refunded.
+pub async fn cancel_event(pool: &PgPool, id: EventId) -> Result<usize, ApiError> {
+    let mut tx = pool.begin().await?;
+    let cancelled = sqlx::query(
+        "UPDATE events SET status = 'cancelled', updated_at = now() WHERE id = $1 AND status <> 'cancelled'",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    let refunds = if cancelled {
+        crate::refunds::store::refund_event(&mut tx, id).await?
+    } else {
+        0
+    };
+    tx.commit().await?;
+    Ok(refunds)
 }
 
 /// A ticket type's fields after a create or an edit, checked together (`admin::ticket_types`) before they are written.

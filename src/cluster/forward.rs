@@ -10,7 +10,7 @@ use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use boxoffice_actors::directory::{EventDirectory, RemoteEngine};
-use boxoffice_actors::event_actor::{Confirmation, EngineError};
+use boxoffice_actors::event_actor::{Confirmation, EngineError, Kept};
 use boxoffice_actors::ids::{BookingId, EventId, UserId};
 use boxoffice_actors::inventory::{Hold, HoldRequest};
 use boxoffice_actors::journal::BoxFuture;
@@ -106,6 +106,14 @@ impl RemoteEngine for Remote {
         recorded: Option<Hold>,
     ) -> BoxFuture<Result<Confirmation, EngineError>> {
         self.call(event, "confirm", &ConfirmBody { booking, recorded })
+    }
+
+    fn return_admissions(
+        &self,
+        event: EventId,
+        kept: Kept,
+    ) -> BoxFuture<Result<bool, EngineError>> {
+        self.call(event, "return", &kept)
     }
 
     fn reload(&self, event: EventId) -> BoxFuture<Result<(), EngineError>> {
@@ -217,6 +225,11 @@ async fn run_call(
                     .await,
             )
         }
+        "return" => json(
+            engine
+                .return_admissions_here(event, serde_json::from_slice(body).ok()?)
+                .await,
+        ),
         "reload" => {
             engine.reload_here(event);
             json(Ok::<(), EngineError>(()))

@@ -185,6 +185,15 @@ struct Rows {
     // paid bookings: confirmed holds, and ended holds sold again
     confirmed: Vec<BookingId>,
     reinstated: Vec<BookingId>,
+    // refunded admissions: what each booking keeps per ticket type, the seats it gave back,
+    // and the bookings left with nothing
+    returned: Vec<BookingId>,
+    kept_bookings: Vec<BookingId>,
+    kept_types: Vec<TicketTypeId>,
+    kept_qty: Vec<i32>,
+    freed_bookings: Vec<BookingId>,
+    freed_seats: Vec<SeatId>,
+    emptied: Vec<BookingId>,
 }
 
 impl Rows {
@@ -206,9 +215,33 @@ impl Rows {
                     rows.reinstated.push(hold.booking);
                     rows.seats_of(hold);
                 }
+                Change::Returned { before, after } => rows.returned(before, after),
             }
         }
         rows
+    }
+
+    fn returned(&mut self, before: &Hold, after: &Hold) {
+        self.returned.push(after.booking);
+        let mut kept: Vec<(TicketTypeId, i32)> = Vec::new();
+        for &(ticket_type, qty, _) in &after.items {
+            match kept.iter_mut().find(|(t, _)| *t == ticket_type) {
+                Some((_, n)) => *n += qty as i32,
+                None => kept.push((ticket_type, qty as i32)),
+            }
+        }
+        for (ticket_type, qty) in kept {
+            self.kept_bookings.push(after.booking);
+            self.kept_types.push(ticket_type);
+            self.kept_qty.push(qty);
+        }
+        for &(_, seat) in before.seats.iter().filter(|s| !after.seats.contains(s)) {
+            self.freed_bookings.push(after.booking);
+            self.freed_seats.push(seat);
+        }
+        if after.admissions() == 0 {
+            self.emptied.push(after.booking);
+        }
     }
 
     fn seats_of(&mut self, hold: &Hold) {
@@ -242,6 +275,7 @@ impl Rows {
     /// New holds without seats only: the flash-sale batch, written by one statement.
     fn is_one_statement(&self) -> bool {
         self.released.is_empty()
+            && self.returned.is_empty()
             && self.confirmed.is_empty()
             && self.reinstated.is_empty()
             && self.seat_ids.is_empty()
@@ -360,6 +394,9 @@ impl Rows {
             .execute(&mut *conn)
             .await?;
         }
+        if !self.returned.is_empty() {
+            self.write_returned(conn).await?;
+        }
         if !self.released.is_empty() {
             outbox(conn, "'bookings.' || b.status", &self.released).await?;
         }
@@ -367,6 +404,59 @@ impl Rows {
             // the tickets follow from this row
             outbox(conn, "'bookings.paid'", &paid).await?;
         }
+        Ok(())
+    }
+}
+
+impl Rows {
+    /// Refunded admissions: each item line keeps its share of what the booking keeps of its
+    /// type, first lines first (as [`EventInventory::keep_only`] does in memory), so recovery
+    /// reads `qty - returned` back; the seats given back stop being active, and a booking left
+    /// with nothing is `refunded`.
+    ///
+    /// [`EventInventory::keep_only`]: boxoffice_actors::inventory::EventInventory::keep_only
+    async fn write_returned(&self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "WITH k AS (
+                 SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::int[]) AS k (booking_id, ticket_type_id, kept)
+             ), lines AS (
+                 SELECT bi.id, bi.qty, k.kept,
+                        COALESCE(sum(bi.qty) OVER (PARTITION BY bi.booking_id, bi.ticket_type_id ORDER BY bi.id
+                                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+                 FROM booking_items bi
+                 JOIN k ON k.booking_id = bi.booking_id AND k.ticket_type_id = bi.ticket_type_id
+             )
+             UPDATE booking_items bi
+             SET returned = lines.qty - LEAST(lines.qty, GREATEST(0, lines.kept - lines.before)),
+                 updated_at = now()
+             FROM lines WHERE bi.id = lines.id",
+        )
+        .bind(&self.kept_bookings)
+        .bind(&self.kept_types)
+        .bind(&self.kept_qty)
+        .execute(&mut *conn)
+        .await?;
+        if !self.freed_seats.is_empty() {
+            sqlx::query(
+                "UPDATE booking_seats bs SET active = false, updated_at = now()
+                 FROM UNNEST($1::uuid[], $2::uuid[]) AS f (booking_id, seat_id)
+                 WHERE bs.booking_id = f.booking_id AND bs.seat_id = f.seat_id AND bs.active",
+            )
+            .bind(&self.freed_bookings)
+            .bind(&self.freed_seats)
+            .execute(&mut *conn)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE bookings SET version = $1, updated_at = now(),
+                 status = CASE WHEN id = ANY($3) THEN 'refunded' ELSE status END
+             WHERE id = ANY($2)",
+        )
+        .bind(self.version)
+        .bind(&self.returned)
+        .bind(&self.emptied)
+        .execute(&mut *conn)
+        .await?;
         Ok(())
     }
 }
@@ -488,9 +578,10 @@ async fn load(pool: &PgPool, event: EventId) -> Result<Option<Loaded>, sqlx::Err
         .collect();
     if !live.is_empty() {
         let items: Vec<(BookingId, TicketTypeId, i32, i64)> = sqlx::query_as(&format!(
-            "SELECT bi.booking_id, bi.ticket_type_id, bi.qty, bi.price
+            "SELECT bi.booking_id, bi.ticket_type_id, bi.qty - bi.returned, bi.price
              FROM booking_items bi JOIN bookings b ON b.id = bi.booking_id
              WHERE b.event_id = $1 AND b.version > $2 AND b.status IN {LIVE}
+               AND bi.qty > bi.returned
              ORDER BY bi.booking_id, bi.id"
         ))
         .bind(event)

@@ -26,6 +26,15 @@ pub const PAYMENT_REFUND_REQUESTED: &str = "payments.refund_requested";
 pub const PAYMENT_REFUNDED: &str = "payments.refunded";
 /// A sold booking's tickets exist: mail them.
 pub const TICKETS_ISSUED: &str = "tickets.issued";
+/// Some or all of a sold booking's tickets were refunded (by the organizer, the buyer, or the
+/// event's cancellation): tell the buyer.
+pub const BOOKING_REFUNDED: &str = "bookings.refunded";
+/// A refund's tickets no longer admit anyone: their admissions go back on sale.
+pub const TICKETS_VOIDED: &str = "tickets.voided";
+/// The provider refused a refund on every attempt: the organizer is told, and may retry it.
+pub const PAYMENT_REFUND_FAILED: &str = "payments.refund_failed";
+/// A ticket changed hands: the old code is refused, the new holder has a new one.
+pub const TICKETS_TRANSFERRED: &str = "tickets.transferred";
 
 pub const ALL: &[&str] = &[
     BOOKING_HELD,
@@ -38,4 +47,8 @@ pub const ALL: &[&str] = &[
     PAYMENT_REFUND_REQUESTED,
     PAYMENT_REFUNDED,
     TICKETS_ISSUED,
+    BOOKING_REFUNDED,
+    TICKETS_VOIDED,
+    PAYMENT_REFUND_FAILED,
+    TICKETS_TRANSFERRED,
 ];

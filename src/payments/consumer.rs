@@ -6,7 +6,7 @@ use boxoffice_actors::ids::BookingId;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::provider::{EnsurePayment, PaymentActor, RefundTransaction};
+use super::provider::{EnsurePayment, PaymentActor, RefundTickets, RefundTransaction};
 use super::PaymentError;
 use crate::outbox::subjects::{BOOKING_CHECKED_OUT, PAYMENT_REFUND_REQUESTED};
 use crate::outbox::{Consumers, DeliveryError};
@@ -20,12 +20,25 @@ pub fn register(consumers: &mut Consumers, payments: Addr<PaymentActor>) {
         payments.clone(),
         |CheckedOut { booking_id }| EnsurePayment(booking_id),
     );
-    consumers.forward(
-        NAME,
-        &[PAYMENT_REFUND_REQUESTED],
-        payments,
-        |RefundRequested { transaction }| RefundTransaction(transaction),
-    );
+    consumers.register(NAME, &[PAYMENT_REFUND_REQUESTED], move |delivery| {
+        let payments = payments.clone();
+        async move {
+            // money that paid for nothing goes back by its transaction; sold tickets by refund
+            match delivery.payload()? {
+                RefundRequested {
+                    refund: Some(refund),
+                    ..
+                } => Ok(payments.send(RefundTickets(refund)).await??),
+                RefundRequested {
+                    transaction: Some(transaction),
+                    ..
+                } => Ok(payments.send(RefundTransaction(transaction)).await??),
+                RefundRequested { .. } => Err(DeliveryError::refused(anyhow::anyhow!(
+                    "a refund request names neither a refund nor a transaction"
+                ))),
+            }
+        }
+    });
 }
 
 #[derive(Deserialize)]
@@ -35,7 +48,8 @@ struct CheckedOut {
 
 #[derive(Deserialize)]
 struct RefundRequested {
-    transaction: Uuid,
+    transaction: Option<Uuid>,
+    refund: Option<Uuid>,
 }
 
 /// A gateway or database that failed may work on the next attempt.

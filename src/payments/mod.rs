@@ -50,6 +50,13 @@ pub struct Payment {
     /// Every transaction the gateway reported for this payment, oldest first.
     #[sqlx(skip)]
     pub transactions: Vec<Transaction>,
+    /// Refunds of the booking's tickets, oldest first (the organizer's, the buyer's, or the
+    /// event's cancellation).
+    #[sqlx(skip)]
+    pub refunds: Vec<crate::refunds::Refund>,
+    /// The latest refund's status: `pending`, `succeeded` or `failed`; absent without one.
+    #[sqlx(skip)]
+    pub refund_status: Option<String>,
 }
 
 /// One transaction the gateway reported. Money it captured either pays for the booking

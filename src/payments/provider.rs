@@ -31,6 +31,8 @@ pub trait PaymentProvider: Send + Sync + 'static {
 }
 
 pub struct RefundRequest {
+    /// The refund's idempotency key with the provider: asked twice with one key, it refunds once.
+    pub key: String,
     pub payment_code: String,
     pub transaction_id: String,
     pub amount: i64,
@@ -50,6 +52,11 @@ pub struct Sandbox {
     pub public_url: String,
 }
 
+impl Sandbox {
+    /// In a transaction id: the sandbox refuses to refund it.
+    pub const REFUNDS_DECLINED: &'static str = "refunds_declined";
+}
+
 impl PaymentProvider for Sandbox {
     fn name(&self) -> &'static str {
         "sandbox"
@@ -64,19 +71,34 @@ impl PaymentProvider for Sandbox {
         Box::pin(async move { Ok(url) })
     }
 
-    fn refund(&self, _: &RefundRequest) -> GatewayFuture<()> {
-        Box::pin(async { Ok(()) })
+    /// Declines refunds of a transaction whose id contains [`Sandbox::REFUNDS_DECLINED`] (the
+    /// hosted page's "Pay (refunds declined)"), as real gateways' test cards do, so a refund
+    /// the provider refuses can be seen end to end.
+    fn refund(&self, refund: &RefundRequest) -> GatewayFuture<()> {
+        let declined = refund.transaction_id.contains(Self::REFUNDS_DECLINED);
+        Box::pin(async move {
+            if declined {
+                anyhow::bail!("the sandbox declines refunds of this transaction");
+            }
+            Ok(())
+        })
     }
 }
 
 pub struct PaymentActor {
     pool: PgPool,
     provider: Arc<dyn PaymentProvider>,
+    /// Calls to the provider before a refund is `failed` (`payment.refund_attempts`).
+    refund_attempts: u32,
 }
 
 impl PaymentActor {
-    pub fn new(pool: PgPool, provider: Arc<dyn PaymentProvider>) -> Self {
-        Self { pool, provider }
+    pub fn new(pool: PgPool, provider: Arc<dyn PaymentProvider>, refund_attempts: u32) -> Self {
+        Self {
+            pool,
+            provider,
+            refund_attempts,
+        }
     }
 }
 
@@ -124,6 +146,27 @@ impl UnsoldBecause {
 #[derive(Message)]
 #[rtype(result = "Result<(), PaymentError>")]
 pub struct RefundTransaction(pub Uuid);
+
+/// Give a refund of sold tickets back through the provider: retried (the outbox's backoff)
+/// until `payment.refund_attempts` calls have failed, then `failed`.
+#[derive(Message)]
+#[rtype(result = "Result<(), PaymentError>")]
+pub struct RefundTickets(pub Uuid);
+
+impl Handler<RefundTickets> for PaymentActor {
+    type Result = ResponseFuture<Result<(), PaymentError>>;
+
+    fn handle(&mut self, msg: RefundTickets, _: &mut Context<Self>) -> Self::Result {
+        let (pool, provider, attempts) = (
+            self.pool.clone(),
+            self.provider.clone(),
+            self.refund_attempts,
+        );
+        Box::pin(async move {
+            super::store::refund_tickets(&pool, msg.0, provider.as_ref(), attempts).await
+        })
+    }
+}
 
 impl Handler<EnsurePayment> for PaymentActor {
     type Result = ResponseFuture<Result<(), PaymentError>>;

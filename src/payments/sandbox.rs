@@ -8,6 +8,7 @@ use serde::Deserialize;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::provider::Sandbox;
 use super::signature;
 use crate::config::Settings;
 use crate::error::ApiError;
@@ -66,7 +67,8 @@ pub async fn page(
         format!(
             "<form method=\"post\"><p>Pay with <b>{}</b>.</p>
                <button name=\"outcome\" value=\"pay\" type=\"submit\">Pay {amount}</button>
-               <button name=\"outcome\" value=\"decline\" type=\"submit\">Decline</button></form>",
+               <button name=\"outcome\" value=\"decline\" type=\"submit\">Decline</button>
+               <button name=\"outcome\" value=\"pay_refunds_declined\" type=\"submit\">Pay (refunds will be declined)</button></form>",
             method_name(&payment.method)
         )
     } else {
@@ -96,7 +98,8 @@ pub async fn page(
 
 #[derive(Deserialize)]
 pub struct Decision {
-    /// `pay` or `decline`
+    /// `pay`, `decline`, or `pay_refunds_declined` (paid, but the sandbox will refuse to
+    /// refund it, as a test card does)
     outcome: String,
 }
 
@@ -109,14 +112,20 @@ pub async fn decide(
     form: web::Form<Decision>,
 ) -> Result<HttpResponse, ApiError> {
     let payment = pending(&pool, &code).await?;
-    let status = match form.outcome.as_str() {
-        "pay" => "succeeded",
-        "decline" => "failed",
-        _ => return Err(ApiError::invalid("outcome", "must be pay or decline")),
+    let (status, marker) = match form.outcome.as_str() {
+        "pay" => ("succeeded", ""),
+        "decline" => ("failed", ""),
+        "pay_refunds_declined" => ("succeeded", Sandbox::REFUNDS_DECLINED),
+        _ => {
+            return Err(ApiError::invalid(
+                "outcome",
+                "must be pay, decline or pay_refunds_declined",
+            ))
+        }
     };
     if payment.status == PaymentStatus::Pending {
         let query = format!(
-            "payment_code={}&booking_id={}&transaction_id=sbx_{}",
+            "payment_code={}&booking_id={}&transaction_id=sbx_{marker}{}",
             payment.payment_code,
             payment.booking_id,
             Uuid::now_v7().simple()

@@ -8,7 +8,9 @@ use uuid::Uuid;
 use super::provider::{NewPayment, PaymentProvider, RefundRequest};
 use super::{Payment, PaymentError, Transaction, WebhookBody};
 use crate::error::{ApiError, Code};
-use crate::outbox::subjects::{PAYMENT_FAILED, PAYMENT_SUCCEEDED};
+use crate::outbox::subjects::{
+    PAYMENT_FAILED, PAYMENT_REFUNDED, PAYMENT_REFUND_FAILED, PAYMENT_SUCCEEDED,
+};
 use crate::status::PaymentStatus;
 
 const PAYMENT_COLUMNS: &str = "p.id, p.payment_code, p.booking_id, p.price, p.currency,
@@ -117,7 +119,12 @@ pub async fn find(pool: &PgPool, id: Uuid, user: UserId) -> Result<Option<Paymen
     .bind(user)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(Payment::from))
+    let Some(mut payment) = row.map(Payment::from) else {
+        return Ok(None);
+    };
+    payment.refunds = crate::refunds::store::of_payment(pool, payment.id).await?;
+    payment.refund_status = payment.refunds.last().map(|r| r.status.clone());
+    Ok(Some(payment))
 }
 
 /// The payment a webhook settles, locked, with what is known of the reported transaction.
@@ -420,6 +427,7 @@ pub async fn refund_transaction(
     };
     provider
         .refund(&RefundRequest {
+            key: transaction_id.clone(),
             payment_code,
             transaction_id,
             amount,
@@ -457,5 +465,108 @@ pub async fn refund_transaction(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Gives a refund of sold tickets back through the provider (the payment's applied
+/// transaction, for the refund's amount, keyed by the refund so a repeated call refunds once),
+/// with no transaction open; then records it with the `payments.refunded` row that tells the
+/// buyer. The payment is `refunded` once its refunds add up to its price. A refusal counts an
+/// attempt: retried with the outbox's backoff until `max_attempts`, then the refund is
+/// `failed` and `payments.refund_failed` tells the organizer.
+pub async fn refund_tickets(
+    pool: &PgPool,
+    refund: Uuid,
+    provider: &dyn PaymentProvider,
+    max_attempts: u32,
+) -> Result<(), PaymentError> {
+    let pending: Option<(String, String, i64, String)> = sqlx::query_as(
+        "SELECT p.payment_code, t.transaction_id, r.amount, r.currency
+         FROM refunds r JOIN payments p ON p.id = r.payment_id
+         JOIN payment_transactions t ON t.payment_id = p.id AND t.outcome = 'applied'
+         WHERE r.id = $1 AND r.status = 'pending'",
+    )
+    .bind(refund)
+    .fetch_optional(pool)
+    .await?;
+    let Some((payment_code, transaction_id, amount, currency)) = pending else {
+        return Ok(());
+    };
+    let asked = provider
+        .refund(&RefundRequest {
+            key: format!("refund-{refund}"),
+            payment_code,
+            transaction_id,
+            amount,
+            currency,
+        })
+        .await;
+    let mut tx = pool.begin().await?;
+    if let Err(error) = asked {
+        let reason = format!("{error:#}");
+        let failed: Option<bool> = sqlx::query_scalar(
+            "UPDATE refunds SET attempts = attempts + 1, last_error = $2, updated_at = now(),
+                 status = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE status END
+             WHERE id = $1 AND status = 'pending' RETURNING status = 'failed'",
+        )
+        .bind(refund)
+        .bind(&reason)
+        .bind(i32::try_from(max_attempts).unwrap_or(i32::MAX))
+        .fetch_optional(&mut *tx)
+        .await?;
+        if failed == Some(true) {
+            sqlx::query(
+                "INSERT INTO outbox (subject, aggregate_id, payload)
+                 SELECT $2, r.payment_id, jsonb_build_object('refund', r.id,
+                          'booking_id', r.booking_id, 'event_id', r.event_id,
+                          'user_id', e.organizer_id, 'amount', r.amount, 'currency', r.currency,
+                          'booking_code', b.booking_code, 'error', r.last_error)
+                 FROM refunds r JOIN events e ON e.id = r.event_id JOIN bookings b ON b.id = r.booking_id
+                 WHERE r.id = $1",
+            )
+            .bind(refund)
+            .bind(PAYMENT_REFUND_FAILED)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            tracing::warn!(refund_id = %refund, %reason, "the provider refused every attempt: refund failed");
+            return Ok(());
+        }
+        tx.commit().await?;
+        return Err(PaymentError::Gateway(error));
+    }
+    let done: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE refunds SET status = 'succeeded', refunded_at = now(), attempts = attempts + 1,
+             last_error = NULL, updated_at = now()
+         WHERE id = $1 AND status = 'pending' RETURNING payment_id",
+    )
+    .bind(refund)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(payment) = done else {
+        return Ok(());
+    };
+    sqlx::query(
+        "UPDATE payments p SET status = 'refunded'
+         WHERE p.id = $1 AND p.status = 'succeeded'
+           AND (SELECT COALESCE(sum(r.amount), 0) FROM refunds r
+                WHERE r.payment_id = p.id AND r.status = 'succeeded') >= p.price",
+    )
+    .bind(payment)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO outbox (subject, aggregate_id, payload)
+         SELECT $2, r.payment_id, jsonb_build_object('payment_id', r.payment_id,
+                  'booking_id', r.booking_id, 'user_id', r.user_id, 'refund', r.id,
+                  'amount', r.amount, 'currency', r.currency, 'reason', r.reason)
+         FROM refunds r WHERE r.id = $1",
+    )
+    .bind(refund)
+    .bind(PAYMENT_REFUNDED)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(refund_id = %refund, amount, "refund given back");
     Ok(())
 }

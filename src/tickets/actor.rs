@@ -8,7 +8,6 @@ use actix_web::web;
 use boxoffice_actors::ids::BookingId;
 use sqlx::PgPool;
 use tokio::sync::oneshot;
-use uuid::Uuid;
 
 use super::store;
 use crate::mail::{MailError, Mailer};
@@ -186,20 +185,7 @@ async fn mail_tickets(
         .parse::<lettre::Address>()
         .map_err(|e| TicketError::BadAddress(email.clone(), e))?
         .into();
-    let sent: Option<Option<chrono::DateTime<chrono::Utc>>> = sqlx::query_scalar(
-        "WITH claim AS (
-             INSERT INTO sent_mail (id, kind, aggregate_id, recipient) VALUES ($1, 'tickets', $2, $3)
-             ON CONFLICT (kind, aggregate_id) DO NOTHING RETURNING sent_at)
-         SELECT sent_at FROM claim
-         UNION ALL SELECT sent_at FROM sent_mail WHERE kind = 'tickets' AND aggregate_id = $2
-         LIMIT 1",
-    )
-    .bind(Uuid::now_v7())
-    .bind(booking)
-    .bind(&email)
-    .fetch_optional(pool)
-    .await?;
-    if sent.flatten().is_some() {
+    if !crate::mail::claim(pool, "tickets", booking.0, &email).await? {
         return Ok(());
     }
     let tickets = store::of_booking(pool, booking).await?;
@@ -208,12 +194,7 @@ async fn mail_tickets(
         web::block(move || crate::mail::tickets_message(from, to, &booking_code, &tickets))
             .await??;
     mailer.send(message).await?;
-    sqlx::query(
-        "UPDATE sent_mail SET sent_at = now() WHERE kind = 'tickets' AND aggregate_id = $1",
-    )
-    .bind(booking)
-    .execute(pool)
-    .await?;
+    crate::mail::mark_sent(pool, "tickets", booking.0).await?;
     tracing::info!(booking_id = %booking, "tickets mailed");
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The organizer's attendee list: every ticket of an event with who holds it, its type and
 //! seat, and whether it was checked in; searchable, paged, and exported as CSV.
 use actix_web::{web, HttpResponse};
-use boxoffice_actors::ids::{EventId, TicketTypeId};
+use boxoffice_actors::ids::{BookingId, EventId, TicketTypeId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgPool, Postgres, QueryBuilder};
@@ -17,16 +17,19 @@ use crate::pagination::{Page, PageQuery};
 #[derive(Clone, Debug, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Attendee {
     pub ticket_id: Uuid,
+    pub booking_id: BookingId,
     pub booking_code: String,
     /// The account's username, when it has one.
     pub name: Option<String>,
-    /// The contact address given at checkout.
+    /// The holder's address: whoever a ticket was transferred to, else the contact address
+    /// given at checkout.
     pub email: String,
     pub ticket_type_id: TicketTypeId,
     pub ticket_type: String,
     /// "Stalls A1"; null for general admission.
     pub seat: Option<String>,
-    /// `valid`, `checked_in` or `void`
+    /// `valid`, `checked_in` or `void` (refunded). A transferred ticket is listed once, as its
+    /// new holder's.
     pub status: String,
     pub checked_in_at: Option<DateTime<Utc>>,
 }
@@ -63,18 +66,19 @@ async fn attendees(
 ) -> Result<Vec<Attendee>, sqlx::Error> {
     let mut query: QueryBuilder<Postgres> = QueryBuilder::new(
         "SELECT * FROM (
-           SELECT t.id AS ticket_id, b.booking_code, u.username AS name,
-                  COALESCE(bu.email, u.email) AS email, t.ticket_type_id, tt.name AS ticket_type,
+           SELECT t.id AS ticket_id, t.booking_id, b.booking_code, u.username AS name,
+                  COALESCE(t.holder_email, bu.email, u.email) AS email, t.ticket_type_id,
+                  tt.name AS ticket_type,
                   CASE WHEN s.id IS NULL THEN NULL
                        ELSE s.section || ' ' || s.row_label || s.seat_label END AS seat,
                   t.status, t.checked_in_at
              FROM tickets t
              JOIN bookings b ON b.id = t.booking_id
-             JOIN users u ON u.id = t.user_id
+             LEFT JOIN users u ON u.id = t.user_id
              JOIN ticket_types tt ON tt.id = t.ticket_type_id
              LEFT JOIN booking_users bu ON bu.booking_id = b.id
              LEFT JOIN seats s ON s.id = t.seat_id
-            WHERE t.event_id = ",
+            WHERE t.status <> 'transferred' AND t.event_id = ",
     );
     query.push_bind(event).push(") a WHERE true");
     if let Some(after) = after {

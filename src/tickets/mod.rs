@@ -6,6 +6,7 @@ pub mod code;
 pub mod consumer;
 pub mod qr;
 pub mod store;
+pub mod transfer;
 
 use actix_web::{web, HttpResponse};
 use boxoffice_actors::ids::{BookingId, EventId, SeatId, TicketTypeId};
@@ -29,7 +30,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/tickets/{id}/qr.svg").route(web::get().to(qr_svg)))
         .service(web::resource("/tickets/{id}/qr.png").route(web::get().to(qr_png)))
         .service(web::resource("/admin/events/{id}/checkins").route(web::post().to(check_in)))
-        .configure(attendees::routes);
+        .configure(attendees::routes)
+        .configure(transfer::routes);
 }
 
 #[derive(sqlx::FromRow)]
@@ -61,7 +63,8 @@ pub struct Ticket {
     pub id: Uuid,
     /// The signed code the QR carries: show it at the door.
     pub code: String,
-    /// `valid`, `checked_in` or `void`.
+    /// `valid`, `checked_in`, `void` (refunded) or `transferred` (to someone else, whose ticket
+    /// has a new code).
     pub status: String,
     /// The QR of `code` as SVG.
     pub qr_url: String,
@@ -210,7 +213,8 @@ pub struct CheckInBody {
 }
 
 /// The door: a genuine ticket of this event checks in once (200 with the ticket); again is 409
-/// `already_checked_in`; a forged code is 400 `invalid_ticket_code`; another event's is 404.
+/// `already_checked_in`; a refunded or transferred ticket's code is 409 `ticket_voided`; a
+/// forged code is 400 `invalid_ticket_code`; another event's is 404.
 #[utoipa::path(post, path = "/v1/admin/events/{id}/checkins", tag = "admin", params(("id" = String, Path)),
     request_body = CheckInBody,
     responses((status = 200, body = Ticket), (status = 400, body = crate::error::ErrorBody),
@@ -254,6 +258,14 @@ pub async fn check_in(
                     .map(|t| t.to_rfc3339())
                     .unwrap_or_default()
             ),
+        )),
+        "void" => Err(ApiError::new(
+            Code::TicketVoided,
+            "this ticket was refunded and no longer admits anyone",
+        )),
+        "transferred" => Err(ApiError::new(
+            Code::TicketVoided,
+            "this ticket was transferred to someone else, whose ticket has a new code; this one no longer admits anyone",
         )),
         other => Err(ApiError::new(
             Code::InvalidState,

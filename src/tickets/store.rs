@@ -180,6 +180,17 @@ pub async fn find(pool: &PgPool, id: Uuid, user: UserId) -> Result<Option<Ticket
     Ok(row.map(Ticket::from))
 }
 
+/// The ticket with this id, whoever holds it.
+pub async fn by_id(pool: &PgPool, id: Uuid) -> Result<Option<Ticket>, sqlx::Error> {
+    let row: Option<TicketRow> = sqlx::query_as(&format!(
+        "SELECT {TICKET_COLUMNS} {TICKET_FROM} WHERE t.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(Ticket::from))
+}
+
 /// The ticket of `event` with this id, whoever owns it (for check-in).
 pub async fn find_at_event(
     pool: &PgPool,

@@ -20,6 +20,7 @@ mod outbox;
 mod payments;
 mod queue;
 mod redelivery;
+mod refunds;
 mod site;
 mod startup;
 mod throttle;

@@ -56,6 +56,11 @@ pub struct UpdateEvent {
     pub location: Option<String>,
     /// The event's waiting room (all of its settings), editable until its sale starts.
     pub queue: Option<crate::queue::QueueSettings>,
+    /// Until when buyers may cancel a paid booking for a refund (RFC 3339, before `end_at`);
+    /// `null` removes the policy, so only the organizer refunds.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub refund_until: Option<Option<DateTime<Utc>>>,
 }
 
 /// The admin listing's filter on top of the public ones.
@@ -198,10 +203,25 @@ pub async fn update_event(
         location: body.location.as_deref().unwrap_or(&event.location),
     };
     fields.validate()?;
+    if let Some(Some(until)) = body.refund_until {
+        let mut v = Validation::new();
+        if let Err(m) = check_date(until) {
+            v.fail("refund_until", m);
+        }
+        v.check(
+            until < fields.end_at,
+            "refund_until",
+            "must be before the event ends (end_at)",
+        );
+        v.finish()?;
+    }
     if let Some(queue) = &body.queue {
         crate::queue::http::save_settings(&pool, &queues, event.id, queue).await?;
     }
     store::update_event(&pool, event.id, &fields).await?;
+    if let Some(until) = body.refund_until {
+        store::set_refund_until(&pool, event.id, until).await?;
+    }
     let event = owned_event(&pool, &user, event.id).await?;
     Ok(HttpResponse::Ok().json(detail(&pool, event).await?))
 }
@@ -267,19 +287,23 @@ pub async fn publish_event(
     Ok(HttpResponse::Ok().json(detail(&pool, event).await?))
 }
 
-/// Call the event off: it leaves the catalog listing and takes no new bookings. Cancelling a
-/// cancelled event changes nothing.
+/// Call the event off: it leaves the catalog listing and takes no new bookings, and every paid
+/// booking is refunded in full through the provider (retried; see
+/// `GET /v1/admin/events/{id}/refunds` for how they stand). Cancelling a cancelled event
+/// changes nothing.
 #[utoipa::path(post, path = "/v1/admin/events/{id}/cancel", tag = "admin", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = EventDetail), (status = 404, body = crate::error::ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.id, event_id = %id))]
 pub async fn cancel_event(
     pool: web::Data<PgPool>,
+    wake: web::Data<crate::outbox::Wake>,
     Organizer(user): Organizer,
     id: web::Path<EventId>,
 ) -> Result<HttpResponse, ApiError> {
     let event = owned_event(&pool, &user, *id).await?;
-    store::cancel_event(&pool, event.id).await?;
-    tracing::info!(event_id = %event.id, "event cancelled");
+    let refunds = store::cancel_event(&pool, event.id).await?;
+    wake.wake();
+    tracing::info!(event_id = %event.id, refunds, "event cancelled");
     let event = owned_event(&pool, &user, event.id).await?;
     Ok(HttpResponse::Ok().json(detail(&pool, event).await?))
 }
