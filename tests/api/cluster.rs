@@ -704,3 +704,60 @@ async fn a_waiting_room_is_one_queue_whichever_node_a_buyer_uses() {
         "the surviving node owns the event"
     );
 }
+
+#[actix_web::test]
+async fn a_refund_through_either_node_puts_its_seat_back_on_sale_at_the_owner() {
+    let nodes = Nodes::start(2).await;
+    let a = &nodes.apps[0];
+    let organizer = a.organizer().await;
+    let buyer = a.customer().await;
+    let map = json!({"sections": [{"name": "Stalls", "rows": [{"label": "A", "seats": 2}]}]});
+    let (event, ticket_type) = a
+        .event_with(&organizer, json!({"seat_mapped": true}), Some(map))
+        .await;
+    let body = json!({"event_id": event, "ticket_type_id": ticket_type["id"], "qty": 2});
+    let booking = expect_json(a.hold(&buyer, &body).await, StatusCode::CREATED).await;
+    let booking = check_out(a, &buyer, &booking).await;
+    let transaction = format!("txn-{}", booking["id"].as_str().unwrap());
+    expect_json(
+        Webhook::new(a, &booking, &transaction).send(a).await,
+        StatusCode::OK,
+    )
+    .await;
+    let tickets = crate::tickets::tickets_of(a, &buyer, 2).await;
+    // asked of the node that does not own the event: its actor is reached over the network
+    let other = &nodes.apps[1 - nodes.owner(&event).await];
+    let refunded = expect_json(
+        other
+            .post(
+                &format!(
+                    "/v1/admin/bookings/{}/refunds",
+                    booking["id"].as_str().unwrap()
+                ),
+                Some(&organizer.access_token),
+                &json!({"tickets": [tickets[0]["id"]]}),
+            )
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(refunded["tickets"].as_array().unwrap().len(), 1);
+    let seat = tickets[0]["seat"]["id"].as_str().unwrap().to_owned();
+    eventually(20, "the refunded seat free again", || async {
+        (crate::refunds::free_seats(other, &event).await == vec![seat.clone()]).then_some(())
+    })
+    .await;
+    let again =
+        json!({"event_id": event, "ticket_type_id": ticket_type["id"], "qty": 1, "seats": [seat]});
+    let newcomer = other.customer().await;
+    expect_json(other.hold(&newcomer, &again).await, StatusCode::CREATED).await;
+    eventually(20, "the refund given back", || async {
+        let status: String = sqlx::query_scalar("SELECT status FROM refunds WHERE id = $1::uuid")
+            .bind(refunded["id"].as_str().unwrap())
+            .fetch_one(&other.pool)
+            .await
+            .unwrap();
+        (status == "succeeded").then_some(())
+    })
+    .await;
+}

@@ -52,7 +52,7 @@ async fn booking_of(app: &TestApp, buyer: &User, id: &str) -> Value {
 }
 
 /// Seats of the event's first ticket type that a new buyer can hold right now.
-async fn free_seats(app: &TestApp, event: &str) -> Vec<String> {
+pub async fn free_seats(app: &TestApp, event: &str) -> Vec<String> {
     let map = expect_json(
         app.get(&format!("/v1/events/{event}/seats"), None).await,
         StatusCode::OK,
