@@ -68,7 +68,7 @@ pub async fn page(
             "<form method=\"post\"><p>Pay with <b>{}</b>.</p>
                <button name=\"outcome\" value=\"pay\" type=\"submit\">Pay {amount}</button>
                <button name=\"outcome\" value=\"decline\" type=\"submit\">Decline</button>
-               <button name=\"outcome\" value=\"pay_refunds_declined\" type=\"submit\">Pay (refunds will be declined)</button></form>",
+               <button name=\"outcome\" value=\"pay_refunds_declined\" type=\"submit\">Approve, but refuse its refunds later</button></form>",
             method_name(&payment.method)
         )
     } else {
