@@ -57,6 +57,7 @@ fn request(ticket_type: TicketTypeId, qty: u32) -> HoldRequest {
             seats: Vec::new(),
         }],
         max_per_order: 10,
+        promo: None,
     }
 }
 

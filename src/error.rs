@@ -92,6 +92,8 @@ codes! {
     QueueNotOpen => ("queue_not_open", CONFLICT),
     /// The event's refund policy does not allow a buyer's refund (none, or its date passed).
     RefundNotAllowed => ("refund_not_allowed", CONFLICT),
+    /// Every use of the promo code is taken (held or sold).
+    PromoCodeUsedUp => ("promo_code_used_up", CONFLICT),
     /// A refunded or transferred ticket's code at the door.
     TicketVoided => ("ticket_voided", CONFLICT),
     /// Joining this waiting room needs a proof of work: `details` carry the challenge.

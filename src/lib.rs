@@ -14,6 +14,7 @@
 //!   organizers' sales reports.
 //! - [`status`]: booking and payment statuses, named once.
 //! - [`payments`]: the payment a checkout creates, the gateway's signed webhook.
+//! - [`promos`]: promo codes (discounts, limits counted by the event's actor, hidden types).
 //! - [`refunds`]: refunds of sold tickets (organizer, buyer, a cancelled event).
 //! - [`tickets`]: one signed ticket per admission, its QR, check-in at the door.
 //! - [`mail`]: outgoing mail (files or SMTP); the ticket mail.
@@ -46,6 +47,7 @@ pub mod ops;
 pub mod outbox;
 pub mod pagination;
 pub mod payments;
+pub mod promos;
 pub mod queue;
 pub mod refunds;
 pub mod site;

@@ -322,6 +322,7 @@ fn error_response(description: &str) -> utoipa::openapi::Response {
         crate::catalog::admin::ticket_types::delete_ticket_type, crate::catalog::admin::seats::define_seats, crate::catalog::admin::seats::define_event_seats,
         crate::catalog::admin::seats::get_seats, crate::catalog::admin::seats::get_event_seats, crate::catalog::admin::seats::delete_seats,
         crate::tickets::attendees::list, crate::tickets::attendees::export, crate::tickets::transfer::transfer,
+        crate::promos::create, crate::promos::list, crate::promos::retire,
         crate::refunds::refund_booking, crate::refunds::list_refunds, crate::refunds::retry_refund,
         crate::queue::http::public_queue, crate::queue::http::join, crate::queue::http::me,
         crate::queue::http::stream_status, crate::queue::http::admin_view,

@@ -216,6 +216,7 @@ impl Services {
                 .configure(payments::routes)
                 .configure(tickets::routes)
                 .configure(crate::refunds::routes)
+                .configure(crate::promos::routes)
                 .configure(notifications::routes)
                 .configure(crate::queue::http::routes)
                 .configure(outbox::dead_letters::routes)

@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use uuid::Uuid;
+
 use crate::ids::{BookingId, SeatId, TicketTypeId, UserId};
 
 /// Milliseconds since the Unix epoch, UTC.
@@ -46,6 +48,12 @@ pub enum Rejection {
     SoldOut,
     #[error("a seat is taken")]
     SeatTaken(SeatId),
+    /// The promo code's uses are all taken (held or sold).
+    #[error("the promo code has been used as often as it may be")]
+    PromoUsedUp,
+    /// This buyer used the promo code `max` times already.
+    #[error("the promo code may be used {max} times per account")]
+    OverPromoLimit { max: u32 },
     #[error("no such seat for this ticket type")]
     UnknownSeat(SeatId),
     #[error("no such ticket type in this event")]
@@ -119,6 +127,38 @@ pub struct HoldRequest {
     pub user: UserId,
     pub items: Vec<ItemRequest>,
     pub max_per_order: u32,
+    /// A promo code the buyer gave, as the catalog defines it (checked valid now).
+    #[serde(default)]
+    pub promo: Option<PromoSpec>,
+}
+
+/// A promo code: its discount on the ticket types it applies to, the hidden types it opens,
+/// and its limits. The actor counts its uses (live holds and sales), so they cannot race.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromoSpec {
+    pub id: Uuid,
+    /// 0 to 100: percent off the unit price (rounded down to the minor unit).
+    pub percent_off: u32,
+    /// Minor units off the unit price (never below zero).
+    pub amount_off: i64,
+    /// The types it discounts; empty: every type.
+    pub ticket_types: Vec<TicketTypeId>,
+    /// Hidden types it puts on sale for this buyer, with their own sale windows.
+    pub unlocks: Vec<(TicketTypeId, Option<Millis>, Option<Millis>)>,
+    /// Bookings that may use it in all, and per account.
+    pub max_uses: Option<u32>,
+    pub max_per_account: Option<u32>,
+}
+
+impl PromoSpec {
+    /// The unit price of `ticket_type` with this code.
+    pub fn price(&self, ticket_type: TicketTypeId, price: i64) -> i64 {
+        if !self.ticket_types.is_empty() && !self.ticket_types.contains(&ticket_type) {
+            return price;
+        }
+        let percent = i64::from(self.percent_off.min(100));
+        (price - price * percent / 100 - self.amount_off).max(0)
+    }
 }
 
 /// A booking the inventory knows: held (until `expires_at`) or confirmed (sold).
@@ -140,6 +180,10 @@ pub struct Hold {
     pub held_at: Millis,
     pub expires_at: Millis,
     pub state: HoldState,
+    /// The promo code it uses, if any: one use of it while the booking holds or owns
+    /// admissions.
+    #[serde(default)]
+    pub promo: Option<Uuid>,
 }
 
 impl Hold {
@@ -323,6 +367,9 @@ pub struct EventInventory {
     per_user: HashMap<(UserId, TicketTypeId), u32>,
     /// Active holds by deadline: one ordered index, so the actor needs one timer.
     expiry: BTreeSet<(Millis, BookingId)>,
+    /// Bookings using each promo code, in all and per buyer.
+    promo_uses: HashMap<Uuid, u32>,
+    promo_per_user: HashMap<(Uuid, UserId), u32>,
 }
 
 /// Why a recorded booking could not be put back (recovery found state the engine would refuse).
@@ -394,6 +441,20 @@ impl EventInventory {
                 max: request.max_per_order,
             });
         }
+        if let Some(promo) = &request.promo {
+            let used = self.promo_uses.get(&promo.id).copied().unwrap_or(0);
+            if promo.max_uses.is_some_and(|max| used >= max) {
+                return Err(Rejection::PromoUsedUp);
+            }
+            let mine = self
+                .promo_per_user
+                .get(&(promo.id, request.user))
+                .copied()
+                .unwrap_or(0);
+            if let Some(max) = promo.max_per_account.filter(|max| mine >= *max) {
+                return Err(Rejection::OverPromoLimit { max });
+            }
+        }
         // decide everything first, change nothing until the whole request fits
         let mut plan: Vec<(usize, u32, Vec<usize>)> = Vec::new();
         let mut currency: Option<&str> = None;
@@ -404,9 +465,13 @@ impl EventInventory {
             if *currency.get_or_insert(&spec.currency) != spec.currency {
                 return Err(Rejection::MixedCurrencies);
             }
-            if spec.sale_at.is_some_and(|at| now < at)
-                || spec.sale_end.is_some_and(|end| now >= end)
-            {
+            // a hidden type the promo code opens sells in its own window
+            let (sale_at, sale_end) = request
+                .promo
+                .as_ref()
+                .and_then(|p| p.unlocks.iter().find(|(id, ..)| *id == spec.id))
+                .map_or((spec.sale_at, spec.sale_end), |&(_, at, end)| (at, end));
+            if sale_at.is_some_and(|at| now < at) || sale_end.is_some_and(|end| now >= end) {
                 return Err(Rejection::SaleNotOpen);
             }
             let already_planned: u32 = plan
@@ -473,7 +538,9 @@ impl EventInventory {
             held_at: now,
             expires_at,
             state: HoldState::Held,
+            promo: request.promo.as_ref().map(|p| p.id),
         };
+        self.count_promo(&hold, 1);
         for (t, qty, seats) in plan {
             let state = &mut self.types[t];
             state.held += qty;
@@ -481,7 +548,11 @@ impl EventInventory {
                 state.set_seat(i, SeatState::Taken(request.booking));
                 hold.seats.push((state.spec.id, state.spec.seats[i].id));
             }
-            hold.items.push((state.spec.id, qty, state.spec.price));
+            let price = match &request.promo {
+                Some(promo) => promo.price(state.spec.id, state.spec.price),
+                None => state.spec.price,
+            };
+            hold.items.push((state.spec.id, qty, price));
             *self
                 .per_user
                 .entry((request.user, state.spec.id))
@@ -588,6 +659,7 @@ impl EventInventory {
         if hold.state == HoldState::Held {
             self.expiry.insert((hold.expires_at, hold.booking));
         }
+        self.count_promo(&hold, 1);
         Ok(self.holds.entry(hold.booking).or_insert(Arc::new(hold)))
     }
 
@@ -649,11 +721,29 @@ impl EventInventory {
             state.set_seat(i, SeatState::Free);
         }
         if after.admissions() == 0 {
+            // a booking refunded in full gives its promo code's use back
+            self.count_promo(&before, -1);
             self.holds.remove(&booking);
         } else {
             self.holds.insert(booking, Arc::new(after.clone()));
         }
         Ok(Some((before, after)))
+    }
+
+    /// Counts (`+1`) or gives back (`-1`) the promo code use of `hold`.
+    fn count_promo(&mut self, hold: &Hold, by: i32) {
+        let Some(promo) = hold.promo else { return };
+        for count in [
+            self.promo_uses.entry(promo).or_default(),
+            self.promo_per_user.entry((promo, hold.user)).or_default(),
+        ] {
+            *count = count.saturating_add_signed(by);
+        }
+    }
+
+    /// Bookings using `promo` now (held or sold).
+    pub fn promo_uses(&self, promo: Uuid) -> u32 {
+        self.promo_uses.get(&promo).copied().unwrap_or(0)
     }
 
     /// Removes a booking and gives back what it took, held or sold.
@@ -664,6 +754,7 @@ impl EventInventory {
                 .expect("the caller checked the hold exists"),
         );
         self.expiry.remove(&(hold.expires_at, booking));
+        self.count_promo(&hold, -1);
         for (ticket_type, qty, _) in &hold.items {
             let state = type_mut(&mut self.types, *ticket_type);
             match hold.state {

@@ -92,6 +92,7 @@ fn one_of(ticket_type: &TicketTypeSpec) -> HoldRequest {
             seats: Vec::new(),
         }],
         max_per_order: 10,
+        promo: None,
     }
 }
 

@@ -5,8 +5,8 @@ use std::collections::{HashMap, HashSet};
 
 use boxoffice_actors::ids::{BookingId, SeatId, TicketTypeId, UserId};
 use boxoffice_actors::inventory::{
-    EventInventory, Hold, HoldRequest, HoldState, InventoryEdit, ItemRequest, Millis, Rejection,
-    RestoreError, SeatSpec, Stranded, TicketTypeSpec,
+    EventInventory, Hold, HoldRequest, HoldState, InventoryEdit, ItemRequest, Millis, PromoSpec,
+    Rejection, RestoreError, SeatSpec, Stranded, TicketTypeSpec,
 };
 use proptest::prelude::*;
 use uuid::Uuid;
@@ -105,6 +105,7 @@ fn request(buyer: UserId, items: Vec<ItemRequest>) -> HoldRequest {
         user: buyer,
         items,
         max_per_order: 10,
+        promo: None,
     }
 }
 
@@ -511,6 +512,80 @@ fn per_user_limit_survives_a_restore() {
         hold_err(&mut restored, user(1), vec![any_seats(&ga, 1)]),
         Rejection::OverUserLimit { max: 2 }
     );
+}
+
+#[test]
+fn a_promo_code_is_counted_per_booking_and_a_booking_that_ends_gives_its_use_back() {
+    let ga = general(1, 50);
+    let hidden = TicketTypeSpec {
+        sale_at: Some(T0 + 1),
+        ..general(2, 5)
+    };
+    let mut inv = EventInventory::new(vec![ga.clone(), hidden.clone()]);
+    let promo = PromoSpec {
+        id: Uuid::now_v7(),
+        percent_off: 10,
+        amount_off: 500,
+        ticket_types: vec![ga.id],
+        unlocks: vec![(hidden.id, None, None)],
+        max_uses: Some(3),
+        max_per_account: Some(2),
+    };
+    let with_code = |buyer: UserId, items: Vec<ItemRequest>| HoldRequest {
+        promo: Some(promo.clone()),
+        ..request(buyer, items)
+    };
+    // 10% then 5.00 off the 10.00 type it applies to; the hidden type sells at its own price,
+    // before its public sale opens, because the code opens it
+    let first = inv
+        .hold(
+            &with_code(user(1), vec![any_seats(&ga, 2), any_seats(&hidden, 1)]),
+            T0,
+            T0 + TTL,
+        )
+        .unwrap()
+        .clone();
+    assert_eq!(first.items, vec![(ga.id, 2, 400), (hidden.id, 1, 1_000)]);
+    assert_eq!(first.promo, Some(promo.id));
+    assert_eq!(inv.promo_uses(promo.id), 1);
+    // without the code the hidden type is not on sale yet
+    assert_eq!(
+        hold_err(&mut inv, user(2), vec![any_seats(&hidden, 1)]),
+        Rejection::SaleNotOpen
+    );
+    inv.confirm(first.booking).unwrap();
+    let second = inv
+        .hold(&with_code(user(1), vec![any_seats(&ga, 1)]), T0, T0 + TTL)
+        .unwrap()
+        .clone();
+    // the per-account limit counts sold and held bookings
+    assert_eq!(
+        inv.hold(&with_code(user(1), vec![any_seats(&ga, 1)]), T0, T0 + TTL)
+            .unwrap_err(),
+        Rejection::OverPromoLimit { max: 2 }
+    );
+    inv.hold(&with_code(user(2), vec![any_seats(&ga, 1)]), T0, T0 + TTL)
+        .unwrap();
+    assert_eq!(
+        inv.hold(&with_code(user(3), vec![any_seats(&ga, 1)]), T0, T0 + TTL)
+            .unwrap_err(),
+        Rejection::PromoUsedUp
+    );
+    // a refused request counted nothing; a released hold gives its use back
+    assert_eq!(inv.promo_uses(promo.id), 3);
+    inv.release(second.booking).unwrap();
+    assert_eq!(inv.promo_uses(promo.id), 2);
+    inv.hold(&with_code(user(3), vec![any_seats(&ga, 1)]), T0, T0 + TTL)
+        .unwrap();
+    // the counts are rebuilt from the bookings on a restore
+    let (restored, errors) =
+        EventInventory::restore(vec![ga.clone(), hidden.clone()], inv.snapshot());
+    assert!(errors.is_empty());
+    assert_eq!(restored.promo_uses(promo.id), 3);
+    // a sold booking refunded in full gives its use back too
+    inv.keep_only(first.booking, &[], &[]).unwrap().unwrap();
+    assert_eq!(inv.promo_uses(promo.id), 2);
+    inv.check_invariants().unwrap();
 }
 
 #[test]
@@ -1561,6 +1636,7 @@ fn run(gens: Vec<TypeGen>, users: u8, ops: Vec<Op>) -> Result<(), TestCaseError>
                     user: user(u128::from(u % users)),
                     items,
                     max_per_order,
+                    promo: None,
                 };
                 let expires_at = now + ttl;
                 let predicted = model.predict_hold(&req, now, expires_at);

@@ -48,6 +48,10 @@ pub struct HoldBody {
     /// For an event sold through its waiting room: the admission the queue gave (also
     /// accepted as the `X-Admission-Token` header).
     pub admission_token: Option<String>,
+    /// A promo code of the event: its discount on the ticket types it applies to, and the
+    /// hidden types it opens (422 on `promo_code` if it cannot be used; 409
+    /// `promo_code_used_up` when its uses are taken).
+    pub promo_code: Option<String>,
 }
 
 /// Most lines one hold may have.
@@ -163,15 +167,24 @@ pub async fn hold(
         header.to_str().ok().map(str::to_owned)
     });
     let max_per_order = settings.booking.max_per_order;
+    let promo_code = parsed.promo_code.take().filter(|c| !c.trim().is_empty());
     let (event, items) = parsed.items(max_per_order)?;
     let db = pool.clone();
     let hold = async move {
         check_admission(&queues, event, user.id, token.as_deref()).await?;
+        let promo = match &promo_code {
+            Some(code) => {
+                let types: Vec<_> = items.iter().map(|i| i.ticket_type).collect();
+                Some(crate::promos::for_hold(&db, event, code, &types).await?)
+            }
+            None => None,
+        };
         let request = boxoffice_actors::inventory::HoldRequest {
             booking: BookingId::new(),
             user: user.id,
             items,
             max_per_order,
+            promo,
         };
         let hold = match engine.hold(event, request).await {
             Ok(hold) => hold,
@@ -181,7 +194,8 @@ pub async fn hold(
             Err(error) => return Err(error.into()),
         };
         queues.held(event, user.id, u64::from(hold.admissions()));
-        let booking = held_booking(&db, event, hold).await?;
+        let booking =
+            held_booking(&db, event, hold, promo_code.map(|c| c.trim().to_owned())).await?;
         Ok((
             StatusCode::CREATED,
             serde_json::to_value(booking).expect("bookings serialize"),
@@ -214,7 +228,12 @@ async fn seat_taken(pool: &PgPool, id: SeatId) -> ApiError {
 }
 
 /// The answer to a hold, from the engine's decision (no need to read back what was just written).
-async fn held_booking(pool: &PgPool, event: EventId, hold: Hold) -> Result<Booking, ApiError> {
+async fn held_booking(
+    pool: &PgPool,
+    event: EventId,
+    hold: Hold,
+    promo_code: Option<String>,
+) -> Result<Booking, ApiError> {
     let seats = if hold.seats.is_empty() {
         Vec::new()
     } else {
@@ -248,5 +267,6 @@ async fn held_booking(pool: &PgPool, event: EventId, hold: Hold) -> Result<Booki
         refunded: 0,
         // the hot path reads nothing back: `GET /v1/bookings/{id}` says
         refund_until: None,
+        promo_code,
     })
 }

@@ -65,6 +65,8 @@ pub struct Booking {
     /// The event's refund policy: until then the buyer may cancel a paid booking and get its
     /// price back (`POST /v1/bookings/{id}/cancel`); absent, only the organizer refunds. Not given in the answer to the hold itself.
     pub refund_until: Option<DateTime<Utc>>,
+    /// The promo code the booking used (its `items` carry the discounted prices).
+    pub promo_code: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]

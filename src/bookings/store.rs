@@ -29,6 +29,7 @@ struct BookingRow {
     payment: Option<Json<BookingPayment>>,
     refunded: i64,
     refund_until: Option<DateTime<Utc>>,
+    promo_code: Option<String>,
 }
 
 impl From<BookingRow> for Booking {
@@ -50,6 +51,7 @@ impl From<BookingRow> for Booking {
             payment: row.payment.map(|p| p.0),
             refunded: row.refunded,
             refund_until: row.refund_until,
+            promo_code: row.promo_code,
         }
     }
 }
@@ -80,7 +82,8 @@ const BOOKING_SELECT: &str = "SELECT b.id, b.booking_code, b.event_id, b.status,
         ORDER BY p.status IN ('succeeded', 'refunded') DESC, p.id DESC LIMIT 1) AS payment,
        (SELECT COALESCE(sum(r.amount), 0) FROM refunds r
         WHERE r.booking_id = b.id AND r.status <> 'failed')::bigint AS refunded,
-       (SELECT e.refund_until FROM events e WHERE e.id = b.event_id) AS refund_until
+       (SELECT e.refund_until FROM events e WHERE e.id = b.event_id) AS refund_until,
+       (SELECT pc.code FROM promo_codes pc WHERE pc.id = b.promo_code_id) AS promo_code
 FROM bookings b";
 
 /// The user's booking with its items, seats and information.

@@ -109,6 +109,9 @@ pub struct EventDetail {
     #[serde(flatten)]
     pub event: Event,
     pub ticket_types: Vec<TicketType>,
+    /// With `?promo_code=`: what the code gives (its hidden types are then in `ticket_types`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promo: Option<crate::promos::PromoOffer>,
 }
 
 /// One seat of a seat map with its current status.

@@ -102,15 +102,37 @@ async fn visible_event(pool: &sqlx::PgPool, id: EventId) -> Result<super::Event,
 }
 
 /// A published (or cancelled) event with its ticket types on offer and what is left of each.
-#[utoipa::path(get, path = "/v1/events/{id}", tag = "catalog", params(("id" = String, Path)),
-    responses((status = 200, body = EventDetail), (status = 404, body = crate::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/events/{id}", tag = "catalog", params(("id" = String, Path), PromoQuery),
+    responses((status = 200, body = EventDetail), (status = 404, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
 pub async fn get_event(
     engine: web::Data<EventDirectory>,
     pool: web::Data<PgPool>,
     id: web::Path<EventId>,
+    query: web::Query<PromoQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let event = visible_event(&pool, *id).await?;
     let mut ticket_types = store::ticket_types_uncounted(&pool, event.id).await?;
+    let promo = match query.promo_code.as_deref().map(str::trim) {
+        Some(code) if !code.is_empty() => {
+            let (mut offer, spec) = crate::promos::offer(&pool, event.id, code).await?;
+            let hidden = store::ticket_types_of(&pool, event.id, true).await?;
+            ticket_types.extend(
+                hidden
+                    .into_iter()
+                    .filter(|t| t.status != "active" && offer.unlocks.contains(&t.id.0)),
+            );
+            offer.prices = ticket_types
+                .iter()
+                .map(|t| crate::promos::PromoPrice {
+                    ticket_type_id: t.id.0,
+                    price: spec.price(t.id, t.price),
+                })
+                .collect();
+            Some(offer)
+        }
+        _ => None,
+    };
     // the engine's counts as of its last commit when its actor is running, else the database's
     for ticket_type in &mut ticket_types {
         ticket_type.available = match engine.counts(ticket_type.id) {
@@ -124,7 +146,16 @@ pub async fn get_event(
     Ok(HttpResponse::Ok().json(EventDetail {
         event,
         ticket_types,
+        promo,
     }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PromoQuery {
+    /// A promo code: the answer says what it gives and lists the hidden types it opens (422 on
+    /// `promo_code` if it cannot be used now).
+    pub promo_code: Option<String>,
 }
 
 /// The event's seats with their status: free, held or sold.

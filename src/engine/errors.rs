@@ -61,6 +61,17 @@ impl From<EngineError> for ApiError {
                     "the booking is confirmed; it can no longer be cancelled",
                 ),
                 Rejection::DuplicateBooking => ApiError::internal(rejection),
+                Rejection::PromoUsedUp => ApiError::new(
+                    Code::PromoCodeUsedUp,
+                    "this promo code has been used as often as it may be; book without it or try another",
+                ),
+                Rejection::OverPromoLimit { max } => ApiError::new(
+                    Code::OverLimit,
+                    match max {
+                        1 => "one account may use this promo code once, and you have".to_owned(),
+                        n => format!("one account may use this promo code {n} times, and you have"),
+                    },
+                ),
             },
             EngineError::EventNotFound => ApiError::not_found("event"),
             EngineError::EventCancelled => {

@@ -120,7 +120,7 @@ impl Journal for PgJournal {
             // serializing a large event is CPU work: keep it off the actor's thread
             let encoded = tokio::task::spawn_blocking(move || {
                 let holds: Vec<&Hold> = holds.iter().map(|hold| &**hold).collect();
-                postcard::to_stdvec(&holds)
+                postcard::to_stdvec(&(SNAPSHOT_FORMAT, holds))
             })
             .await
             .map_err(journal_error)?
@@ -168,6 +168,7 @@ struct Rows {
     totals: Vec<i64>,
     currencies: Vec<String>,
     admissions: Vec<i32>,
+    promos: Vec<Option<Uuid>>,
     // their items
     item_ids: Vec<Uuid>,
     item_bookings: Vec<BookingId>,
@@ -262,6 +263,7 @@ impl Rows {
         self.totals.push(hold.total_price());
         self.currencies.push(hold.currency.clone());
         self.admissions.push(hold.admissions() as i32);
+        self.promos.push(hold.promo);
         for &(ticket_type, qty, price) in &hold.items {
             self.item_ids.push(Uuid::now_v7());
             self.item_bookings.push(hold.booking);
@@ -294,11 +296,11 @@ impl Rows {
             sqlx::query(&format!(
                 "WITH held AS (
                    INSERT INTO bookings (id, event_id, user_id, booking_code, status, held_at, expired_at,
-                                         total_price, currency, number_seats, version)
-                   SELECT id, $1, user_id, code, 'held', held_at, expired_at, total, currency, admissions, $2
+                                         total_price, currency, number_seats, version, promo_code_id)
+                   SELECT id, $1, user_id, code, 'held', held_at, expired_at, total, currency, admissions, $2, promo
                    FROM UNNEST($3::uuid[], $4::uuid[], $5::text[], $6::timestamptz[], $7::timestamptz[],
-                               $8::bigint[], $9::text[], $10::int[])
-                     AS n (id, user_id, code, held_at, expired_at, total, currency, admissions)
+                               $8::bigint[], $9::text[], $10::int[], $17::uuid[])
+                     AS n (id, user_id, code, held_at, expired_at, total, currency, admissions, promo)
                    -- the fence of a one-statement batch: evaluated once, it fails the statement
                    WHERE (SELECT $16::bigint IS NULL OR boxoffice_fence($1, $16))
                    RETURNING *
@@ -325,6 +327,7 @@ impl Rows {
             .bind(&self.item_qty)
             .bind(&self.item_prices)
             .bind(self.epoch.filter(|_| one_statement))
+            .bind(&self.promos)
             .execute(&mut *conn)
             .await?;
         }
@@ -514,7 +517,12 @@ struct BookingRow {
     expired_at: DateTime<Utc>,
     currency: String,
     version: i64,
+    promo_code_id: Option<uuid::Uuid>,
 }
+
+/// Marks a snapshot's encoding: `(SNAPSHOT_FORMAT, holds)`. A snapshot of another layout (before
+/// holds carried their promo code) is not read; recovery replays the whole journal instead, once.
+const SNAPSHOT_FORMAT: u32 = 0xB0C5_0002;
 
 /// Statuses in which a booking holds or owns its admissions.
 const LIVE: &str = "('held', 'pending_payment', 'confirmed')";
@@ -542,25 +550,38 @@ async fn load(pool: &PgPool, event: EventId) -> Result<Option<Loaded>, sqlx::Err
     .bind(event)
     .fetch_optional(pool)
     .await?;
-    let (since, mut holds) = match snapshot {
+    let decoded = match snapshot {
         Some((version, encoded, state)) => {
-            // postcard since migration 0011, JSON before
-            let holds: Vec<Hold> = tokio::task::spawn_blocking(move || match (encoded, state) {
-                (Some(encoded), _) => postcard::from_bytes(&encoded).map_err(|e| e.to_string()),
-                (None, Some(state)) => serde_json::from_value(state).map_err(|e| e.to_string()),
-                (None, None) => Err("a snapshot with no state".to_owned()),
-            })
-            .await
-            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?
-            .map_err(|e| sqlx::Error::Decode(e.into()))?;
-            (version, holds.into_iter().map(|h| (h.booking, h)).collect())
+            // postcard since migration 0011 (marked with its format since 0017), JSON before
+            let holds: Option<Vec<Hold>> =
+                tokio::task::spawn_blocking(move || match (encoded, state) {
+                    (Some(encoded), _) => {
+                        match postcard::from_bytes::<(u32, Vec<Hold>)>(&encoded) {
+                            Ok((SNAPSHOT_FORMAT, holds)) => Ok(Some(holds)),
+                            // an older layout: the journal alone has everything
+                            _ => Ok(None),
+                        }
+                    }
+                    (None, Some(state)) => serde_json::from_value(state)
+                        .map(Some)
+                        .map_err(|e| e.to_string()),
+                    (None, None) => Err("a snapshot with no state".to_owned()),
+                })
+                .await
+                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?
+                .map_err(|e| sqlx::Error::Decode(e.into()))?;
+            holds.map(|holds| (version, holds))
         }
+        None => None,
+    };
+    let (since, mut holds): (i64, HashMap<BookingId, Hold>) = match decoded {
+        Some((version, holds)) => (version, holds.into_iter().map(|h| (h.booking, h)).collect()),
         None => (0, HashMap::new()),
     };
 
     // the journal after the snapshot: each booking changed since, in its current state
     let changed: Vec<BookingRow> = sqlx::query_as(
-        "SELECT id, user_id, status, held_at, expired_at, currency, version FROM bookings
+        "SELECT id, user_id, status, held_at, expired_at, currency, version, promo_code_id FROM bookings
          WHERE event_id = $1 AND version > $2",
     )
     .bind(event)
@@ -632,6 +653,7 @@ fn assemble<'a>(
                 held_at: row.held_at.timestamp_millis(),
                 expires_at: row.expired_at.timestamp_millis(),
                 state,
+                promo: row.promo_code_id,
             },
         );
     }
@@ -664,7 +686,7 @@ pub async fn recorded(
         return Ok(None);
     };
     let rows: Vec<BookingRow> = sqlx::query_as(
-        "SELECT id, user_id, status, held_at, expired_at, currency, version FROM bookings WHERE id = $1",
+        "SELECT id, user_id, status, held_at, expired_at, currency, version, promo_code_id FROM bookings WHERE id = $1",
     )
     .bind(booking)
     .fetch_all(pool)

@@ -728,16 +728,13 @@ async fn a_refund_through_either_node_puts_its_seat_back_on_sale_at_the_owner() 
     // asked of the node that does not own the event: its actor is reached over the network
     let other = &nodes.apps[1 - nodes.owner(&event).await];
     let refunded = expect_json(
-        other
-            .post(
-                &format!(
-                    "/v1/admin/bookings/{}/refunds",
-                    booking["id"].as_str().unwrap()
-                ),
-                Some(&organizer.access_token),
-                &json!({"tickets": [tickets[0]["id"]]}),
-            )
-            .await,
+        crate::refunds::refund(
+            other,
+            &organizer,
+            booking["id"].as_str().unwrap(),
+            json!({"tickets": [tickets[0]["id"]]}),
+        )
+        .await,
         StatusCode::CREATED,
     )
     .await;

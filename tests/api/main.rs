@@ -18,6 +18,7 @@ mod notifications;
 mod operations;
 mod outbox;
 mod payments;
+mod promos;
 mod queue;
 mod redelivery;
 mod refunds;

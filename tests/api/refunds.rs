@@ -12,7 +12,12 @@ use crate::money::assert_money_rule;
 use crate::payments::{check_out, wait_for_status, Webhook};
 use crate::tickets::{check_in, paid_for_two, tickets_of};
 
-async fn refund(app: &TestApp, organizer: &User, booking: &str, body: Value) -> reqwest::Response {
+pub async fn refund(
+    app: &TestApp,
+    organizer: &User,
+    booking: &str,
+    body: Value,
+) -> reqwest::Response {
     app.post(
         &format!("/v1/admin/bookings/{booking}/refunds"),
         Some(&organizer.access_token),

@@ -133,6 +133,7 @@ pub(super) async fn detail(pool: &PgPool, event: Event) -> Result<EventDetail, A
     Ok(EventDetail {
         event,
         ticket_types,
+        promo: None,
     })
 }
 
