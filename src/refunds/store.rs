@@ -86,6 +86,8 @@ struct Live {
     status: String,
     price: i64,
     seat: Option<String>,
+    /// Given to someone else (a transfer's new ticket): no longer the buyer's to cancel.
+    given: bool,
 }
 
 impl Live {
@@ -146,7 +148,8 @@ pub async fn request(
         "SELECT t.id, t.admission_no, t.status,
                 COALESCE((SELECT max(bi.price) FROM booking_items bi
                           WHERE bi.booking_id = t.booking_id AND bi.ticket_type_id = t.ticket_type_id), 0) AS price,
-                CASE WHEN s.id IS NULL THEN NULL ELSE s.section || ' ' || s.row_label || s.seat_label END AS seat
+                CASE WHEN s.id IS NULL THEN NULL ELSE s.section || ' ' || s.row_label || s.seat_label END AS seat,
+                t.transferred_from IS NOT NULL AS given
          FROM tickets t LEFT JOIN seats s ON s.id = t.seat_id
          WHERE t.booking_id = $1 AND t.status IN ('valid', 'checked_in')
          ORDER BY t.admission_no",
@@ -201,16 +204,21 @@ pub async fn request(
             }
             chosen
         }
+        // a buyer cancelling refunds what they still hold: a ticket they gave away is its new
+        // holder's (the organizer, or the event's cancellation, refunds those too)
         None => live
             .iter()
             .filter(|t| used_ok || t.status != "checked_in")
+            .filter(|t| by != RequestedBy::Buyer || !t.given)
             .collect(),
     };
     if chosen.is_empty() {
-        return Err(ApiError::new(
-            Code::InvalidState,
-            "nothing is left to refund: the remaining tickets were used at the door",
-        ));
+        let message = if by == RequestedBy::Buyer && live.iter().any(|t| t.given) {
+            "nothing is left to refund: the remaining tickets were given to someone else or used at the door"
+        } else {
+            "nothing is left to refund: the remaining tickets were used at the door"
+        };
+        return Err(ApiError::new(Code::InvalidState, message));
     }
     let amount: i64 = chosen.iter().map(|t| t.price).sum();
     let refunded: i64 = sqlx::query_scalar(

@@ -47,7 +47,7 @@ async fn payment_of(app: &TestApp, buyer: &User, ticket: &Value) -> Value {
     .await
 }
 
-async fn booking_of(app: &TestApp, buyer: &User, id: &str) -> Value {
+pub async fn booking_of(app: &TestApp, buyer: &User, id: &str) -> Value {
     expect_json(
         app.get(&format!("/v1/bookings/{id}"), Some(&buyer.access_token))
             .await,
@@ -555,4 +555,106 @@ async fn a_transferred_ticket_refuses_its_old_code_and_admits_with_the_new_one_o
     );
     // the money still pays for both admissions
     assert_money_rule(&app).await;
+}
+
+#[actix_web::test]
+async fn a_buyer_cancelling_refunds_only_the_tickets_they_did_not_give_away() {
+    let app = spawn_app().await;
+    let (organizer, buyer, event, tickets) = paid_for_two(&app).await;
+    expect_json(
+        app.patch(
+            &format!("/v1/admin/events/{event}"),
+            Some(&organizer.access_token),
+            &json!({"refund_until": "2027-02-01T00:00:00Z"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let given = expect_json(
+        app.post(
+            &format!(
+                "/v1/tickets/{}/transfer",
+                tickets[0]["id"].as_str().unwrap()
+            ),
+            Some(&buyer.access_token),
+            &json!({"email": "friend@example.com"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let booking = tickets[0]["booking_id"].as_str().unwrap();
+    expect_json(
+        app.post(
+            &format!("/v1/bookings/{booking}/cancel"),
+            Some(&buyer.access_token),
+            &json!({}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    // the refund is the one ticket still the buyer's; the friend's stays valid
+    let refunds = refunds_of(&app, &organizer, &event).await;
+    assert_eq!(refunds["data"].as_array().unwrap().len(), 1, "{refunds}");
+    assert_eq!(refunds["data"][0]["tickets"], json!([tickets[1]["id"]]));
+    let friends: String =
+        sqlx::query_scalar("SELECT status FROM tickets WHERE transferred_from = $1::uuid")
+            .bind(given["ticket"]["id"].as_str().unwrap())
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(friends, "valid");
+    // asked again, nothing of the buyer's is left
+    let again = expect_error(
+        app.post(
+            &format!("/v1/bookings/{booking}/cancel"),
+            Some(&buyer.access_token),
+            &json!({}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "invalid_state",
+    )
+    .await;
+    assert!(
+        again["message"]
+            .as_str()
+            .unwrap()
+            .contains("given to someone else"),
+        "{again}"
+    );
+    assert_money_rule(&app).await;
+}
+
+#[actix_web::test]
+async fn an_event_is_created_with_its_refund_policy() {
+    let app = spawn_app().await;
+    let organizer = app.organizer().await;
+    let event = app
+        .create_event(&organizer, json!({"refund_until": "2027-02-01T00:00:00Z"}))
+        .await;
+    assert_eq!(event["refund_until"], "2027-02-01T00:00:00Z");
+    let mut late = json!({
+        "name": "Late policy", "category": "music",
+        "start_at": "2027-03-01T19:00:00Z", "end_at": "2027-03-01T22:00:00Z",
+        "refund_until": "2027-03-02T00:00:00Z"
+    });
+    let refused = expect_error(
+        app.post("/v1/admin/events", Some(&organizer.access_token), &late)
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(refused["details"][0]["field"], "refund_until");
+    late["refund_until"] = Value::Null;
+    let without = expect_json(
+        app.post("/v1/admin/events", Some(&organizer.access_token), &late)
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert!(without["refund_until"].is_null(), "{without}");
 }

@@ -34,6 +34,9 @@ pub struct CreateEvent {
     pub banner: Option<String>,
     #[serde(default)]
     pub location: String,
+    /// Until when buyers may cancel a paid booking for a refund (RFC 3339, before `end_at`);
+    /// left out: no buyer refunds, only the organizer's.
+    pub refund_until: Option<DateTime<Utc>>,
 }
 
 /// Fields left out keep their value; `banner: null` removes the banner.
@@ -61,6 +64,20 @@ pub struct UpdateEvent {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub refund_until: Option<Option<DateTime<Utc>>>,
+}
+
+/// A refund policy ends in the years boxoffice takes, before the event does.
+fn check_refund_until(until: DateTime<Utc>, fields: &EventFields) -> Result<(), ApiError> {
+    let mut v = Validation::new();
+    if let Err(m) = check_date(until) {
+        v.fail("refund_until", m);
+    }
+    v.check(
+        until < fields.end_at,
+        "refund_until",
+        "must be before the event ends (end_at)",
+    );
+    v.finish()
 }
 
 /// The admin listing's filter on top of the public ones.
@@ -127,8 +144,14 @@ pub async fn create_event(
         location: &body.location,
     };
     fields.validate()?;
+    if let Some(until) = body.refund_until {
+        check_refund_until(until, &fields)?;
+    }
     let id = EventId::new();
     store::insert_event(&pool, id, user.id, &fields).await?;
+    if let Some(until) = body.refund_until {
+        store::set_refund_until(&pool, id, Some(until)).await?;
+    }
     tracing::info!(event_id = %id, "event created");
     let event = owned_event(&pool, &user, id).await?;
     Ok(HttpResponse::Created().json(detail(&pool, event).await?))
@@ -204,16 +227,7 @@ pub async fn update_event(
     };
     fields.validate()?;
     if let Some(Some(until)) = body.refund_until {
-        let mut v = Validation::new();
-        if let Err(m) = check_date(until) {
-            v.fail("refund_until", m);
-        }
-        v.check(
-            until < fields.end_at,
-            "refund_until",
-            "must be before the event ends (end_at)",
-        );
-        v.finish()?;
+        check_refund_until(until, &fields)?;
     }
     if let Some(queue) = &body.queue {
         crate::queue::http::save_settings(&pool, &queues, event.id, queue).await?;
