@@ -122,6 +122,7 @@ impl Journal for NullJournal {
                 status: EventStatus::Published,
                 types,
                 holds: Vec::new(),
+                waitlist: Vec::new(),
                 version: 0,
             }))
         })

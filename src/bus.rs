@@ -1,5 +1,5 @@
 //! The JetStream bus (`bus.kind = "jetstream"`): the relay publishes outbox rows to the streams
-//! `BOOKINGS`, `PAYMENTS` and `TICKETS` in order, with `Nats-Msg-Id` = the row's id, and marks
+//! `BOOKINGS`, `PAYMENTS`, `TICKETS` and `WAITLIST` in order, with `Nats-Msg-Id` = the row's id, and marks
 //! them handed over only after the stream's ack; each consumer the domains registered runs as a
 //! durable pull consumer of each stream it takes subjects from. PostgreSQL stays the source of
 //! truth: with NATS down, the outbox grows and the relay catches up when it is back.
@@ -19,10 +19,11 @@ use crate::config::BusSettings;
 use crate::outbox::{dead_letters, Consumers, Delivery, Verdict, Wake};
 
 /// Each stream and the first token of its subjects.
-const STREAMS: [(&str, &str); 3] = [
+pub const STREAMS: [(&str, &str); 4] = [
     ("BOOKINGS", "bookings"),
     ("PAYMENTS", "payments"),
     ("TICKETS", "tickets"),
+    ("WAITLIST", "waitlist"),
 ];
 /// Rows published per round; their acks are awaited together.
 const RELAY_BATCH: i64 = 500;

@@ -49,7 +49,15 @@ pub struct Settings {
     pub bus: BusSettings,
     pub cluster: ClusterSettings,
     pub queue: QueueLimits,
+    pub waitlist: WaitlistSettings,
     pub log: LogSettings,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitlistSettings {
+    /// How long the hold offered to a waiting-list entry lasts, at least 1.
+    pub offer_minutes: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -279,6 +287,7 @@ impl Settings {
                 self.database.connect_timeout_seconds,
             ),
             ("booking.hold_seconds", self.booking.hold_seconds),
+            ("waitlist.offer_minutes", self.waitlist.offer_minutes),
             ("outbox.max_attempts", self.outbox.max_attempts.into()),
             (
                 "payment.refund_attempts",
@@ -513,6 +522,7 @@ impl Settings {
         let booking = &self.booking;
         boxoffice_actors::event_actor::EngineSettings {
             hold_seconds: booking.hold_seconds,
+            offer_seconds: self.waitlist.offer_minutes.saturating_mul(60),
             mailbox_capacity: booking.mailbox_capacity,
             batch_max: booking.batch_max,
             snapshot_every_changes: booking.snapshot_every_changes,

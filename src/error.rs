@@ -94,6 +94,8 @@ codes! {
     RefundNotAllowed => ("refund_not_allowed", CONFLICT),
     /// Every use of the promo code is taken (held or sold).
     PromoCodeUsedUp => ("promo_code_used_up", CONFLICT),
+    /// A waiting-list join for a ticket type that can still sell the quantity asked.
+    NotSoldOut => ("not_sold_out", CONFLICT),
     /// A refunded or transferred ticket's code at the door.
     TicketVoided => ("ticket_voided", CONFLICT),
     /// Joining this waiting room needs a proof of work: `details` carry the challenge.

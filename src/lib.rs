@@ -16,6 +16,7 @@
 //! - [`payments`]: the payment a checkout creates, the gateway's signed webhook.
 //! - [`promos`]: promo codes (discounts, limits counted by the event's actor, hidden types).
 //! - [`refunds`]: refunds of sold tickets (organizer, buyer, a cancelled event).
+//! - [`waitlist`]: waiting lists for sold-out ticket types (the line is the event actor's).
 //! - [`tickets`]: one signed ticket per admission, its QR, check-in at the door.
 //! - [`mail`]: outgoing mail (files or SMTP); the ticket mail.
 //! - [`notifications`]: in-site notifications, listed and pushed live (server-sent events).
@@ -56,3 +57,4 @@ pub mod status;
 pub mod telemetry;
 pub mod tickets;
 pub mod users;
+pub mod waitlist;

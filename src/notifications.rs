@@ -19,7 +19,7 @@ use crate::auth::{AuthUser, RevokedSessions, StreamUser};
 use crate::error::ApiError;
 use crate::outbox::subjects::{
     BOOKING_EXPIRED, BOOKING_REFUNDED, PAYMENT_REFUNDED, PAYMENT_REFUND_FAILED, PAYMENT_SUCCEEDED,
-    TICKETS_ISSUED, TICKETS_TRANSFERRED,
+    TICKETS_ISSUED, TICKETS_TRANSFERRED, WAITLIST_OFFERED,
 };
 use crate::outbox::{Consumers, DeliveryError};
 use crate::pagination::{Page, PageQuery};
@@ -33,7 +33,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema, sqlx::FromRow)]
 pub struct Notification {
     pub id: Uuid,
-    /// `payment_succeeded`, `tickets_issued`, `payment_refunded` or `booking_expired`.
+    /// `payment_succeeded`, `tickets_issued`, `payment_refunded`, `booking_expired`,
+    /// `booking_refunded`, `refund_failed`, `ticket_transferred` or `waitlist_offered`.
     pub kind: String,
     pub title: String,
     pub body: String,
@@ -112,6 +113,18 @@ fn from_event(
                 payload["to_email"].as_str().unwrap_or("its new holder"),
             ),
         )),
+        WAITLIST_OFFERED => Some((
+            "waitlist_offered",
+            "Tickets held for you",
+            format!(
+                "{} came back from the waiting list and are held for you until {}. Pay for them in My bookings before then.",
+                tickets(payload["qty"].as_u64().unwrap_or(1) as usize),
+                payload["expires_at"]
+                    .as_str()
+                    .and_then(|at| at.parse::<DateTime<Utc>>().ok())
+                    .map_or_else(|| "the offer ends".to_owned(), |at| at.format("%H:%M UTC").to_string()),
+            ),
+        )),
         _ => None,
     }
 }
@@ -150,6 +163,7 @@ pub const SUBJECTS: &[&str] = &[
     BOOKING_REFUNDED,
     PAYMENT_REFUND_FAILED,
     TICKETS_TRANSFERRED,
+    WAITLIST_OFFERED,
 ];
 
 pub const NAME: &str = "notifier";

@@ -323,6 +323,7 @@ fn error_response(description: &str) -> utoipa::openapi::Response {
         crate::catalog::admin::seats::get_seats, crate::catalog::admin::seats::get_event_seats, crate::catalog::admin::seats::delete_seats,
         crate::tickets::attendees::list, crate::tickets::attendees::export, crate::tickets::transfer::transfer,
         crate::promos::create, crate::promos::list, crate::promos::retire,
+        crate::waitlist::join, crate::waitlist::mine, crate::waitlist::leave, crate::waitlist::list,
         crate::refunds::refund_booking, crate::refunds::list_refunds, crate::refunds::retry_refund,
         crate::queue::http::public_queue, crate::queue::http::join, crate::queue::http::me,
         crate::queue::http::stream_status, crate::queue::http::admin_view,
@@ -332,6 +333,6 @@ fn error_response(description: &str) -> utoipa::openapi::Response {
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail, crate::error::FieldError,
         crate::catalog::Category, crate::catalog::EventStatus)),
     modifiers(&BearerAuth, &CommonResponses),
-    tags((name = "auth"), (name = "users"), (name = "catalog"), (name = "bookings"), (name = "payments"), (name = "tickets"), (name = "notifications"), (name = "queue"), (name = "admin"), (name = "operations"))
+    tags((name = "auth"), (name = "users"), (name = "catalog"), (name = "bookings"), (name = "payments"), (name = "tickets"), (name = "notifications"), (name = "queue"), (name = "waitlist"), (name = "admin"), (name = "operations"))
 )]
 pub struct ApiDoc;

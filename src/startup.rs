@@ -152,6 +152,7 @@ impl Services {
         tickets::consumer::register(&mut consumers, tickets, settings.email.concurrency);
         crate::refunds::register(&mut consumers, pool.clone(), mailer.clone());
         tickets::transfer::register(&mut consumers, pool.clone(), mailer.clone());
+        crate::waitlist::register(&mut consumers, pool.clone(), mailer.clone());
         notifications::register(&mut consumers, hub.clone());
         let metrics = Metrics::new();
         let dispatcher = Dispatcher::new(
@@ -217,6 +218,7 @@ impl Services {
                 .configure(tickets::routes)
                 .configure(crate::refunds::routes)
                 .configure(crate::promos::routes)
+                .configure(crate::waitlist::routes)
                 .configure(notifications::routes)
                 .configure(crate::queue::http::routes)
                 .configure(outbox::dead_letters::routes)

@@ -15,7 +15,7 @@ use crate::clock::Clock;
 use crate::event_actor::{
     CancelHold, ConfirmBooking, Confirmation, Crash, EditCatalog, EditError, EngineError,
     EngineSettings, EventActor, HoldSeats, Kept, Relinquish, Reload, Reply, ReturnAdmissions,
-    TypeCounts,
+    TypeCounts, WaitlistAnswer, WaitlistAsk, WaitlistRequest,
 };
 use crate::ids::{BookingId, EventId, TicketTypeId, UserId};
 use crate::inventory::{Hold, HoldRequest, InventoryEdit};
@@ -61,6 +61,11 @@ pub trait RemoteEngine: Send + Sync + 'static {
     ) -> BoxFuture<Result<Confirmation, EngineError>>;
     fn return_admissions(&self, event: EventId, kept: Kept)
         -> BoxFuture<Result<bool, EngineError>>;
+    fn waitlist(
+        &self,
+        event: EventId,
+        ask: WaitlistAsk,
+    ) -> BoxFuture<Result<WaitlistAnswer, EngineError>>;
     fn reload(&self, event: EventId) -> BoxFuture<Result<(), EngineError>>;
 }
 
@@ -301,6 +306,43 @@ impl EventDirectory {
                 reply,
             },
             |remote| remote.return_admissions(event, kept.clone()),
+        )
+        .await
+    }
+
+    /// Joins or leaves one of the event's waiting lists, wherever the event is owned; the answer
+    /// comes once that is durable.
+    pub async fn waitlist(
+        &self,
+        event: EventId,
+        ask: WaitlistAsk,
+    ) -> Result<WaitlistAnswer, EngineError> {
+        self.waitlist_placed(event, ask, false).await
+    }
+
+    /// [`Self::waitlist`] for a request another node forwarded.
+    pub async fn waitlist_here(
+        &self,
+        event: EventId,
+        ask: WaitlistAsk,
+    ) -> Result<WaitlistAnswer, EngineError> {
+        self.waitlist_placed(event, ask, true).await
+    }
+
+    async fn waitlist_placed(
+        &self,
+        event: EventId,
+        ask: WaitlistAsk,
+        here_only: bool,
+    ) -> Result<WaitlistAnswer, EngineError> {
+        self.ask(
+            event,
+            here_only,
+            |reply| WaitlistRequest {
+                ask: ask.clone(),
+                reply,
+            },
+            |remote| remote.waitlist(event, ask.clone()),
         )
         .await
     }

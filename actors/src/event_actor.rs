@@ -15,17 +15,20 @@ use crate::clock::Clock;
 use crate::directory::Shared;
 use crate::ids::{BookingId, EventId, SeatId, TicketTypeId, UserId};
 use crate::inventory::{
-    EventInventory, Hold, HoldRequest, HoldState, InventoryEdit, Millis, Rejection, Stranded,
-    TicketTypeSpec,
+    EventInventory, Hold, HoldRequest, HoldState, InventoryEdit, ItemRequest, Millis, Rejection,
+    Stranded, TicketTypeSpec,
 };
 use crate::journal::{
     Batch, CatalogWrite, Change, EventStatus, Journal, JournalError, Loaded, ReleaseReason, Written,
 };
+use crate::waitlist::{Waitlist, WaitlistEntry};
 
 /// The engine's knobs, each with its unit in the name.
 #[derive(Clone, Debug)]
 pub struct EngineSettings {
     pub hold_seconds: u64,
+    /// How long a hold offered to a waiting-list entry lasts.
+    pub offer_seconds: u64,
     /// Messages an event actor queues before senders are told to retry (503).
     pub mailbox_capacity: usize,
     /// Decisions in one journal transaction at most.
@@ -43,6 +46,7 @@ impl Default for EngineSettings {
     fn default() -> Self {
         Self {
             hold_seconds: 900,
+            offer_seconds: 600,
             mailbox_capacity: 4096,
             batch_max: 1024,
             snapshot_every_changes: 10_000,
@@ -111,6 +115,35 @@ pub struct ConfirmBooking {
 pub struct ReturnAdmissions {
     pub kept: Kept,
     pub reply: Reply<bool>,
+}
+
+/// Join or leave one of the event's waiting lists; answered once that is durable.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct WaitlistRequest {
+    pub ask: WaitlistAsk,
+    pub reply: Reply<WaitlistAnswer>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitlistAsk {
+    pub user: UserId,
+    pub action: WaitlistAction,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WaitlistAction {
+    /// Wait for `qty` admissions of a ticket type that cannot sell that many now. Asked
+    /// again while the entry waits or holds its offer, it answers that entry.
+    Join { ticket_type: TicketTypeId, qty: u32 },
+    /// Leave the line; an entry holding an offer gives its hold up (the next one gets it).
+    Leave { entry: uuid::Uuid },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WaitlistAnswer {
+    Joined { entry: WaitlistEntry, new: bool },
+    Left(WaitlistEntry),
 }
 
 /// What a sold booking keeps after a refund.
@@ -203,6 +236,7 @@ pub struct EventActor {
     phase: Phase,
     status: EventStatus,
     inventory: EventInventory,
+    waitlist: Waitlist,
     /// Journal position of the last committed batch.
     version: u64,
     /// Decisions taken since the last flush, not yet durable.
@@ -239,6 +273,7 @@ impl EventActor {
             phase: Phase::Loading,
             status: EventStatus::Draft,
             inventory: EventInventory::default(),
+            waitlist: Waitlist::default(),
             version: 0,
             open: Vec::new(),
             waiters: Vec::new(),
@@ -281,12 +316,15 @@ impl EventActor {
             tracing::error!(event_id = %self.event, %error, "recorded booking left out of the inventory");
         }
         self.inventory = inventory;
+        self.waitlist = Waitlist::new(loaded.waitlist);
         self.status = loaded.status;
         self.version = loaded.version;
         self.phase = Phase::Ready;
         // what a requested reload would read has just been read
         self.reload_requested = false;
         self.publish();
+        // seats that came back while nobody decided (a crash between) go to the line first
+        self.offer_freed(ctx);
         // an edit that waited through a restart is checked against what was just loaded
         self.between_batches(ctx);
         tracing::info!(event_id = %self.event, bookings = count, version = self.version,
@@ -301,6 +339,16 @@ impl EventActor {
             Phase::Failed(cause) => Err(EngineError::Unavailable(cause.clone())),
             Phase::Missing => Err(EngineError::EventNotFound),
             Phase::Moved => Err(EngineError::Moved),
+        }
+    }
+
+    /// Whether buyers may hold (or wait) now: ready, and the event published.
+    fn on_sale(&self) -> Result<(), EngineError> {
+        self.ready()?;
+        match self.status {
+            EventStatus::Published => Ok(()),
+            EventStatus::Draft => Err(EngineError::EventNotFound),
+            EventStatus::Cancelled => Err(EngineError::EventCancelled),
         }
     }
 
@@ -352,6 +400,7 @@ impl EventActor {
             ctx.cancel_future(handle);
         }
         self.inventory = EventInventory::default();
+        self.waitlist = Waitlist::default();
         self.load(ctx);
     }
 
@@ -488,6 +537,8 @@ impl EventActor {
                         self.shared.withdraw(gone);
                     }
                 }
+                // a capacity raised is offered to the line first
+                self.offer_freed(ctx);
                 self.publish();
             }
             Some(Err(stranded)) => {
@@ -511,6 +562,22 @@ impl EventActor {
             Change::Returned { before, after } => {
                 self.inventory.forget(after.booking);
                 self.inventory.place(before.clone()).is_ok()
+            }
+            Change::WaitlistJoined(entry) => {
+                self.waitlist.remove(entry);
+                true
+            }
+            Change::WaitlistOffered { entry, .. } => {
+                self.waitlist.remove(entry);
+                self.waitlist.put(WaitlistEntry {
+                    offer: None,
+                    ..entry.clone()
+                });
+                true
+            }
+            Change::WaitlistLeft(entry) | Change::WaitlistDropped(entry) => {
+                self.waitlist.put(entry.clone());
+                true
             }
         })
     }
@@ -608,7 +675,153 @@ impl EventActor {
                     ctx,
                 );
             }
+            self.offer_freed(ctx);
             self.arm_timer(ctx);
+        }
+    }
+
+    /// Offers admissions that are free to the waiting lists, first in line first: each entry
+    /// whose quantity fits gets a hold of its own for `offer_seconds`, in the open batch. An
+    /// entry that cannot be served any more (its sale ended, a limit) lapses.
+    fn offer_freed(&mut self, ctx: &mut Context<Self>) {
+        if self.waitlist.is_empty() || self.status != EventStatus::Published {
+            return;
+        }
+        let inventory = &self.inventory;
+        let fitting = self.waitlist.fitting(|ticket_type| {
+            inventory
+                .counts(ticket_type)
+                .map_or(0, |(held, sold, capacity)| {
+                    capacity.saturating_sub(held + sold)
+                })
+        });
+        if fitting.is_empty() {
+            return;
+        }
+        let now = self.clock.now();
+        let expires_at = now + (self.settings.offer_seconds as Millis) * 1000;
+        for entry in fitting {
+            let request = HoldRequest {
+                booking: BookingId::new(),
+                user: entry.user,
+                items: vec![ItemRequest {
+                    ticket_type: entry.ticket_type,
+                    qty: entry.qty,
+                    seats: Vec::new(),
+                }],
+                max_per_order: entry.qty,
+                promo: None,
+            };
+            let Some(decision) = self.guarded(ctx, |act| {
+                act.inventory.hold(&request, now, expires_at).cloned()
+            }) else {
+                return;
+            };
+            match decision {
+                Ok(hold) => {
+                    let offered = self.waitlist.offered(&entry, hold.booking);
+                    self.enqueue(Change::Held(hold), None, ctx);
+                    self.enqueue(
+                        Change::WaitlistOffered {
+                            entry: offered,
+                            expires_at,
+                        },
+                        None,
+                        ctx,
+                    );
+                }
+                // an entry before took what was left
+                Err(Rejection::SoldOut | Rejection::SeatTaken(_)) => {}
+                Err(rejection) => {
+                    tracing::info!(event_id = %self.event, entry = %entry.id, %rejection,
+                        "waiting-list entry cannot be served; it lapses");
+                    self.waitlist.remove(&entry);
+                    self.enqueue(Change::WaitlistDropped(entry), None, ctx);
+                }
+            }
+        }
+        self.arm_timer(ctx);
+    }
+
+    /// Decides a join or a leave: the changes to journal (none when the buyer joined before)
+    /// and the answer once they are durable.
+    fn waitlist_decision(
+        &mut self,
+        ask: &WaitlistAsk,
+    ) -> Result<(Vec<Change>, WaitlistAnswer), Rejection> {
+        match ask.action {
+            WaitlistAction::Join { ticket_type, qty } => {
+                let (held, sold, capacity) = self
+                    .inventory
+                    .counts(ticket_type)
+                    .ok_or(Rejection::UnknownTicketType(ticket_type))?;
+                if let Some(entry) = self.waitlist.active(&self.inventory, ask.user, ticket_type) {
+                    let answer = WaitlistAnswer::Joined {
+                        entry: entry.clone(),
+                        new: false,
+                    };
+                    return Ok((Vec::new(), answer));
+                }
+                let spec = self
+                    .inventory
+                    .ticket_types()
+                    .find(|t| t.id == ticket_type)
+                    .ok_or(Rejection::UnknownTicketType(ticket_type))?;
+                if spec.sale_end.is_some_and(|end| self.clock.now() >= end) {
+                    return Err(Rejection::SaleNotOpen);
+                }
+                if qty == 0 || qty > capacity {
+                    return Err(Rejection::InvalidRequest);
+                }
+                let available = capacity.saturating_sub(held + sold);
+                if available >= qty {
+                    return Err(Rejection::NotSoldOut { available });
+                }
+                let entry = WaitlistEntry {
+                    id: uuid::Uuid::now_v7(),
+                    user: ask.user,
+                    ticket_type,
+                    qty,
+                    offer: None,
+                };
+                self.waitlist.put(entry.clone());
+                let answer = WaitlistAnswer::Joined {
+                    entry: entry.clone(),
+                    new: true,
+                };
+                Ok((vec![Change::WaitlistJoined(entry)], answer))
+            }
+            WaitlistAction::Leave { entry } => {
+                if let Some(left) = self.waitlist.leave(entry, ask.user) {
+                    return Ok((
+                        vec![Change::WaitlistLeft(left.clone())],
+                        WaitlistAnswer::Left(left),
+                    ));
+                }
+                // an offer given up: its hold ends, and the entry with it
+                let left = self
+                    .waitlist
+                    .take_offer(entry, ask.user)
+                    .ok_or(Rejection::UnknownWaitlistEntry)?;
+                let booking = left.offer.expect("an offered entry has its booking");
+                let hold = match self.inventory.hold_of(booking) {
+                    Some(hold) if hold.state == HoldState::Held => {
+                        self.inventory.release(booking)?
+                    }
+                    // the offer ended already (expired, or bought)
+                    _ => return Err(Rejection::UnknownWaitlistEntry),
+                };
+                Ok((
+                    vec![
+                        Change::Released {
+                            hold,
+                            reason: ReleaseReason::Cancelled,
+                        },
+                        Change::WaitlistLeft(left.clone()),
+                    ],
+                    WaitlistAnswer::Left(left),
+                ))
+            }
         }
     }
 
@@ -647,20 +860,9 @@ impl Handler<HoldSeats> for EventActor {
 
     fn handle(&mut self, msg: HoldSeats, ctx: &mut Context<Self>) {
         let HoldSeats { request, reply } = msg;
-        if let Err(error) = self.ready() {
+        if let Err(error) = self.on_sale() {
             let _ = reply.send(Err(error));
             return;
-        }
-        match self.status {
-            EventStatus::Published => {}
-            EventStatus::Draft => {
-                let _ = reply.send(Err(EngineError::EventNotFound));
-                return;
-            }
-            EventStatus::Cancelled => {
-                let _ = reply.send(Err(EngineError::EventCancelled));
-                return;
-            }
         }
         let now = self.clock.now();
         let expires_at = now + (self.settings.hold_seconds as Millis) * 1000;
@@ -714,6 +916,7 @@ impl Handler<CancelHold> for EventActor {
                     Some(waiter),
                     ctx,
                 );
+                self.offer_freed(ctx);
                 self.arm_timer(ctx);
             }
             Some(Err(rejection)) => {
@@ -791,9 +994,51 @@ impl Handler<ReturnAdmissions> for EventActor {
             Some(Ok(Some((before, after)))) => {
                 let waiter = Self::waiter(reply, true);
                 self.enqueue(Change::Returned { before, after }, Some(waiter), ctx);
+                self.offer_freed(ctx);
             }
             Some(Ok(None)) => {
                 let _ = reply.send(Ok(false));
+            }
+            Some(Err(rejection)) => {
+                let _ = reply.send(Err(rejection.into()));
+            }
+            None => {
+                let _ = reply.send(Err(EngineError::Unavailable(
+                    "the event's engine restarted".into(),
+                )));
+            }
+        }
+    }
+}
+
+impl Handler<WaitlistRequest> for EventActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: WaitlistRequest, ctx: &mut Context<Self>) {
+        let WaitlistRequest { ask, reply } = msg;
+        if let Err(error) = self.on_sale() {
+            let _ = reply.send(Err(error));
+            return;
+        }
+        match self.guarded(ctx, |act| act.waitlist_decision(&ask)) {
+            Some(Ok((changes, answer))) if changes.is_empty() => {
+                let _ = reply.send(Ok(answer));
+            }
+            Some(Ok((changes, answer))) => {
+                let frees = matches!(
+                    answer,
+                    WaitlistAnswer::Left(WaitlistEntry { offer: Some(_), .. })
+                );
+                let last = changes.len() - 1;
+                let mut waiter = Some(Self::waiter(reply, answer));
+                for (i, change) in changes.into_iter().enumerate() {
+                    let waiter = if i == last { waiter.take() } else { None };
+                    self.enqueue(change, waiter, ctx);
+                }
+                if frees {
+                    self.offer_freed(ctx);
+                    self.arm_timer(ctx);
+                }
             }
             Some(Err(rejection)) => {
                 let _ = reply.send(Err(rejection.into()));

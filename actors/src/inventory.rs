@@ -74,6 +74,11 @@ pub enum Rejection {
     AlreadyConfirmed,
     #[error("one booking cannot mix currencies")]
     MixedCurrencies,
+    /// A waiting list is for a type that cannot sell the quantity now.
+    #[error("{available} admissions are still on sale")]
+    NotSoldOut { available: u32 },
+    #[error("no such waiting-list entry")]
+    UnknownWaitlistEntry,
 }
 
 /// An organizer's edit that changes what the inventory counts, as the engine checks it before

@@ -7,7 +7,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::ids::{BookingId, EventId};
-use crate::inventory::{Hold, TicketTypeSpec};
+use crate::inventory::{Hold, Millis, TicketTypeSpec};
+use crate::waitlist::WaitlistEntry;
 
 /// A future the journal hands back; it owns everything it needs.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -39,6 +40,8 @@ pub struct Loaded {
     pub status: EventStatus,
     pub types: Vec<TicketTypeSpec>,
     pub holds: Vec<Hold>,
+    /// Waiting-list entries still waiting or offered, in any order.
+    pub waitlist: Vec<WaitlistEntry>,
     pub version: u64,
 }
 
@@ -77,16 +80,34 @@ pub enum Change {
         before: Hold,
         after: Hold,
     },
+    /// A buyer joined a ticket type's waiting list.
+    WaitlistJoined(WaitlistEntry),
+    /// Admissions came back and went to this entry as a hold of its own (the `Held` before it
+    /// in the same batch), until `expires_at`.
+    WaitlistOffered {
+        entry: WaitlistEntry,
+        expires_at: Millis,
+    },
+    /// The buyer left the line.
+    WaitlistLeft(WaitlistEntry),
+    /// The entry cannot be served any more (its type's sale ended, a limit it would pass): it
+    /// lapses.
+    WaitlistDropped(WaitlistEntry),
 }
 
 impl Change {
-    pub fn booking(&self) -> BookingId {
+    /// The booking it changes, if it changes one.
+    pub fn booking(&self) -> Option<BookingId> {
         match self {
             Change::Held(hold)
             | Change::Released { hold, .. }
             | Change::Confirmed(hold)
             | Change::Reinstated(hold)
-            | Change::Returned { after: hold, .. } => hold.booking,
+            | Change::Returned { after: hold, .. } => Some(hold.booking),
+            Change::WaitlistOffered { entry, .. } => entry.offer,
+            Change::WaitlistJoined(_) | Change::WaitlistLeft(_) | Change::WaitlistDropped(_) => {
+                None
+            }
         }
     }
 }

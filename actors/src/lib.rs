@@ -8,9 +8,11 @@
 //!   expiry timer, recovery, supervision.
 //! - [`directory`]: `EventDirectory`, event id to actor, bounded sends, the availability read model.
 //! - [`journal`]: the storage port and the batches the actors write through it.
+//! - [`waitlist`]: an event's waiting lists for sold-out ticket types.
 pub mod clock;
 pub mod directory;
 pub mod event_actor;
 pub mod ids;
 pub mod inventory;
 pub mod journal;
+pub mod waitlist;

@@ -30,6 +30,7 @@ impl Journal for Memory {
             status: EventStatus::Published,
             types: self.types.clone(),
             holds: Vec::new(),
+            waitlist: Vec::new(),
             version: 0,
         };
         Box::pin(async move { Ok(Some(loaded)) })

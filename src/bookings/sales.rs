@@ -29,6 +29,8 @@ pub struct Sales {
     pub recent_bookings: Vec<RecentBooking>,
     /// How the event's refunds stand (`GET /v1/admin/events/{id}/refunds` lists them).
     pub refunds: crate::refunds::RefundSummary,
+    /// How the event's waiting lists stand (`GET /v1/admin/events/{id}/waitlist` lists them).
+    pub waitlist: crate::waitlist::WaitlistSummary,
 }
 
 #[derive(Serialize, ToSchema, sqlx::FromRow)]
@@ -110,5 +112,6 @@ pub async fn sales(
         revenue,
         recent_bookings,
         refunds: crate::refunds::store::summary(&pool, event.id).await?,
+        waitlist: crate::waitlist::summary(&pool, event.id).await?,
     }))
 }

@@ -1,6 +1,6 @@
 //! Requests for an event owned by another node go to that node: the engine's calls (hold, cancel,
-//! sell, reload) as `POST /internal/v1/events/{id}/...`, and organizers' inventory edits as the
-//! very HTTP request. Both are signed with `cluster.secret` (the webhook's HMAC scheme over the
+//! sell, return, waiting list, reload) as `POST /internal/v1/events/{id}/...`, and organizers'
+//! inventory edits as the very HTTP request. Both are signed with `cluster.secret` (the webhook's HMAC scheme over the
 //! path and body); the internal routes answer 404 to anything unsigned, so they are not public.
 use std::sync::Arc;
 
@@ -10,7 +10,7 @@ use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use boxoffice_actors::directory::{EventDirectory, RemoteEngine};
-use boxoffice_actors::event_actor::{Confirmation, EngineError, Kept};
+use boxoffice_actors::event_actor::{Confirmation, EngineError, Kept, WaitlistAnswer, WaitlistAsk};
 use boxoffice_actors::ids::{BookingId, EventId, UserId};
 use boxoffice_actors::inventory::{Hold, HoldRequest};
 use boxoffice_actors::journal::BoxFuture;
@@ -114,6 +114,14 @@ impl RemoteEngine for Remote {
         kept: Kept,
     ) -> BoxFuture<Result<bool, EngineError>> {
         self.call(event, "return", &kept)
+    }
+
+    fn waitlist(
+        &self,
+        event: EventId,
+        ask: WaitlistAsk,
+    ) -> BoxFuture<Result<WaitlistAnswer, EngineError>> {
+        self.call(event, "waitlist", &ask)
     }
 
     fn reload(&self, event: EventId) -> BoxFuture<Result<(), EngineError>> {
@@ -228,6 +236,11 @@ async fn run_call(
         "return" => json(
             engine
                 .return_admissions_here(event, serde_json::from_slice(body).ok()?)
+                .await,
+        ),
+        "waitlist" => json(
+            engine
+                .waitlist_here(event, serde_json::from_slice(body).ok()?)
                 .await,
         ),
         "reload" => {

@@ -65,6 +65,14 @@ impl From<EngineError> for ApiError {
                     Code::PromoCodeUsedUp,
                     "this promo code has been used as often as it may be; book without it or try another",
                 ),
+                Rejection::NotSoldOut { available } => ApiError::new(
+                    Code::NotSoldOut,
+                    match available {
+                        1 => "1 ticket of this type is still on sale: book it instead".to_owned(),
+                        n => format!("{n} tickets of this type are still on sale: book them instead"),
+                    },
+                ),
+                Rejection::UnknownWaitlistEntry => ApiError::not_found("waiting-list entry"),
                 Rejection::OverPromoLimit { max } => ApiError::new(
                     Code::OverLimit,
                     match max {

@@ -9,6 +9,7 @@ use boxoffice_actors::inventory::{Hold, HoldState, Millis, SeatSpec, TicketTypeS
 use boxoffice_actors::journal::{
     Batch, BoxFuture, Change, EventStatus, Journal, JournalError, Loaded,
 };
+use boxoffice_actors::waitlist::WaitlistEntry;
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -195,6 +196,16 @@ struct Rows {
     freed_bookings: Vec<BookingId>,
     freed_seats: Vec<SeatId>,
     emptied: Vec<BookingId>,
+    // waiting lists: entries joined, offered a hold, and closed (left or lapsed)
+    joined: Vec<Uuid>,
+    joined_users: Vec<UserId>,
+    joined_types: Vec<TicketTypeId>,
+    joined_qty: Vec<i32>,
+    offered: Vec<Uuid>,
+    offered_bookings: Vec<BookingId>,
+    offer_expires: Vec<DateTime<Utc>>,
+    closed: Vec<Uuid>,
+    closed_status: Vec<&'static str>,
 }
 
 impl Rows {
@@ -217,6 +228,27 @@ impl Rows {
                     rows.seats_of(hold);
                 }
                 Change::Returned { before, after } => rows.returned(before, after),
+                Change::WaitlistJoined(entry) => {
+                    rows.joined.push(entry.id);
+                    rows.joined_users.push(entry.user);
+                    rows.joined_types.push(entry.ticket_type);
+                    rows.joined_qty.push(entry.qty as i32);
+                }
+                Change::WaitlistOffered { entry, expires_at } => {
+                    if let Some(booking) = entry.offer {
+                        rows.offered.push(entry.id);
+                        rows.offered_bookings.push(booking);
+                        rows.offer_expires.push(time(*expires_at));
+                    }
+                }
+                Change::WaitlistLeft(entry) => {
+                    rows.closed.push(entry.id);
+                    rows.closed_status.push("left");
+                }
+                Change::WaitlistDropped(entry) => {
+                    rows.closed.push(entry.id);
+                    rows.closed_status.push("lapsed");
+                }
             }
         }
         rows
@@ -281,6 +313,11 @@ impl Rows {
             && self.confirmed.is_empty()
             && self.reinstated.is_empty()
             && self.seat_ids.is_empty()
+            && !self.has_waitlist()
+    }
+
+    fn has_waitlist(&self) -> bool {
+        !(self.joined.is_empty() && self.offered.is_empty() && self.closed.is_empty())
     }
 
     /// In an order that lets one batch release a seat and take it again: releases before
@@ -400,6 +437,9 @@ impl Rows {
         if !self.returned.is_empty() {
             self.write_returned(conn).await?;
         }
+        if !self.released.is_empty() || !paid.is_empty() || self.has_waitlist() {
+            self.write_waitlist(conn, &paid).await?;
+        }
         if !self.released.is_empty() {
             outbox(conn, "'bookings.' || b.status", &self.released).await?;
         }
@@ -412,6 +452,85 @@ impl Rows {
 }
 
 impl Rows {
+    /// Waiting lists: new entries; offers (their holds were inserted above) with their
+    /// `waitlist.offered` events; an offered hold that ended unpaid lapses its entry and one
+    /// that was paid (even late) makes it bought; entries left or dropped last, so leaving an
+    /// offer (its hold released in this batch) ends `left`.
+    async fn write_waitlist(
+        &self,
+        conn: &mut PgConnection,
+        paid: &[BookingId],
+    ) -> Result<(), sqlx::Error> {
+        if !self.joined.is_empty() {
+            sqlx::query(
+                "INSERT INTO waitlist_entries (id, event_id, ticket_type_id, user_id, qty)
+                 SELECT id, $1, ticket_type_id, user_id, qty
+                 FROM UNNEST($2::uuid[], $3::uuid[], $4::uuid[], $5::int[])
+                   AS j (id, ticket_type_id, user_id, qty)",
+            )
+            .bind(self.event)
+            .bind(&self.joined)
+            .bind(&self.joined_types)
+            .bind(&self.joined_users)
+            .bind(&self.joined_qty)
+            .execute(&mut *conn)
+            .await?;
+        }
+        if !self.offered.is_empty() {
+            sqlx::query(
+                "WITH o AS (
+                   UPDATE waitlist_entries w
+                   SET status = 'offered', booking_id = o.booking_id, offered_at = now(),
+                       offer_expires_at = o.expires_at, updated_at = now()
+                   FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[]) AS o (id, booking_id, expires_at)
+                   WHERE w.id = o.id
+                   RETURNING w.*
+                 )
+                 INSERT INTO outbox (subject, aggregate_id, payload)
+                 SELECT 'waitlist.offered', o.id, jsonb_build_object(
+                     'entry_id', o.id, 'event_id', o.event_id, 'user_id', o.user_id,
+                     'ticket_type_id', o.ticket_type_id, 'qty', o.qty,
+                     'booking_id', o.booking_id, 'expires_at', o.offer_expires_at)
+                 FROM o ORDER BY o.id",
+            )
+            .bind(&self.offered)
+            .bind(&self.offered_bookings)
+            .bind(&self.offer_expires)
+            .execute(&mut *conn)
+            .await?;
+        }
+        if !self.released.is_empty() {
+            sqlx::query(
+                "UPDATE waitlist_entries SET status = 'lapsed', updated_at = now()
+                 WHERE booking_id = ANY($1) AND status = 'offered'",
+            )
+            .bind(&self.released)
+            .execute(&mut *conn)
+            .await?;
+        }
+        if !paid.is_empty() {
+            sqlx::query(
+                "UPDATE waitlist_entries SET status = 'bought', updated_at = now()
+                 WHERE booking_id = ANY($1) AND status IN ('offered', 'lapsed')",
+            )
+            .bind(paid)
+            .execute(&mut *conn)
+            .await?;
+        }
+        if !self.closed.is_empty() {
+            sqlx::query(
+                "UPDATE waitlist_entries w SET status = c.status, updated_at = now()
+                 FROM UNNEST($1::uuid[], $2::text[]) AS c (id, status)
+                 WHERE w.id = c.id AND w.status IN ('waiting', 'offered', 'lapsed')",
+            )
+            .bind(&self.closed)
+            .bind(&self.closed_status)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Refunded admissions: each item line keeps its share of what the booking keeps of its
     /// type, first lines first (as [`EventInventory::keep_only`] does in memory), so recovery
     /// reads `qty - returned` back; the seats given back stop being active, and a booking left
@@ -621,10 +740,27 @@ async fn load(pool: &PgPool, event: EventId) -> Result<Option<Loaded>, sqlx::Err
         .await?;
         assemble(&mut holds, live, items, seats);
     }
+    let waitlist: Vec<(Uuid, UserId, TicketTypeId, i32, Option<BookingId>)> = sqlx::query_as(
+        "SELECT id, user_id, ticket_type_id, qty, booking_id FROM waitlist_entries
+         WHERE event_id = $1 AND status IN ('waiting', 'offered')",
+    )
+    .bind(event)
+    .fetch_all(pool)
+    .await?;
     Ok(Some(Loaded {
         status,
         types,
         holds: holds.into_values().collect(),
+        waitlist: waitlist
+            .into_iter()
+            .map(|(id, user, ticket_type, qty, offer)| WaitlistEntry {
+                id,
+                user,
+                ticket_type,
+                qty: qty as u32,
+                offer,
+            })
+            .collect(),
         version: version as u64,
     }))
 }

@@ -4,7 +4,8 @@
 //! booking whose status is `confirmed` is *paid* (its event is [`BOOKING_PAID`]).
 //!
 //! Rust code binds these constants; the engine's journal writes `bookings.held`, `.paid`,
-//! `.expired` and `.cancelled` inside its batch SQL (`'bookings.' || status`), by the same names.
+//! `.expired` and `.cancelled` inside its batch SQL (`'bookings.' || status`), and
+//! `waitlist.offered`, by the same names.
 
 /// A hold was placed (engine journal).
 pub const BOOKING_HELD: &str = "bookings.held";
@@ -35,6 +36,9 @@ pub const TICKETS_VOIDED: &str = "tickets.voided";
 pub const PAYMENT_REFUND_FAILED: &str = "payments.refund_failed";
 /// A ticket changed hands: the old code is refused, the new holder has a new one.
 pub const TICKETS_TRANSFERRED: &str = "tickets.transferred";
+/// Admissions came back and are held for the first waiting-list entry they fit (engine
+/// journal): tell the buyer.
+pub const WAITLIST_OFFERED: &str = "waitlist.offered";
 
 pub const ALL: &[&str] = &[
     BOOKING_HELD,
@@ -51,4 +55,5 @@ pub const ALL: &[&str] = &[
     TICKETS_VOIDED,
     PAYMENT_REFUND_FAILED,
     TICKETS_TRANSFERRED,
+    WAITLIST_OFFERED,
 ];

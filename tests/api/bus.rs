@@ -58,7 +58,7 @@ impl Drop for Streams {
             runtime.block_on(async {
                 if let Ok(client) = async_nats::connect(NATS).await {
                     let js = async_nats::jetstream::new(client);
-                    for base in ["BOOKINGS", "PAYMENTS", "TICKETS"] {
+                    for (base, _) in boxoffice::bus::STREAMS {
                         let _ = js.delete_stream(Bus::stream_name(&prefix, base)).await;
                     }
                 }
@@ -76,7 +76,7 @@ pub async fn all_acked(prefix: &str) {
         .expect("NATS runs at 127.0.0.1:4222");
     let js = async_nats::jetstream::new(client);
     eventually(30, "every message acked", || async {
-        for base in ["BOOKINGS", "PAYMENTS", "TICKETS"] {
+        for (base, _) in boxoffice::bus::STREAMS {
             let stream = js.get_stream(Bus::stream_name(prefix, base)).await.ok()?;
             let names: Vec<String> = stream
                 .consumer_names()

@@ -758,3 +758,35 @@ async fn a_refund_through_either_node_puts_its_seat_back_on_sale_at_the_owner() 
     })
     .await;
 }
+
+#[actix_web::test]
+async fn a_waiting_list_joined_through_either_node_is_the_owner_actors_line() {
+    let nodes = Nodes::start(2).await;
+    let a = &nodes.apps[0];
+    let organizer = a.organizer().await;
+    let (event, ticket_type) = a
+        .event_with(&organizer, json!({"number_seats": 1}), None)
+        .await;
+    let buyer = a.customer().await;
+    let body = json!({"event_id": event, "ticket_type_id": ticket_type["id"], "qty": 1});
+    let held = expect_json(a.hold(&buyer, &body).await, StatusCode::CREATED).await;
+    // joined on the node that does not own the event: its actor takes the join over the network
+    let other = &nodes.apps[1 - nodes.owner(&event).await];
+    let waiter = other.customer().await;
+    let wait = json!({"ticket_type_id": ticket_type["id"]});
+    expect_json(
+        crate::waitlist::join(other, &waiter, &event, wait).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    crate::waitlist::cancel(other, &buyer, &held).await;
+    let offered = crate::waitlist::entry_with_status(other, &waiter, &event, "offered").await;
+    assert!(offered["booking_id"].is_string(), "{offered}");
+    let late = other.customer().await;
+    crate::helpers::expect_error(
+        other.hold(&late, &body).await,
+        StatusCode::CONFLICT,
+        "sold_out",
+    )
+    .await;
+}

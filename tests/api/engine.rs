@@ -46,7 +46,7 @@ async fn directory_on(
     EventDirectory::new(Arc::new(journal), settings, clock)
 }
 
-fn request(ticket_type: TicketTypeId, user: UserId, qty: u32) -> HoldRequest {
+pub fn request(ticket_type: TicketTypeId, user: UserId, qty: u32) -> HoldRequest {
     HoldRequest {
         booking: BookingId::new(),
         user,

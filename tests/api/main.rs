@@ -28,3 +28,4 @@ mod throttle;
 mod tickets;
 mod users;
 mod validation;
+mod waitlist;
