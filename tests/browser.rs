@@ -52,6 +52,11 @@ scenarios!(
     back,
     taken,
     queue,
+    after(Setup {
+        // a refund the sandbox refuses fails at its first attempt, so its Retry shows at once
+        env: &[("BOXOFFICE__PAYMENT__REFUND_ATTEMPTS", "1")],
+        ..Setup::DEFAULT
+    }),
 );
 
 /// What a scenario needs beyond a fresh server with an organizer account.

@@ -1,7 +1,8 @@
-// The buyer's pages: search, an event with its ticket types and seat map, a booking from hold to
-// confirmation (countdown, information, payment), the list of bookings, and the tickets with QR.
+// The buyer's pages: search, an event with its ticket types, seat map and promo code, a booking
+// from hold to confirmation (countdown, information, payment) and after (cancel for a refund, the
+// refunds' state), the list of bookings, and the tickets with QR (and their transfer).
 import { api, session, imageUrl, newKey } from './api.js';
-import { h, fill, money, when, day, errorBox, report, busy, field, formData, CATEGORIES } from './dom.js';
+import { h, fill, money, when, day, errorBox, report, busy, field, formData, atFields, discount, refundState, CATEGORIES } from './dom.js';
 import { drawSeatMap, legend } from './seatmap.js';
 import { go, onLeave } from './app.js';
 import { admission, panel } from './queue.js';
@@ -64,15 +65,21 @@ function card(event) {
       event.price_from !== null && event.price_from !== undefined && h('p', { class: 'price' }, 'from ', money(event.price_from, event.currency))));
 }
 
-export async function event(main, id) {
-  const detail = await api('GET', `/v1/events/${id}`);
-  const mapped = detail.ticket_types.filter((t) => t.seat_mapped);
+export async function event(main, id, params) {
+  const base = await api('GET', `/v1/events/${id}`);
+  let detail = base;
+  let promo = null; // the applied code's offer: its prices, the hidden types it opened
+  const currency = base.ticket_types[0]?.currency || 'USD';
+  const mapped = base.ticket_types.filter((t) => t.seat_mapped);
   const readSeats = async () => (mapped.length ? (await api('GET', `/v1/events/${id}/seats`)).seats : []);
   let seats = await readSeats();
-  // seats picked before logging in come back with the buyer, when they are still free
+  // seats (and a promo code) picked before logging in come back with the buyer, seats when still free
   const kept = `picked:${id}`;
+  const keptCode = `promo:${id}`;
   const picked = new Set(JSON.parse(sessionStorage.getItem(kept) || '[]').filter((seat) => seats.some((s) => s.id === seat && s.status === 'free')));
+  const code = sessionStorage.getItem(keptCode) || params?.get('promo_code') || '';
   sessionStorage.removeItem(kept);
+  sessionStorage.removeItem(keptCode);
   const slot = h('div');
   const summary = h('p', { id: 'picked', 'aria-live': 'polite' });
   const onSale = detail.status === 'published';
@@ -81,28 +88,41 @@ export async function event(main, id) {
   const admitted = admission(id);
   const bookable = onSale && (!detail.queue?.enabled || admitted);
 
-  const types = detail.ticket_types.map((type) => {
+  const qtys = new Map(); // kept across redraws, so a number typed stays when a code is applied
+  const typeRow = (type) => {
+    if (!qtys.has(type.id)) qtys.set(type.id, h('input', { type: 'number', min: 0, value: 0, name: `qty-${type.id}`, 'aria-label': `How many ${type.name}`, 'data-type': type.id, class: 'qty' }));
+    const qty = qtys.get(type.id);
+    qty.max = Math.min(10, type.available);
     const now = Date.now();
     const notYet = type.sale_at && Date.parse(type.sale_at) > now;
     const over = type.sale_end && Date.parse(type.sale_end) < now;
-    const qty = h('input', { type: 'number', min: 0, max: Math.min(10, type.available), value: 0, name: `qty-${type.id}`, 'aria-label': `How many ${type.name}`, 'data-type': type.id, class: 'qty' });
     let state = `${type.available} of ${type.number_seats} left`;
     if (type.available === 0) state = 'Sold out';
     if (notYet) state = `On sale ${when(type.sale_at)}`;
     if (over) state = 'Sale ended';
-    if (type.available === 0 || notYet || over || !bookable) qty.disabled = true;
-    return h('tr', {},
-      h('td', {}, h('strong', {}, type.name), type.description && h('div', { class: 'meta' }, type.description), type.seat_mapped && h('div', { class: 'meta' }, 'Pick seats on the map, or a number for the best available.')),
-      h('td', { class: 'num' }, money(type.price, type.currency)),
+    qty.disabled = type.available === 0 || notYet || over || !bookable;
+    const offered = promo?.prices.find((p) => p.ticket_type_id === type.id)?.price;
+    const price = offered !== undefined && offered !== type.price
+      ? [h('del', {}, h('span', { class: 'sr' }, 'was '), money(type.price, type.currency)), ' ', h('strong', { class: 'promo-price' }, h('span', { class: 'sr' }, 'now '), money(offered, type.currency))]
+      : money(type.price, type.currency);
+    return h('tr', { 'data-type': type.id },
+      h('td', {}, h('strong', {}, type.name), type.description && h('div', { class: 'meta' }, type.description),
+        promo?.unlocks.includes(type.id) && h('div', { class: 'meta unlocked' }, 'Unlocked by your promo code'),
+        type.seat_mapped && h('div', { class: 'meta' }, 'Pick seats on the map, or a number for the best available.')),
+      h('td', { class: 'num' }, price),
       h('td', { class: 'avail' }, state),
       h('td', { 'data-label': 'Number' }, qty));
-  });
+  };
+  const rows = h('tbody');
+  const drawTypes = () => fill(rows, detail.ticket_types.map(typeRow));
+  drawTypes();
 
   const redraw = () => {
     const chosen = seats.filter((s) => picked.has(s.id));
     fill(summary, chosen.length ? `Your seats: ${chosen.map(seatName).join(', ')}` : '');
   };
-  const scrolls = mapped.map((type) => [type, h('div', { class: 'seatmap-scroll' })]);
+  const maps = h('div');
+  const scrolls = [];
   const drawMaps = () => {
     for (const [type, scroll] of scrolls) {
       fill(scroll, drawSeatMap(seats.filter((s) => s.ticket_type_id === type.id), {
@@ -112,10 +132,15 @@ export async function event(main, id) {
     }
     redraw();
   };
-  const maps = scrolls.map(([type, scroll]) => h('section', { class: 'card' },
-    h('h2', {}, `Seat map: ${type.name}`), legend(true),
-    h('p', { class: 'meta keyboard-hint' }, 'With a keyboard: Tab to the map, move between free seats with the arrow keys, and pick one with Space or Enter.'),
-    scroll));
+  const addMap = (type) => {
+    const scroll = h('div', { class: 'seatmap-scroll' });
+    scrolls.push([type, scroll]);
+    maps.append(h('section', { class: 'card' },
+      h('h2', {}, `Seat map: ${type.name}`), legend(true),
+      h('p', { class: 'meta keyboard-hint' }, 'With a keyboard: Tab to the map, move between free seats with the arrow keys, and pick one with Space or Enter.'),
+      scroll));
+  };
+  mapped.forEach(addMap);
   drawMaps();
   /** After a seat was taken: the map as it is now, and only free seats still picked. */
   const reloadSeats = async () => {
@@ -124,35 +149,84 @@ export async function event(main, id) {
     drawMaps();
   };
 
+  // the promo code: Apply shows its prices and the hidden types it opens; Book sends it
+  const promoInput = h('input', { name: 'promo_code', id: 'promo-code', autocomplete: 'off', maxlength: 40, value: code });
+  const promoNote = h('div', { id: 'promo-note', 'aria-live': 'polite' });
+  const apply = async () => {
+    const typed = promoInput.value.trim();
+    atFields(promoBox, null);
+    fill(promoNote);
+    try {
+      detail = typed ? await api('GET', `/v1/events/${id}?promo_code=${encodeURIComponent(typed)}`) : base;
+      promo = detail.promo || null;
+    } catch (error) {
+      [detail, promo] = [base, null];
+      if (error.status !== 422 || atFields(promoBox, error).length) report(promoNote, error);
+    }
+    const opened = detail.ticket_types.filter((t) => t.seat_mapped && !mapped.some((m) => m.id === t.id));
+    if (opened.length) {
+      mapped.push(...opened);
+      opened.forEach(addMap);
+      await reloadSeats().catch(() => {});
+    }
+    drawTypes();
+    if (promo) {
+      const names = (ids) => detail.ticket_types.filter((t) => ids.includes(t.id)).map((t) => t.name).join(', ');
+      const on = promo.ticket_type_ids.length ? ` on ${names(promo.ticket_type_ids)}` : '';
+      fill(promoNote, h('p', { class: 'notice', role: 'status', id: 'promo-applied' },
+        h('strong', {}, promo.code), ': ', promo.percent_off || promo.amount_off ? `${discount(promo, currency)}${on}. The prices above include it.` : 'applied.',
+        promo.unlocks.length ? ` It opens ${names(promo.unlocks)}.` : ''));
+    }
+  };
+  promoInput.addEventListener('keydown', (e) => {
+    // Enter applies the code rather than booking
+    if (e.key === 'Enter') { e.preventDefault(); apply(); }
+  });
+  const promoBox = h('div', { class: 'row promo' },
+    h('div', {}, h('label', { for: 'promo-code' }, 'Promo code'), promoInput),
+    h('button', { type: 'button', class: 'secondary', onclick: apply }, 'Apply'));
+
   const form = h('form', { class: 'card' },
     h('h2', {}, 'Tickets'),
-    h('div', { class: 'table-wrap' }, h('table', { class: 'stack' }, h('thead', {}, h('tr', {}, h('th', {}, 'Ticket'), h('th', { class: 'num' }, 'Price'), h('th', {}, 'Availability'), h('th', {}, 'Number'))), h('tbody', {}, types))),
+    h('div', { class: 'table-wrap' }, h('table', { class: 'stack' }, h('thead', {}, h('tr', {}, h('th', {}, 'Ticket'), h('th', { class: 'num' }, 'Price'), h('th', {}, 'Availability'), h('th', {}, 'Number'))), rows)),
+    bookable && [promoBox, promoNote],
     maps, summary, slot,
     h('div', { class: 'actions' }, h('button', { type: 'submit', disabled: !bookable }, 'Book')));
   let key = newKey();
   form.addEventListener('submit', (e) => {
     e.preventDefault();
+    const promoCode = promoInput.value.trim();
     if (!session.get()) {
       sessionStorage.setItem(kept, JSON.stringify([...picked]));
+      if (promoCode) sessionStorage.setItem(keptCode, promoCode);
       return go(`/login?next=/events/${id}`);
     }
     const items = detail.ticket_types.map((type) => {
       const seatIds = seats.filter((s) => s.ticket_type_id === type.id && picked.has(s.id)).map((s) => s.id);
-      const qty = Number(form.querySelector(`[data-type="${type.id}"]`).value || 0);
+      const qty = Number(qtys.get(type.id).value || 0);
       if (seatIds.length) return { ticket_type_id: type.id, seats: seatIds };
       if (qty > 0) return { ticket_type_id: type.id, qty };
       return null;
     }).filter(Boolean);
     if (!items.length) return report(slot, new Error('Choose seats on the map or how many tickets you want.'));
+    atFields(promoBox, null);
+    fill(promoNote, promoNote.querySelector('#promo-applied'));
     busy(form, slot, async () => {
       try {
         const hold = { event_id: id, items };
         if (admitted) hold.admission_token = admitted.token;
+        if (promoCode) hold.promo_code = promoCode;
         const booking = await api('POST', '/v1/bookings/hold', hold, { idempotencyKey: key });
         go(`/bookings/${booking.id}`);
       } catch (error) {
         // the API keeps a refusal under its key, so the next press is a request of its own
         if (error.status >= 400 && error.status < 500 && error.code !== 'request_in_progress') key = newKey();
+        // what is wrong with the code is said at its field
+        if (error.status === 422 && error.details.some((d) => d.field === 'promo_code') && !atFields(promoBox, error).length) return;
+        if (error.code === 'promo_code_used_up') {
+          fill(promoNote, h('p', { class: 'field-error', role: 'alert', id: 'promo-used-up' }, 'Every use of this promo code is taken: book without it, or try another code.'));
+          return;
+        }
         if (error.code !== 'seat_taken') throw error;
         await reloadSeats().catch(() => {});
         throw new Error(seatsTaken(error));
@@ -171,6 +245,7 @@ export async function event(main, id) {
     h('p', { class: 'description' }, detail.description),
     queueNotice,
     form);
+  if (code && bookable) await apply();
 }
 
 /** A seat as the buyer sees it on the map and on tickets: "Stalls A1". */
@@ -206,9 +281,77 @@ function lines(booking, types) {
   const name = (id) => types.get(id)?.name || 'Ticket';
   return h('div', { class: 'table-wrap' }, h('table', {},
     h('tbody', {},
-      booking.items.map((item) => h('tr', {}, h('td', {}, `${item.qty} × ${name(item.ticket_type_id)}`), h('td', { class: 'num' }, money(item.price * item.qty, booking.currency)))),
+      booking.items.map((item) => h('tr', {},
+        h('td', {}, `${item.qty} × ${name(item.ticket_type_id)}`, item.returned ? h('span', { class: 'meta' }, ` (${item.returned} refunded)`) : ''),
+        h('td', { class: 'num' }, money(item.price * item.qty, booking.currency)))),
       booking.seats.length ? h('tr', {}, h('td', { colspan: 2 }, 'Seats: ', booking.seats.map(seatName).join(', '))) : null,
+      booking.promo_code ? h('tr', {}, h('td', { colspan: 2 }, 'Promo code ', h('strong', {}, booking.promo_code), ': the prices include it')) : null,
       h('tr', {}, h('th', {}, 'Total'), h('th', { class: 'num' }, money(booking.total_price, booking.currency))))));
+}
+
+/**
+ * What is paid for and not refunded: what cancelling gives back. `refunded` grows the moment a
+ * refund is asked (and leaves out failed ones); `returned` once the seats are back on sale.
+ */
+const refundable = (booking) => Math.min(booking.total_price - booking.refunded,
+  booking.items.reduce((sum, item) => sum + (item.qty - item.returned) * item.price, 0));
+
+/**
+ * A paid booking's refunds: each with how it stands in words, followed live while one is on its
+ * way; and what the buyer may do, "Cancel and refund" while the event's refund_until has not
+ * passed, else said plainly. `changed(booking)` runs after a cancel, and when a refund or the
+ * booking's status moves on.
+ */
+async function refundBox(booking, changed) {
+  const box = h('div', { class: 'refund', 'data-refund': booking.id });
+  const slot = h('div');
+  const list = h('div', { class: 'refunds', 'aria-live': 'polite' });
+  let refunds = [];
+  const drawRefunds = () => fill(list, refunds.map((r) => h('p', { class: `refund-line ${r.status}`, 'data-status': r.status },
+    h('strong', {}, `Refund of ${money(r.amount, r.currency)}: ${refundState(r.status)}`),
+    r.status === 'failed' ? ' — the organizer has been told.' : r.status === 'pending' ? ' (back the way you paid).' : '.',
+    h('span', { class: 'meta' }, ` ${r.tickets.length} ticket${r.tickets.length === 1 ? '' : 's'}, because ${r.reason} · ${when(r.created_at)}`))));
+  const touched = booking.status === 'refunded' || booking.refunded > 0 || booking.items.some((i) => i.returned > 0);
+  if (booking.payment && touched) {
+    const payment = await api('GET', `/v1/payments/${booking.payment.id}`).catch(() => null);
+    refunds = payment?.refunds || [];
+    box.dataset.refundStatus = payment?.refund_status || '';
+    drawRefunds();
+    if (refunds.some((r) => r.status === 'pending') || (booking.status === 'confirmed' && refundable(booking) <= 0)) {
+      // on its way: follow it until the provider's answer (and the booking's new status) is in
+      const timer = setInterval(async () => {
+        try {
+          const [now, paid] = await Promise.all([api('GET', `/v1/bookings/${booking.id}`), api('GET', `/v1/payments/${booking.payment.id}`)]);
+          if (JSON.stringify(paid.refunds) !== JSON.stringify(refunds) || now.status !== booking.status) {
+            clearInterval(timer);
+            changed(now);
+          }
+        } catch {
+          // a failed read says nothing about the refund: keep following
+        }
+      }, 2000);
+      onLeave(() => clearInterval(timer));
+    }
+  }
+  let offer = null;
+  const left = refundable(booking);
+  if (booking.status === 'confirmed' && left > 0) {
+    const until = booking.refund_until;
+    if (!until) offer = h('p', { class: 'meta refund-policy' }, 'Refunds are not offered for this event.');
+    else if (Date.parse(until) <= Date.now()) offer = h('p', { class: 'meta refund-policy' }, `Refunds closed on ${when(until)}.`);
+    else {
+      offer = [
+        h('p', { class: 'refund-policy' }, `You can cancel until ${when(until)} and get ${money(left, booking.currency)} back.`),
+        h('div', { class: 'actions' }, h('button', { type: 'button', class: 'danger', onclick: () => {
+          if (!window.confirm(`Cancel this booking? Its tickets stop working at once. You'll get ${money(left, booking.currency)} back.`)) return;
+          busy(box, slot, async () => changed(await api('POST', `/v1/bookings/${booking.id}/cancel`, {})));
+        } }, 'Cancel and refund')),
+      ];
+    }
+  }
+  if (!refunds.length && !offer) return null; // nothing to say (a free booking)
+  fill(box, list, offer, slot);
+  return box;
 }
 
 const METHODS = [['card', 'Card'], ['bank_transfer', 'Bank transfer'], ['ewallet', 'E-wallet']];
@@ -271,16 +414,23 @@ export async function booking(main, id) {
     return;
   }
 
-  if (booking.status === 'confirmed') {
+  if (booking.status === 'confirmed' || booking.status === 'refunded') {
     const list = h('div', { class: 'tickets', id: 'booking-tickets' });
     const waiting = h('p', { class: 'meta', 'aria-live': 'polite' }, 'Your tickets are being issued…');
-    fill(main, ...head, h('div', { class: 'notice', role: 'status' }, 'Payment received. Enjoy the event!'), h('h2', {}, 'Your tickets'), waiting, list,
+    const refundedAll = booking.status === 'refunded' || (booking.refunded > 0 && refundable(booking) <= 0);
+    const refund = await refundBox(booking, () => go(`/bookings/${id}`, { replace: true, focus: false }));
+    fill(main, ...head,
+      refundedAll
+        ? h('div', { class: 'notice', role: 'status', id: 'refunded' }, 'This booking was refunded: its tickets no longer admit anyone.')
+        : h('div', { class: 'notice', role: 'status' }, 'Payment received. Enjoy the event!'),
+      refund && h('section', { class: 'card', id: 'refund' }, h('h2', {}, 'Refund'), refund),
+      h('h2', {}, 'Your tickets'), waiting, list,
       h('div', { class: 'actions' }, h('a', { class: 'button secondary', href: '/tickets' }, 'All my tickets'), h('button', { type: 'button', onclick: () => window.print() }, 'Print')));
     const show = async () => {
       const mine = await ticketsOf(id);
       if (mine.length >= booking.number_seats) {
         waiting.remove();
-        fill(list, await Promise.all(mine.map(ticketCard)));
+        fill(list, await Promise.all(mine.map((t) => ticketCard(t))));
         return true;
       }
       return false;
@@ -335,20 +485,71 @@ async function ticketsOf(bookingId) {
   return found;
 }
 
-async function ticketCard(ticket) {
-  let qr;
-  try {
-    qr = h('img', { class: 'qr', src: await imageUrl(ticket.qr_url), alt: `QR code of ticket ${ticket.admission_no}` });
-  } catch (error) {
-    qr = errorBox(error);
+const TICKET_STATUS = { void: 'refunded', checked_in: 'checked in' };
+
+/**
+ * A ticket: its QR while it admits someone; "Refunded" or "Transferred to …" without one
+ * (`to` is the new holder's address when this page gave it away). A valid ticket of an event
+ * not yet started can be given to someone else ("Transfer").
+ */
+async function ticketCard(ticket, to) {
+  const live = ticket.status === 'valid' || ticket.status === 'checked_in';
+  let qr = null;
+  if (live) {
+    try {
+      qr = h('img', { class: 'qr', src: await imageUrl(ticket.qr_url), alt: `QR code of ticket ${ticket.admission_no}` });
+    } catch (error) {
+      qr = errorBox(error);
+    }
   }
-  return h('article', { class: 'card ticket', 'data-ticket': ticket.id },
+  const gone = {
+    void: [h('p', { class: 'ticket-state' }, h('strong', {}, 'Refunded')), h('p', { class: 'meta' }, 'This ticket no longer admits anyone.')],
+    transferred: [h('p', { class: 'ticket-state' }, h('strong', {}, to ? `Transferred to ${to}` : 'Transferred to someone else')),
+      h('p', { class: 'meta' }, 'Its code no longer admits anyone; the new holder got a ticket of their own by mail.')],
+  }[ticket.status];
+  const card = h('article', { class: `card ticket ${ticket.status}`, 'data-ticket': ticket.id },
     h('h3', {}, ticket.event.name),
     h('p', { class: 'meta' }, when(ticket.event.start_at), ' · ', ticket.event.location),
     h('p', {}, ticket.ticket_type_name, ticket.seat ? ` · ${ticket.seat.section}, row ${ticket.seat.row}, seat ${ticket.seat.label}` : ' · general admission'),
-    qr,
-    h('p', { class: 'meta' }, 'Booking ', ticket.booking_code, ' · ', h('span', { class: `status ${ticket.status}` }, ticket.status.replace('_', ' '))),
-    h('code', {}, ticket.code));
+    qr, gone,
+    h('p', { class: 'meta' }, 'Booking ', ticket.booking_code, ' · ', h('span', { class: `status ${ticket.status}` }, TICKET_STATUS[ticket.status] || ticket.status)),
+    live && h('code', {}, ticket.code));
+  if (ticket.status === 'valid' && Date.parse(ticket.event.start_at) > Date.now()) card.append(transfer(ticket, card));
+  return card;
+}
+
+/** "Transfer": a small form giving the ticket to another address; the card is redrawn after. */
+function transfer(ticket, card) {
+  const open = h('button', { type: 'button', class: 'secondary', 'aria-expanded': 'false', 'aria-label': `Transfer ticket ${ticket.admission_no}` }, 'Transfer');
+  const slot = h('div');
+  const form = h('form', { class: 'transfer', hidden: true },
+    field('Email of the new holder', { name: 'email', id: `transfer-${ticket.id}`, type: 'email', required: true, autocomplete: 'off' }),
+    h('p', { class: 'meta' }, 'They get a new code by mail, and this one stops working at once.'),
+    slot,
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Transfer ticket'), h('button', { type: 'button', class: 'secondary', onclick: () => toggle(false) }, 'Keep it')));
+  const toggle = (shown) => {
+    form.hidden = !shown;
+    open.hidden = shown;
+    open.setAttribute('aria-expanded', String(shown));
+    (shown ? form.querySelector('input') : open).focus();
+  };
+  open.addEventListener('click', () => toggle(true));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const to = formData(form).email.trim();
+    if (!window.confirm(`Give this ticket to ${to}? This cannot be undone: its code stops working now.`)) return;
+    busy(form, slot, async () => {
+      const done = await api('POST', `/v1/tickets/${ticket.id}/transfer`, { email: to }).catch((error) => {
+        // used, refunded, given away meanwhile, or the event started: said in words
+        throw error.status === 409 ? new Error(`This ticket can no longer be transferred: ${error.message}.`) : error;
+      });
+      const next = await ticketCard(done.ticket, done.to_email);
+      next.tabIndex = -1;
+      card.replaceWith(next);
+      next.focus();
+    }, { atFields: true });
+  });
+  return h('div', { class: 'no-print' }, open, form);
 }
 
 export async function bookings(main) {
@@ -361,14 +562,21 @@ export async function bookings(main) {
     if (!token && !page.data.length) fill(list, h('p', {}, 'No bookings yet. ', h('a', { href: '/' }, 'Find an event.')));
     for (const b of page.data) {
       if (!names.has(b.event_id)) names.set(b.event_id, api('GET', `/v1/events/${b.event_id}`).then((e) => e.name, () => 'An event'));
-      list.append(h('article', { class: 'card' },
-        h('h2', {}, h('a', { href: `/bookings/${b.id}` }, await names.get(b.event_id))),
-        h('p', {}, b.booking_code, ' · ', h('span', { class: `status ${b.status}` }, b.status.replace('_', ' ')), ' · ', `${b.number_seats} admission${b.number_seats === 1 ? '' : 's'}`, ' · ', money(b.total_price, b.currency)),
-        h('p', { class: 'meta' }, 'Held ', when(b.held_at))));
+      list.append(await bookingCard(b, await names.get(b.event_id)));
     }
     fill(more, page.next_token && h('button', { type: 'button', class: 'secondary', onclick: () => load(page.next_token) }, 'More'));
   };
   await load();
+}
+
+/** A booking in "My bookings"; a paid one with its refunds and "Cancel and refund". */
+async function bookingCard(b, name) {
+  const card = h('article', { class: 'card', 'data-booking': b.id },
+    h('h2', {}, h('a', { href: `/bookings/${b.id}` }, name)),
+    h('p', {}, b.booking_code, ' · ', h('span', { class: `status ${b.status}` }, b.status.replace('_', ' ')), ' · ', `${b.number_seats} admission${b.number_seats === 1 ? '' : 's'}`, ' · ', money(b.total_price, b.currency)),
+    h('p', { class: 'meta' }, 'Held ', when(b.held_at)),
+    (b.status === 'confirmed' || b.status === 'refunded') && await refundBox(b, async (now) => card.replaceWith(await bookingCard(now, name))));
+  return card;
 }
 
 export async function tickets(main) {
@@ -378,7 +586,7 @@ export async function tickets(main) {
   const load = async (token) => {
     const page = await api('GET', `/v1/tickets?limit=20${token ? `&next_token=${encodeURIComponent(token)}` : ''}`);
     if (!token && !page.data.length) fill(list, h('p', {}, 'No tickets yet: they appear here once a booking is paid.'));
-    list.append(...(await Promise.all(page.data.map(ticketCard))));
+    list.append(...(await Promise.all(page.data.map((t) => ticketCard(t)))));
     fill(more, page.next_token && h('button', { type: 'button', class: 'secondary', onclick: () => load(page.next_token) }, 'More'));
   };
   await load();

@@ -101,19 +101,62 @@ export function report(slot, error) {
   slot.scrollIntoView?.({ block: 'nearest' });
 }
 
-/** Disables a form's buttons while `work` runs, and shows its failure in `slot`. */
-export async function busy(form, slot, work) {
+/**
+ * Disables a form's buttons while `work` runs, and shows its failure in `slot`; with
+ * `{ atFields: true }` a refusal's `details` go under the fields they name (see `atFields`) and
+ * only the rest to `slot`.
+ */
+export async function busy(form, slot, work, { atFields: fields = false } = {}) {
   const buttons = [...form.querySelectorAll('button')];
   buttons.forEach((b) => (b.disabled = true));
   report(slot, null);
+  if (fields) atFields(form, null);
   try {
     return await work();
   } catch (error) {
-    report(slot, error);
+    const left = fields ? atFields(form, error) : [];
+    if (!fields || !error.details?.length) report(slot, error);
+    else if (left.length) report(slot, { status: error.status, message: left.map((d) => `${d.field}: ${d.message}`).join('; ') });
     return undefined;
   } finally {
     buttons.forEach((b) => (b.disabled = false));
   }
+}
+
+/**
+ * Shows a 422's `details` at their fields in `form`: each message under the control named as its
+ * `field` (or the element with that `data-field`, for a group of boxes), which is marked
+ * aria-invalid and described by it. Clears the form's earlier ones first (`error` null: only
+ * that). Answers the details no field of the form took.
+ */
+export function atFields(form, error) {
+  for (const old of form.querySelectorAll('.field-error')) old.remove();
+  for (const marked of form.querySelectorAll('[aria-invalid]')) {
+    marked.removeAttribute('aria-invalid');
+    marked.removeAttribute('aria-describedby');
+  }
+  const left = [];
+  for (const detail of error?.details || []) {
+    const name = CSS.escape(detail.field || '');
+    const target = detail.field && form.querySelector(`[name="${name}"], [data-field="${name}"]`);
+    if (!target) {
+      left.push(detail);
+      continue;
+    }
+    // "must be 0 to 100" is said after the field's name; a message of its own as it is
+    const label = target.labels?.[0]?.textContent.replace(/\s*\(.*\)\s*$/, '') || target.dataset.label || detail.field;
+    const text = /^(is|are|must|has|have|can|cannot|does|was)\b/.test(detail.message)
+      ? `${label} ${detail.message}` : detail.message.charAt(0).toUpperCase() + detail.message.slice(1);
+    const note = h('p', { class: 'field-error', role: 'alert', id: `${target.id || detail.field}-error` }, text);
+    const group = target.closest('fieldset[data-field]') || target;
+    if (group.tagName === 'FIELDSET') group.append(note);
+    else group.after(note);
+    target.setAttribute('aria-invalid', 'true');
+    target.setAttribute('aria-describedby', note.id);
+  }
+  const first = form.querySelector('[aria-invalid]');
+  if (first && !left.length) first.focus();
+  return left;
 }
 
 /** A labelled field: field('Email', {name: 'email', type: 'email', required: true}). */
@@ -123,6 +166,19 @@ export function field(label, attrs, tag = 'input') {
     ? h('select', { ...attrs, id, options: undefined }, (attrs.options || []).map(([v, t]) => h('option', { value: v, selected: v === attrs.value }, t)))
     : h(tag, { ...attrs, id }, tag === 'textarea' ? attrs.value || '' : null);
   return h('div', {}, h('label', { for: id }, label), control);
+}
+
+/** A promo code's discount in words: "20% off", "$5.00 off", "20% off, then $5.00 off". */
+export function discount(promo, currency) {
+  const parts = [];
+  if (promo.percent_off) parts.push(`${promo.percent_off}% off`);
+  if (promo.amount_off) parts.push(`${money(promo.amount_off, currency)} off`);
+  return parts.join(', then ') || 'no discount';
+}
+
+/** A refund's status in words: pending, succeeded, failed. */
+export function refundState(status) {
+  return { pending: 'on its way', succeeded: 'done', failed: 'failed' }[status] || status;
 }
 
 export function formData(form) {

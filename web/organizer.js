@@ -1,7 +1,8 @@
-// The organizer's pages: their events, the editor (event, ticket types, seat maps, publish), a
-// live sales page, and the check-in desk at the door.
+// The organizer's pages: their events, the editor (event and its refund policy, ticket types,
+// promo codes, seat maps, publish), a live sales page with the refunds, the attendee list (a
+// ticket refunded from it), and the check-in desk at the door.
 import { api, imageUrl } from './api.js';
-import { h, fill, money, toMinor, toMajor, when, localInput, busy, field, formData, report, CATEGORIES } from './dom.js';
+import { h, fill, money, toMinor, toMajor, when, localInput, busy, field, formData, report, discount, refundState, CATEGORIES } from './dom.js';
 import { drawSeatMap, legend } from './seatmap.js';
 import { go, onLeave } from './app.js';
 
@@ -36,7 +37,11 @@ function eventForm(event) {
     h('div', { class: 'row' },
       field('Starts', { name: 'start_at', type: 'datetime-local', required: true, value: localInput(e.start_at) }),
       field('Ends', { name: 'end_at', type: 'datetime-local', required: true, value: localInput(e.end_at) })),
-    field('Banner image URL (optional)', { name: 'banner', type: 'url', value: e.banner || '' }));
+    field('Banner image URL (optional)', { name: 'banner', type: 'url', value: e.banner || '' }),
+    // the refund policy is set on an event that exists (a new one is a draft: nobody has paid)
+    event && [
+      field('Refunds until (optional)', { name: 'refund_until', type: 'datetime-local', value: localInput(e.refund_until), 'aria-describedby': 'refund-until-hint' }),
+      h('p', { class: 'meta', id: 'refund-until-hint' }, 'Until then buyers may cancel a paid booking and get its price back; left empty, only you refund.')]);
 }
 
 function eventBody(form) {
@@ -46,6 +51,7 @@ function eventBody(form) {
     location: data.location, banner: data.banner || null,
     start_at: data.start_at ? new Date(data.start_at).toISOString() : null,
     end_at: data.end_at ? new Date(data.end_at).toISOString() : null,
+    ...('refund_until' in data ? { refund_until: data.refund_until ? new Date(data.refund_until).toISOString() : null } : {}),
   };
 }
 
@@ -98,6 +104,7 @@ export async function editor(main, id) {
   fill(main, h('h1', {}, event.name), lifecycle, h('h2', {}, 'Details'), form,
     h('h2', {}, 'Waiting room'), queueForm(event),
     h('h2', {}, 'Ticket types'), await ticketTypes(event),
+    h('h2', {}, 'Promo codes'), await promoCodes(event),
     ...(await Promise.all(event.ticket_types.filter((t) => t.seat_mapped).map((t) => seatMapEditor(event, t)))));
 }
 
@@ -220,6 +227,82 @@ async function ticketTypes(event) {
   return box;
 }
 
+/** The event's promo codes: the list with their uses, a form to add one, and "Retire". */
+async function promoCodes(event) {
+  const path = `/v1/admin/events/${event.id}/promo_codes`;
+  const currency = event.ticket_types[0]?.currency || 'USD';
+  const box = h('div', { class: 'card', id: 'promo-codes' });
+  const listSlot = h('div');
+  const list = h('div', { 'aria-live': 'polite' });
+  const names = (ids) => ids.map((t) => event.ticket_types.find((type) => type.id === t)?.name || 'a removed type').join(', ');
+  const draw = async () => {
+    const codes = await api('GET', path);
+    fill(list, codes.length
+      ? h('div', { class: 'table-wrap' }, h('table', { class: 'stack', id: 'promo-table' },
+        h('thead', {}, h('tr', {}, ['Code', 'Discount', 'Valid', 'Applies to', 'Limits', 'Uses', 'State', ''].map((t) => h('th', {}, t)))),
+        h('tbody', {}, codes.map((p) => h('tr', { 'data-promo': p.id, 'data-code': p.code },
+          h('td', {}, h('strong', {}, p.code)),
+          h('td', { 'data-label': 'Discount' }, p.percent_off || p.amount_off ? discount(p, currency) : '', p.unlocks.length ? `${p.percent_off || p.amount_off ? '; ' : ''}opens ${names(p.unlocks)}` : ''),
+          h('td', { 'data-label': 'Valid' }, p.valid_from || p.valid_until ? [p.valid_from && `from ${when(p.valid_from)}`, p.valid_from && p.valid_until && ' ', p.valid_until && `until ${when(p.valid_until)}`] : 'any time'),
+          h('td', { 'data-label': 'Applies to' }, p.ticket_type_ids.length ? names(p.ticket_type_ids) : 'every ticket type'),
+          h('td', { 'data-label': 'Limits' }, [p.max_uses ? `${p.max_uses} uses in all` : 'no total limit', p.max_per_account ? `${p.max_per_account} per account` : null].filter(Boolean).join(', ')),
+          h('td', { 'data-label': 'Uses', class: 'uses' }, p.max_uses ? `${p.uses} of ${p.max_uses}` : String(p.uses)),
+          h('td', { 'data-label': 'State' }, h('span', { class: `status ${p.active ? 'valid' : 'cancelled'}` }, p.active ? 'active' : 'retired')),
+          h('td', { class: 'actions-cell' }, p.active && h('button', { type: 'button', class: 'link', 'aria-label': `Retire ${p.code}`, onclick: () => busy(box, listSlot, async () => {
+            if (!window.confirm(`Retire ${p.code}? No new booking can use it; bookings that did keep their price.`)) return;
+            await api('DELETE', `${path}/${p.id}`);
+            await draw();
+          }) }, 'Retire')))))))
+      : h('p', {}, 'No promo codes yet.'));
+  };
+  const slot = h('div');
+  const saved = h('p', { role: 'status', class: 'meta' });
+  const boxes = (name, types) => types.map((t) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name, value: t.id }), ` ${t.name}`));
+  const hidden = event.ticket_types.filter((t) => t.status === 'hidden');
+  const form = h('form', { id: 'promo-form' },
+    h('h3', {}, 'Add a promo code'),
+    h('div', { class: 'row' },
+      field('Code', { name: 'code', id: 'promo-new-code', required: true, maxlength: 40, pattern: '[A-Za-z0-9_\\-]+', placeholder: 'EARLYBIRD', autocomplete: 'off' }),
+      field('Percent off', { name: 'percent_off', id: 'promo-percent', type: 'number', min: 0, max: 100, step: 1 }),
+      field(`Amount off each ticket (${currency})`, { name: 'amount_off', id: 'promo-amount', type: 'number', min: 0, step: 'any' })),
+    h('div', { class: 'row' },
+      field('Valid from (optional)', { name: 'valid_from', id: 'promo-from', type: 'datetime-local' }),
+      field('Valid until (optional)', { name: 'valid_until', id: 'promo-until', type: 'datetime-local' })),
+    event.ticket_types.length > 0 && h('fieldset', { 'data-field': 'ticket_type_ids', 'data-label': 'Ticket types' },
+      h('legend', {}, 'Discounts (none ticked: every ticket type)'), boxes('applies', event.ticket_types)),
+    hidden.length > 0 && h('fieldset', { 'data-field': 'unlocks', 'data-label': 'Hidden ticket types' },
+      h('legend', {}, 'Hidden ticket types it puts on sale for its holders'), boxes('opens', hidden)),
+    h('div', { class: 'row' },
+      field('Uses in all (optional)', { name: 'max_uses', id: 'promo-max-uses', type: 'number', min: 1 }),
+      field('Uses per account (optional)', { name: 'max_per_account', id: 'promo-max-account', type: 'number', min: 1 })),
+    slot, saved,
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Add promo code')));
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const data = new FormData(form);
+    const number = (name) => (data.get(name) ? Number(data.get(name)) : null);
+    const time = (name) => (data.get(name) ? new Date(data.get(name)).toISOString() : null);
+    saved.textContent = '';
+    busy(form, slot, async () => {
+      const made = await api('POST', path, {
+        code: data.get('code').trim(),
+        percent_off: number('percent_off'),
+        amount_off: data.get('amount_off') ? toMinor(data.get('amount_off'), currency) : null,
+        valid_from: time('valid_from'), valid_until: time('valid_until'),
+        ticket_type_ids: data.getAll('applies'), unlocks: data.getAll('opens'),
+        max_uses: number('max_uses'), max_per_account: number('max_per_account'),
+      });
+      form.reset();
+      saved.textContent = `Added ${made.code}.`;
+      await draw();
+    }, { atFields: true });
+  });
+  await draw();
+  fill(box, h('p', { class: 'meta' }, 'A code takes a percentage and/or an amount off each ticket it applies to (the percentage first), and may put hidden ticket types on sale for those who have it.'),
+    listSlot, list, form);
+  return box;
+}
+
 /** "A-H" -> A..H, "1-20" -> 1..20, "A, B, C" -> A, B, C. */
 function rowLabels(text) {
   const range = text.trim().match(/^([A-Za-z]|\d+)\s*-\s*([A-Za-z]|\d+)$/);
@@ -330,10 +413,11 @@ export async function sales(main, id) {
   const body = h('div', { 'aria-live': 'polite' });
   const slot = h('div');
   const stamp = h('p', { class: 'meta' });
-  fill(main, h('h1', {}, `Sales: ${event.name}`), h('p', { class: 'meta' }, when(event.start_at), ' · ', event.location, ' · ', h('a', { href: `/organizer/events/${id}` }, 'Edit'), ' · ', h('a', { href: `/organizer/events/${id}/attendees` }, 'Attendees')), slot, body, stamp);
+  const refunds = refundList(event);
+  fill(main, h('h1', {}, `Sales: ${event.name}`), h('p', { class: 'meta' }, when(event.start_at), ' · ', event.location, ' · ', h('a', { href: `/organizer/events/${id}` }, 'Edit'), ' · ', h('a', { href: `/organizer/events/${id}/attendees` }, 'Attendees')), slot, body, refunds.box, stamp);
   const draw = async () => {
     try {
-      const s = await api('GET', `/v1/admin/events/${id}/sales`);
+      const [s] = await Promise.all([api('GET', `/v1/admin/events/${id}/sales`), refunds.draw()]);
       report(slot, null);
       fill(body,
         h('div', { class: 'table-wrap' }, h('table', { id: 'sales', class: 'stack' },
@@ -356,6 +440,50 @@ export async function sales(main, id) {
   await draw();
   const timer = setInterval(draw, 2000);
   onLeave(() => clearInterval(timer));
+}
+
+const REQUESTED_BY = { organizer: 'you', buyer: 'the buyer', event_cancelled: 'the event was cancelled' };
+
+/**
+ * The event's refunds on the sales page: how they stand, the latest 50 with their status, and
+ * "Retry" on a failed one. `draw` reads them again; the list is redrawn only when it changed, so
+ * a button is not replaced under the pointer every refresh.
+ */
+function refundList(event) {
+  const box = h('section', { id: 'refunds' });
+  const slot = h('div');
+  const currency = event.ticket_types[0]?.currency || 'USD';
+  let shown = null;
+  const draw = async () => {
+    const r = await api('GET', `/v1/admin/events/${event.id}/refunds?limit=50`);
+    const seen = JSON.stringify(r);
+    if (seen === shown) return;
+    shown = seen;
+    const s = r.summary;
+    fill(box, h('h2', {}, 'Refunds'),
+      h('p', { id: 'refund-summary' }, `${s.pending} on their way · ${s.succeeded} done · ${s.failed} failed · `,
+        h('strong', { id: 'refunded-amount' }, money(s.refunded_amount, r.data[0]?.currency || currency)), ' given back'),
+      slot,
+      r.data.length
+        ? h('div', { class: 'table-wrap' }, h('table', { class: 'stack', id: 'refund-table' },
+          h('thead', {}, h('tr', {}, ['Booking', 'Buyer', 'Amount', 'Status', 'Asked by', 'When', ''].map((t, i) => h('th', { class: i === 2 ? 'num' : '' }, t)))),
+          h('tbody', {}, r.data.map((f) => h('tr', { 'data-refund': f.id, 'data-status': f.status },
+            h('td', {}, f.booking_code),
+            h('td', { 'data-label': 'Buyer' }, f.buyer_email),
+            h('td', { class: 'num', 'data-label': 'Amount' }, money(f.amount, f.currency), h('div', { class: 'meta' }, `${f.tickets.length} ticket${f.tickets.length === 1 ? '' : 's'}`)),
+            h('td', { 'data-label': 'Status' }, h('span', { class: `status refund-${f.status}` }, refundState(f.status)),
+              f.status === 'failed' && f.last_error && h('div', { class: 'meta' }, `${f.attempts} attempt${f.attempts === 1 ? '' : 's'}; the provider said: ${f.last_error}`)),
+            h('td', { 'data-label': 'Asked by' }, REQUESTED_BY[f.requested_by] || f.requested_by),
+            h('td', { 'data-label': 'When' }, when(f.created_at), f.refunded_at && h('div', { class: 'meta' }, `back ${when(f.refunded_at)}`)),
+            h('td', { class: 'actions-cell' }, f.status === 'failed' && h('button', { type: 'button', 'aria-label': `Retry the refund of ${f.booking_code}`, onclick: () => busy(box, slot, async () => {
+              await api('POST', `/v1/admin/refunds/${f.id}/retry`, {});
+              shown = null;
+              await draw();
+            }) }, 'Retry')))))))
+        : h('p', {}, 'No refunds yet.'),
+      r.next_token && h('p', { class: 'meta' }, 'The 50 latest are shown.'));
+  };
+  return { box, draw };
 }
 
 /** The waiting room, live: how many wait, are let in, hold, bought, left. */
@@ -392,13 +520,30 @@ export async function attendees(main, id) {
           h('td', { 'data-label': 'Name' }, a.name || '—'), h('td', { 'data-label': 'Email' }, a.email),
           h('td', { 'data-label': 'Ticket' }, a.ticket_type), h('td', { 'data-label': 'Seat' }, a.seat || '—'),
           h('td', { 'data-label': 'Booking' }, a.booking_code),
-          h('td', { 'data-label': 'Status' }, h('span', { class: `status ${a.status}` }, a.status.replace('_', ' ')), a.checked_in_at ? ` ${when(a.checked_in_at)}` : '')));
+          h('td', { 'data-label': 'Status' }, h('span', { class: `status ${a.status}` }, a.status === 'void' ? 'refunded' : a.status.replace('_', ' ')), a.checked_in_at ? ` ${when(a.checked_in_at)}` : ''),
+          h('td', { class: 'actions-cell' }, a.status === 'valid' && h('button', { type: 'button', class: 'link', 'aria-label': `Refund ${a.booking_code} ticket of ${a.email}${a.seat ? `, ${a.seat}` : ''}`, onclick: (e) => refund(a, e.target) }, 'Refund'))));
       }
       shown += page.data.length;
       next = page.next_token;
       more.hidden = !next;
       count.textContent = shown ? `${shown}${next ? '+' : ''} attendee${shown === 1 ? '' : 's'}` : 'No attendees match.';
     } catch (error) {
+      report(slot, error);
+    }
+  };
+  // one ticket refunded: void at once, its price back to the buyer through the provider
+  const done = h('div', { 'aria-live': 'polite', id: 'attendee-refund' });
+  const refund = async (a, button) => {
+    if (!window.confirm(`Refund this ${a.ticket_type} ticket${a.seat ? ` (${a.seat})` : ''} of ${a.email}? It stops admitting anyone at once, and its price goes back to the buyer of booking ${a.booking_code}.`)) return;
+    button.disabled = true;
+    report(slot, null);
+    fill(done);
+    try {
+      const r = await api('POST', `/v1/admin/bookings/${a.booking_id}/refunds`, { tickets: [a.ticket_id] });
+      fill(done, h('p', { class: 'notice', role: 'status' }, `Refund of ${money(r.amount, r.currency)} for booking ${r.booking_code}: ${refundState(r.status)}. `, h('a', { href: `/organizer/events/${id}/sales` }, 'See the refunds on the sales page')));
+      await load(true);
+    } catch (error) {
+      button.disabled = false;
       report(slot, error);
     }
   };
@@ -419,9 +564,9 @@ export async function attendees(main, id) {
   });
   fill(main, h('h1', {}, `Attendees: ${event.name}`),
     h('p', { class: 'meta' }, when(event.start_at), ' · ', event.location, ' · ', h('a', { href: `/organizer/events/${id}/sales` }, 'Sales')),
-    form, slot, count,
+    form, slot, done, count,
     h('div', { class: 'table-wrap' }, h('table', { class: 'stack', id: 'attendees' },
-      h('thead', {}, h('tr', {}, ['Name', 'Email', 'Ticket', 'Seat', 'Booking', 'Status'].map((t) => h('th', {}, t)))), rows)),
+      h('thead', {}, h('tr', {}, ['Name', 'Email', 'Ticket', 'Seat', 'Booking', 'Status', ''].map((t) => h('th', {}, t)))), rows)),
     h('div', { class: 'actions' }, more, download));
   await load(true);
 }
