@@ -228,6 +228,8 @@ pub async fn retire(
 #[derive(sqlx::FromRow)]
 struct Found {
     id: Uuid,
+    /// As the organizer typed it (the buyer's spelling may differ in case).
+    code: String,
     percent_off: i32,
     amount_off: i64,
     valid_from: Option<DateTime<Utc>>,
@@ -247,7 +249,7 @@ fn invalid(why: &str) -> ApiError {
 /// saying why in words.
 async fn usable(pool: &PgPool, event: EventId, code: &str) -> Result<Found, ApiError> {
     let found: Option<Found> = sqlx::query_as(
-        "SELECT id, percent_off, amount_off, valid_from, valid_until, ticket_type_ids, unlocks,
+        "SELECT id, code, percent_off, amount_off, valid_from, valid_until, ticket_type_ids, unlocks,
                 max_uses, max_per_account, active
          FROM promo_codes WHERE event_id = $1 AND lower(code) = lower($2)",
     )
@@ -301,7 +303,7 @@ pub async fn offer(
     let spec = spec(pool, &found).await?;
     Ok((
         PromoOffer {
-            code: code.trim().to_owned(),
+            code: found.code.clone(),
             percent_off: found.percent_off,
             amount_off: found.amount_off,
             ticket_type_ids: found.ticket_type_ids.iter().map(|t| t.0).collect(),

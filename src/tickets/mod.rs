@@ -56,6 +56,7 @@ pub struct TicketRow {
     seat_section: Option<String>,
     seat_row: Option<String>,
     seat_label: Option<String>,
+    transferred_to: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -80,6 +81,9 @@ pub struct Ticket {
     pub ticket_type_name: String,
     /// For seat-mapped ticket types.
     pub seat: Option<TicketSeat>,
+    /// A `transferred` ticket's new holder (their email).
+    #[serde(default)]
+    pub transferred_to: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -129,6 +133,7 @@ impl From<TicketRow> for Ticket {
             ticket_type_id: row.ticket_type_id,
             ticket_type_name: row.ticket_type_name,
             seat,
+            transferred_to: row.transferred_to,
         }
     }
 }

@@ -314,6 +314,8 @@ async fn a_discounted_booking_pays_its_discounted_price_and_a_refund_gives_back_
     )
     .await;
     assert_eq!(priced["promo"]["prices"][0]["price"], 200000);
+    // the code as the organizer wrote it, whatever the buyer typed
+    assert_eq!(priced["promo"]["code"], "FIFTH");
     let booking = check_out(&app, &buyer, &held).await;
     expect_json(
         Webhook::new(&app, &booking, "discounted").send(&app).await,

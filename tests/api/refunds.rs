@@ -483,6 +483,10 @@ async fn a_transferred_ticket_refuses_its_old_code_and_admits_with_the_new_one_o
     let friend = "Friend.Of.Buyer@Example.com";
     let moved = expect_json(transfer(json!({"email": friend})).await, StatusCode::OK).await;
     assert_eq!(moved["ticket"]["status"], "transferred");
+    assert_eq!(
+        moved["ticket"]["transferred_to"],
+        "friend.of.buyer@example.com"
+    );
     assert_eq!(moved["to_email"], "friend.of.buyer@example.com");
     expect_error(
         transfer(json!({"email": "someone@example.com"})).await,
