@@ -372,6 +372,14 @@ pub async fn cancel_event(pool: &PgPool, id: EventId) -> Result<usize, ApiError>
     .rows_affected()
         == 1;
     let refunds = if cancelled {
+        // nothing more will be offered to its waiting lists
+        sqlx::query(
+            "UPDATE waitlist_entries SET status = 'lapsed', updated_at = now()
+             WHERE event_id = $1 AND status = 'waiting'",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         crate::refunds::store::refund_event(&mut tx, id).await?
     } else {
         0

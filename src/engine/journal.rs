@@ -483,7 +483,8 @@ impl Rows {
                    SET status = 'offered', booking_id = o.booking_id, offered_at = now(),
                        offer_expires_at = o.expires_at, updated_at = now()
                    FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[]) AS o (id, booking_id, expires_at)
-                   WHERE w.id = o.id
+                   -- not an entry the event's cancellation lapsed meanwhile
+                   WHERE w.id = o.id AND w.status = 'waiting'
                    RETURNING w.*
                  )
                  INSERT INTO outbox (subject, aggregate_id, payload)

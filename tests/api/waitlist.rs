@@ -202,6 +202,18 @@ async fn a_sold_out_type_offers_a_returned_seat_to_the_first_in_line_then_to_the
     .await;
     assert_eq!(sales["waitlist"], listed["summary"]);
     assert_money_rule(&app).await;
+    // a cancelled event's line is over
+    expect_json(
+        app.post(
+            &format!("/v1/admin/events/{event}/cancel"),
+            Some(&organizer.access_token),
+            &json!({}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(entry_of(&app, &line[2], &event).await["status"], "lapsed");
 }
 
 #[actix_web::test]
