@@ -57,6 +57,11 @@ scenarios!(
         env: &[("BOXOFFICE__PAYMENT__REFUND_ATTEMPTS", "1")],
         ..Setup::DEFAULT
     }),
+    waitlist(Setup {
+        // a hold that runs out while the scenario watches, with time to join the list before
+        env: &[("BOXOFFICE__BOOKING__HOLD_SECONDS", "10")],
+        ..Setup::DEFAULT
+    }),
 );
 
 /// What a scenario needs beyond a fresh server with an organizer account.

@@ -144,20 +144,29 @@ export async function launch({ phone = false } = {}) {
     timeout: 60_000,
   });
   try {
-    const context = await browser.newContext({
-      ...(phone ? PHONE : DESKTOP),
-      locale: 'en-US',
-      timezoneId: 'UTC',
-    });
-    context.setDefaultTimeout(15_000);
-    context.setDefaultNavigationTimeout(30_000);
-    context.on('page', watch);
+    const context = await newContext(browser, { phone });
     const page = await context.newPage();
     return { browser, context, page };
   } catch (error) {
     await browser.close().catch(() => {});
     throw error;
   }
+}
+
+/**
+ * Another browser context of `browser` (`launch`'s), set up like the first: a second person
+ * with storage of their own (their own session), whose pages' errors are collected as well.
+ */
+export async function newContext(browser, { phone = false } = {}) {
+  const context = await browser.newContext({
+    ...(phone ? PHONE : DESKTOP),
+    locale: 'en-US',
+    timezoneId: 'UTC',
+  });
+  context.setDefaultTimeout(15_000);
+  context.setDefaultNavigationTimeout(30_000);
+  context.on('page', watch);
+  return context;
 }
 
 // ---- screenshots ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // The person's own pages: sign up, log in, profile and notification settings, notifications.
 import { api, session, login as signIn } from './api.js';
 import { h, fill, when, busy, field, formData, report } from './dom.js';
-import { go, markAllRead, onLeave } from './app.js';
+import { go, markAllRead, notificationTitle, onLeave } from './app.js';
 
 // The API's rule for usernames (a handle, not a full name: no spaces), said before it refuses one.
 const USERNAME_RULE = '3 to 32 letters, digits, _ . or -';
@@ -87,7 +87,7 @@ export async function notifications(main) {
     const page = await api('GET', `/v1/notifications?limit=20${token ? `&next_token=${encodeURIComponent(token)}` : ''}`);
     if (!token && !page.data.length) fill(list, h('li', {}, 'Nothing yet: payments and tickets will show up here.'));
     for (const n of page.data) {
-      const item = h('li', { class: n.read_at ? '' : 'unread' }, h('div', {}, n.title), h('div', { class: 'meta' }, n.body, ' · ', when(n.created_at)));
+      const item = h('li', { class: n.read_at ? '' : 'unread' }, h('div', {}, notificationTitle(n)), h('div', { class: 'meta' }, n.body, ' · ', when(n.created_at)));
       if (!n.read_at) {
         item.append(h('button', { type: 'button', class: 'link', onclick: async () => {
           try {
@@ -106,7 +106,7 @@ export async function notifications(main) {
   };
   await load();
   // live: new ones appear on top while the page is open
-  const live = (event) => list.prepend(h('li', { class: 'unread' }, h('div', {}, event.detail.title), h('div', { class: 'meta' }, event.detail.body)));
+  const live = (event) => list.prepend(h('li', { class: 'unread' }, h('div', {}, notificationTitle(event.detail)), h('div', { class: 'meta' }, event.detail.body)));
   window.addEventListener('notification', live);
   onLeave(() => window.removeEventListener('notification', live));
 }

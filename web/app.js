@@ -139,6 +139,20 @@ function bellIcon() {
   return icon;
 }
 
+/**
+ * A notification's title; a link to the buyer's booking when it is about one (seats held from
+ * the waiting list, a payment, tickets, a refund), which marks it read when followed. A refused
+ * refund told to the organizer is about someone else's booking: no link.
+ */
+export function notificationTitle(n) {
+  const booking = n.data?.booking_id;
+  if (!booking || n.kind === 'refund_failed') return n.title;
+  return h('a', { href: `/bookings/${encodeURIComponent(booking)}`, onclick: () => {
+    if (n.read_at) return;
+    api('POST', `/v1/notifications/${n.id}/read`, {}).then(() => markAllRead([n.id]), () => {});
+  } }, n.title);
+}
+
 /** The bell: unread count, a panel of the latest notifications, live over SSE. */
 const bell = {
   items: [],
@@ -181,7 +195,7 @@ const bell = {
     this.button.setAttribute('aria-label', `Notifications, ${unread} unread`);
     fill(this.panel,
       h('ul', {}, this.items.length
-        ? this.items.slice(0, 8).map((n) => h('li', { class: n.read_at ? '' : 'unread' }, h('div', {}, n.title), h('div', { class: 'meta' }, n.body), h('div', { class: 'meta' }, when(n.created_at))))
+        ? this.items.slice(0, 8).map((n) => h('li', { class: n.read_at ? '' : 'unread', 'data-kind': n.kind }, h('div', {}, notificationTitle(n)), h('div', { class: 'meta' }, n.body), h('div', { class: 'meta' }, when(n.created_at))))
         : h('li', {}, 'No notifications yet.')),
       h('p', {}, h('a', { href: '/notifications' }, 'All notifications')));
   },

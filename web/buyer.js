@@ -1,4 +1,5 @@
-// The buyer's pages: search, an event with its ticket types, seat map and promo code, a booking
+// The buyer's pages: search, an event with its ticket types, seat map, promo code and waiting
+// lists (join a sold-out type's, its place in line, the seats held for the buyer), a booking
 // from hold to confirmation (countdown, information, payment) and after (cancel for a refund, the
 // refunds' state), the list of bookings, and the tickets with QR (and their transfer).
 import { api, session, imageUrl, newKey } from './api.js';
@@ -88,9 +89,26 @@ export async function event(main, id, params) {
   const admitted = admission(id);
   const bookable = onSale && (!detail.queue?.enabled || admitted);
 
+  // the buyer's places on this event's waiting lists (newest first), and a box per ticket type
+  // under its row (see waitlistBox), kept across redraws like the numbers typed
+  let entries = onSale && session.get() ? await api('GET', `/v1/events/${id}/waitlist`).catch(() => []) : [];
+  const lists = new Map();
+  const drawList = (type) => {
+    if (!lists.has(type.id)) lists.set(type.id, waitlistBox(id, type.id, { changed: enter, refused: reread }));
+    const entry = entries.find((e) => e.ticket_type_id === type.id && e.status !== 'left');
+    const box = lists.get(type.id);
+    box.draw(type, onSale && type.status === 'active' ? entry : null, Number(qtys.get(type.id)?.value || 0));
+    return box;
+  };
   const qtys = new Map(); // kept across redraws, so a number typed stays when a code is applied
   const typeRow = (type) => {
-    if (!qtys.has(type.id)) qtys.set(type.id, h('input', { type: 'number', min: 0, value: 0, name: `qty-${type.id}`, 'aria-label': `How many ${type.name}`, 'data-type': type.id, class: 'qty' }));
+    if (!qtys.has(type.id)) {
+      const input = h('input', { type: 'number', min: 0, value: 0, name: `qty-${type.id}`, 'aria-label': `How many ${type.name}`, 'data-type': type.id, class: 'qty' });
+      // more than are left: the waiting list is offered beside (only that box is drawn again,
+      // so the field keeps the focus)
+      input.addEventListener('input', () => drawList(detail.ticket_types.find((t) => t.id === type.id) || type));
+      qtys.set(type.id, input);
+    }
     const qty = qtys.get(type.id);
     qty.max = Math.min(10, type.available);
     const now = Date.now();
@@ -105,17 +123,59 @@ export async function event(main, id, params) {
     const price = offered !== undefined && offered !== type.price
       ? [h('del', {}, h('span', { class: 'sr' }, 'was '), money(type.price, type.currency)), ' ', h('strong', { class: 'promo-price' }, h('span', { class: 'sr' }, 'now '), money(offered, type.currency))]
       : money(type.price, type.currency);
-    return h('tr', { 'data-type': type.id },
+    const row = h('tr', { 'data-type': type.id },
       h('td', {}, h('strong', {}, type.name), type.description && h('div', { class: 'meta' }, type.description),
         promo?.unlocks.includes(type.id) && h('div', { class: 'meta unlocked' }, 'Unlocked by your promo code'),
         type.seat_mapped && h('div', { class: 'meta' }, 'Pick seats on the map, or a number for the best available.')),
       h('td', { class: 'num' }, price),
       h('td', { class: 'avail' }, state),
       h('td', { 'data-label': 'Number' }, qty));
+    const list = drawList(type);
+    return [row, h('tr', { class: 'waitlist-row', hidden: list.empty }, h('td', { colspan: 4 }, list))];
   };
   const rows = h('tbody');
   const drawTypes = () => fill(rows, detail.ticket_types.map(typeRow));
   drawTypes();
+  /** An entry joined or left: kept, its box drawn again, and followed while it waits or is offered. */
+  function enter(entry) {
+    entries = [entry, ...entries.filter((e) => e.id !== entry.id)];
+    drawTypes();
+    follow();
+  }
+  /** A join refused because tickets are on sale after all: the types as they stand now. */
+  async function reread() {
+    const typed = promo ? promoInput.value.trim() : '';
+    const fresh = await api('GET', `/v1/events/${id}${typed ? `?promo_code=${encodeURIComponent(typed)}` : ''}`).catch(() => null);
+    if (!fresh) return;
+    detail = fresh;
+    drawTypes();
+  }
+  // an entry waiting or offered is read again every 3 s, and at once when the bell hears of an
+  // offer, so the seats held for the buyer show up without a reload
+  let following = null;
+  const readEntries = async () => {
+    try {
+      const now = await api('GET', `/v1/events/${id}/waitlist`);
+      if (JSON.stringify(now) === JSON.stringify(entries)) return;
+      entries = now;
+      drawTypes();
+    } catch {
+      // a failed read says nothing about the line: keep following
+    }
+    follow();
+  };
+  function follow() {
+    const live = entries.some((e) => e.status === 'waiting' || e.status === 'offered');
+    if (live && !following) following = setInterval(readEntries, 3000);
+    if (!live && following) following = (clearInterval(following), null);
+  }
+  const offered = (event) => { if (event.detail.kind === 'waitlist_offered') readEntries(); };
+  window.addEventListener('notification', offered);
+  onLeave(() => {
+    clearInterval(following);
+    window.removeEventListener('notification', offered);
+  });
+  follow();
 
   const redraw = () => {
     const chosen = seats.filter((s) => picked.has(s.id));
@@ -248,6 +308,103 @@ export async function event(main, id, params) {
   if (code && bookable) await apply();
 }
 
+/** Admissions in one booking at most (booking.max_per_order, as the Number fields allow). */
+const MAX_ORDER = 10;
+
+/** "14:05": an ISO time as hours and minutes in the buyer's time zone. */
+const clockTime = (iso) => new Date(iso).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+
+/** "1 ticket", "3 tickets". */
+const ticketCount = (n) => `${n} ticket${n === 1 ? '' : 's'}`;
+
+/**
+ * A ticket type's waiting list on the event page. `draw(type, entry, wanted)` shows, for the
+ * buyer's newest `entry` of the type: their place in line and "Leave" (waiting), the seats held
+ * for them with a link to pay (offered), bought or lapsed in words; without one, "Join the
+ * waiting list" with a quantity when the type is sold out or has fewer left than the `wanted`
+ * typed in its Number field (signed out, it leads to log in). `changed(entry)` gets the entry a
+ * join or a leave answered; `refused()` runs when a join was refused because the type is on sale
+ * after all. Refusals are said in the box, a 422's at its quantity. `empty` when it shows nothing.
+ */
+function waitlistBox(eventId, typeId, { changed, refused }) {
+  const content = h('div', { tabindex: -1 }); // focused after a join or a leave, whose button it replaces
+  const slot = h('div');
+  const box = h('div', { class: 'waitlist', 'data-waitlist': typeId }, h('div', { 'aria-live': 'polite' }, content), slot);
+  const qty = h('input', { type: 'number', name: 'qty', id: `waitlist-qty-${typeId}`, min: 1, value: 1, class: 'qty' });
+  let typed = 0; // the Number field's value the quantity was last set from
+  /** The box's row is shown while the box says something. */
+  const reveal = () => {
+    box.empty = !content.childElementCount && !slot.childElementCount;
+    const row = box.closest('tr');
+    if (row) row.hidden = box.empty;
+  };
+  const join = async () => {
+    if (!session.get()) return go(`/login?next=/events/${eventId}`);
+    await busy(box, slot, async () => {
+      try {
+        changed(await api('POST', `/v1/events/${eventId}/waitlist`, { ticket_type_id: typeId, qty: Number(qty.value || 0) }));
+        content.focus();
+      } catch (error) {
+        // on sale after all: the types as they stand, the Number field open again
+        if (error.code === 'not_sold_out') await refused();
+        throw error;
+      }
+    }, { atFields: true });
+    reveal();
+  };
+  // Enter in the quantity joins, rather than submitting the booking form around it
+  qty.addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); join(); } });
+  const joinButton = h('button', { type: 'button', onclick: join }, 'Join the waiting list');
+  // made once, so a refusal under the quantity stays through a redraw
+  const joining = h('div', { class: 'waitlist-join' }, h('label', { for: qty.id }, 'Tickets wanted'), qty, joinButton);
+  const leave = (entry, question) => {
+    if (question && !window.confirm(question)) return;
+    busy(box, slot, async () => {
+      changed(await api('DELETE', `/v1/events/${eventId}/waitlist/${entry.id}`));
+      content.focus();
+    });
+  };
+  box.draw = (type, entry, wanted) => {
+    const now = Date.now();
+    const selling = !(type.sale_at && Date.parse(type.sale_at) > now) && !(type.sale_end && Date.parse(type.sale_end) < now);
+    const many = entry && entry.qty > 1 ? ` (${ticketCount(entry.qty)})` : '';
+    let shown = null;
+    if (entry?.status === 'waiting') {
+      shown = [
+        h('p', { class: 'waitlist-state' }, h('strong', {}, `You're number ${entry.position} on the waiting list for ${type.name}`), `${many}.`,
+          h('span', { class: 'meta' }, ' When seats come back they are held for you, and you are told here and by mail.')),
+        h('button', { type: 'button', class: 'secondary', 'aria-label': `Leave the waiting list for ${type.name}`, onclick: () => leave(entry) }, 'Leave'),
+      ];
+    } else if (entry?.status === 'offered') {
+      shown = [
+        h('p', { class: 'waitlist-state offered' }, h('strong', {}, `Seats are held for you until ${clockTime(entry.offer_expires_at)}`), ' — ',
+          h('a', { href: `/bookings/${entry.booking_id}`, class: 'pay-offer' }, 'pay now'),
+          h('span', { class: 'meta' }, ` ${ticketCount(entry.qty)} of ${type.name} from the waiting list; after that they go to the next in line.`)),
+        h('button', { type: 'button', class: 'link', onclick: () => leave(entry, `Give up the ${type.name} seats held for you? They go to the next in line.`) }, 'Give them up'),
+      ];
+    } else if (entry?.status === 'bought') {
+      shown = h('p', { class: 'waitlist-state bought' }, `You bought ${ticketCount(entry.qty)} of ${type.name} from the waiting list. `,
+        entry.booking_id && h('a', { href: `/bookings/${entry.booking_id}` }, 'See the booking'));
+    } else if (selling && (type.available === 0 || wanted > type.available)) {
+      if (wanted > type.available && wanted !== typed) qty.value = wanted;
+      typed = wanted;
+      qty.max = Math.min(MAX_ORDER, type.number_seats, type.max_per_user || MAX_ORDER);
+      shown = [
+        entry?.status === 'lapsed' && h('p', { class: 'waitlist-state lapsed' }, `The seats held for you from the waiting list for ${type.name} were not paid in time and went to the next in line.`),
+        h('p', {}, type.available === 0 ? `${type.name} is sold out.` : `Only ${type.available} ${type.name} left.`,
+          ' Join the waiting list: when seats come back, they are held for you.'),
+        joining,
+      ];
+      joinButton.setAttribute('aria-label', `Join the waiting list for ${type.name}`);
+    }
+    // what is said in the slot was about the control being replaced
+    if (!shown || entry) atFields(box, null);
+    fill(content, shown);
+    reveal();
+  };
+  return box;
+}
+
 /** A seat as the buyer sees it on the map and on tickets: "Stalls A1". */
 function seatName(seat) {
   return `${seat.section} ${seat.row}${seat.label}`;
@@ -297,12 +454,23 @@ const refundable = (booking) => Math.min(booking.total_price - booking.refunded,
   booking.items.reduce((sum, item) => sum + (item.qty - item.returned) * item.price, 0));
 
 /**
+ * What the buyer's cancel gives back: of what is refundable, only the buyer's own tickets still
+ * valid (`mine`: theirs of this booking), since a ticket given to someone else is its new
+ * holder's and one used at the door is spent. Before the tickets are issued, the booking's count.
+ */
+function cancelGives(booking, mine) {
+  if (!mine?.length) return refundable(booking);
+  const price = (type) => booking.items.find((item) => item.ticket_type_id === type)?.price || 0;
+  return Math.min(refundable(booking), mine.filter((t) => t.status === 'valid').reduce((sum, t) => sum + price(t.ticket_type_id), 0));
+}
+
+/**
  * A paid booking's refunds: each with how it stands in words, followed live while one is on its
  * way; and what the buyer may do, "Cancel and refund" while the event's refund_until has not
  * passed, else said plainly. `changed(booking)` runs after a cancel, and when a refund or the
- * booking's status moves on.
+ * booking's status moves on. `mine`: the buyer's tickets of the booking (see cancelGives).
  */
-async function refundBox(booking, changed) {
+async function refundBox(booking, changed, mine) {
   const box = h('div', { class: 'refund', 'data-refund': booking.id });
   const slot = h('div');
   const list = h('div', { class: 'refunds', 'aria-live': 'polite' });
@@ -334,7 +502,7 @@ async function refundBox(booking, changed) {
     }
   }
   let offer = null;
-  const left = refundable(booking);
+  const left = cancelGives(booking, mine);
   if (booking.status === 'confirmed' && left > 0) {
     const until = booking.refund_until;
     if (!until) offer = h('p', { class: 'meta refund-policy' }, 'Refunds are not offered for this event.');
@@ -417,20 +585,34 @@ export async function booking(main, id) {
   if (booking.status === 'confirmed' || booking.status === 'refunded') {
     const list = h('div', { class: 'tickets', id: 'booking-tickets' });
     const waiting = h('p', { class: 'meta', 'aria-live': 'polite' }, 'Your tickets are being issued…');
-    const refundedAll = booking.status === 'refunded' || (booking.refunded > 0 && refundable(booking) <= 0);
-    const refund = await refundBox(booking, () => go(`/bookings/${id}`, { replace: true, focus: false }));
+    const mine = await ticketsOf(id).catch(() => []);
+    // refunded, but for the tickets given to someone else (theirs, still admitting them)
+    const given = mine.some((t) => t.status === 'transferred');
+    const kept = mine.filter((t) => t.status === 'valid' || t.status === 'checked_in').length;
+    const refundedAll = booking.status === 'refunded' || (booking.refunded > 0 && (refundable(booking) <= 0 || (mine.length > 0 && !kept)));
+    // the refund section, drawn again when a ticket is given away from this page (what
+    // cancelling gives back shrinks)
+    const refund = h('div');
+    const drawRefund = async (tickets) => {
+      const box = await refundBox(booking, () => go(`/bookings/${id}`, { replace: true, focus: false }), tickets);
+      fill(refund, box && h('section', { class: 'card', id: 'refund' }, h('h2', {}, 'Refund'), box));
+    };
+    await drawRefund(mine);
+    const gaveAway = async () => drawRefund(await ticketsOf(id).catch(() => []));
     fill(main, ...head,
       refundedAll
-        ? h('div', { class: 'notice', role: 'status', id: 'refunded' }, 'This booking was refunded: its tickets no longer admit anyone.')
+        ? h('div', { class: 'notice', role: 'status', id: 'refunded' }, booking.status !== 'refunded' && given
+          ? 'Your tickets of this booking were refunded and no longer admit anyone; the ones you gave away still admit their new holders.'
+          : 'This booking was refunded: its tickets no longer admit anyone.')
         : h('div', { class: 'notice', role: 'status' }, 'Payment received. Enjoy the event!'),
-      refund && h('section', { class: 'card', id: 'refund' }, h('h2', {}, 'Refund'), refund),
+      refund,
       h('h2', {}, 'Your tickets'), waiting, list,
       h('div', { class: 'actions' }, h('a', { class: 'button secondary', href: '/tickets' }, 'All my tickets'), h('button', { type: 'button', onclick: () => window.print() }, 'Print')));
     const show = async () => {
       const mine = await ticketsOf(id);
       if (mine.length >= booking.number_seats) {
         waiting.remove();
-        fill(list, await Promise.all(mine.map((t) => ticketCard(t))));
+        fill(list, await Promise.all(mine.map((t) => ticketCard(t, undefined, gaveAway))));
         return true;
       }
       return false;
@@ -474,12 +656,13 @@ function watch(id, status, { poll }) {
   });
 }
 
+/** The buyer's tickets of every booking, or of `bookingId` only. */
 async function ticketsOf(bookingId) {
   const found = [];
   let token = null;
   do {
     const page = await api('GET', `/v1/tickets?limit=100${token ? `&next_token=${encodeURIComponent(token)}` : ''}`);
-    found.push(...page.data.filter((t) => t.booking_id === bookingId));
+    found.push(...page.data.filter((t) => !bookingId || t.booking_id === bookingId));
     token = page.next_token;
   } while (token);
   return found;
@@ -489,10 +672,10 @@ const TICKET_STATUS = { void: 'refunded', checked_in: 'checked in' };
 
 /**
  * A ticket: its QR while it admits someone; "Refunded" or "Transferred to …" without one
- * (`to` is the new holder's address when this page gave it away). A valid ticket of an event
- * not yet started can be given to someone else ("Transfer").
+ * (`to`, or the API's `transferred_to`, is the new holder's address). A valid ticket of an event
+ * not yet started can be given to someone else ("Transfer"); `gaveAway()` runs after that.
  */
-async function ticketCard(ticket, to) {
+async function ticketCard(ticket, to = ticket.transferred_to, gaveAway) {
   const live = ticket.status === 'valid' || ticket.status === 'checked_in';
   let qr = null;
   if (live) {
@@ -514,12 +697,12 @@ async function ticketCard(ticket, to) {
     qr, gone,
     h('p', { class: 'meta' }, 'Booking ', ticket.booking_code, ' · ', h('span', { class: `status ${ticket.status}` }, TICKET_STATUS[ticket.status] || ticket.status)),
     live && h('code', {}, ticket.code));
-  if (ticket.status === 'valid' && Date.parse(ticket.event.start_at) > Date.now()) card.append(transfer(ticket, card));
+  if (ticket.status === 'valid' && Date.parse(ticket.event.start_at) > Date.now()) card.append(transfer(ticket, card, gaveAway));
   return card;
 }
 
 /** "Transfer": a small form giving the ticket to another address; the card is redrawn after. */
-function transfer(ticket, card) {
+function transfer(ticket, card, gaveAway) {
   const open = h('button', { type: 'button', class: 'secondary', 'aria-expanded': 'false', 'aria-label': `Transfer ticket ${ticket.admission_no}` }, 'Transfer');
   const slot = h('div');
   const form = h('form', { class: 'transfer', hidden: true },
@@ -547,6 +730,7 @@ function transfer(ticket, card) {
       next.tabIndex = -1;
       card.replaceWith(next);
       next.focus();
+      await gaveAway?.().catch(() => {});
     }, { atFields: true });
   });
   return h('div', { class: 'no-print' }, open, form);
@@ -557,25 +741,27 @@ export async function bookings(main) {
   const more = h('div', { class: 'actions' });
   fill(main, h('h1', {}, 'My bookings'), list, more);
   const names = new Map();
+  let mine = null; // the buyer's tickets, read once for what cancelling gives back
   const load = async (token) => {
     const page = await api('GET', `/v1/bookings?limit=20${token ? `&next_token=${encodeURIComponent(token)}` : ''}`);
     if (!token && !page.data.length) fill(list, h('p', {}, 'No bookings yet. ', h('a', { href: '/' }, 'Find an event.')));
+    if (!mine && page.data.some((b) => b.status === 'confirmed')) mine = await ticketsOf().catch(() => []);
     for (const b of page.data) {
       if (!names.has(b.event_id)) names.set(b.event_id, api('GET', `/v1/events/${b.event_id}`).then((e) => e.name, () => 'An event'));
-      list.append(await bookingCard(b, await names.get(b.event_id)));
+      list.append(await bookingCard(b, await names.get(b.event_id), (mine || []).filter((t) => t.booking_id === b.id)));
     }
     fill(more, page.next_token && h('button', { type: 'button', class: 'secondary', onclick: () => load(page.next_token) }, 'More'));
   };
   await load();
 }
 
-/** A booking in "My bookings"; a paid one with its refunds and "Cancel and refund". */
-async function bookingCard(b, name) {
+/** A booking in "My bookings"; a paid one with its refunds and "Cancel and refund" (`mine`: its tickets). */
+async function bookingCard(b, name, mine) {
   const card = h('article', { class: 'card', 'data-booking': b.id },
     h('h2', {}, h('a', { href: `/bookings/${b.id}` }, name)),
     h('p', {}, b.booking_code, ' · ', h('span', { class: `status ${b.status}` }, b.status.replace('_', ' ')), ' · ', `${b.number_seats} admission${b.number_seats === 1 ? '' : 's'}`, ' · ', money(b.total_price, b.currency)),
     h('p', { class: 'meta' }, 'Held ', when(b.held_at)),
-    (b.status === 'confirmed' || b.status === 'refunded') && await refundBox(b, async (now) => card.replaceWith(await bookingCard(now, name))));
+    (b.status === 'confirmed' || b.status === 'refunded') && await refundBox(b, async (now) => card.replaceWith(await bookingCard(now, name, await ticketsOf(now.id).catch(() => []))), mine));
   return card;
 }
 

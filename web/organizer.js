@@ -1,6 +1,6 @@
 // The organizer's pages: their events, the editor (event and its refund policy, ticket types,
-// promo codes, seat maps, publish), a live sales page with the refunds, the attendee list (a
-// ticket refunded from it), and the check-in desk at the door.
+// promo codes, seat maps, publish), a live sales page with the waiting list and the refunds, the
+// attendee list (a ticket refunded from it), and the check-in desk at the door.
 import { api, imageUrl } from './api.js';
 import { h, fill, money, toMinor, toMajor, when, localInput, busy, field, formData, report, discount, refundState, CATEGORIES } from './dom.js';
 import { drawSeatMap, legend } from './seatmap.js';
@@ -414,10 +414,11 @@ export async function sales(main, id) {
   const slot = h('div');
   const stamp = h('p', { class: 'meta' });
   const refunds = refundList(event);
-  fill(main, h('h1', {}, `Sales: ${event.name}`), h('p', { class: 'meta' }, when(event.start_at), ' · ', event.location, ' · ', h('a', { href: `/organizer/events/${id}` }, 'Edit'), ' · ', h('a', { href: `/organizer/events/${id}/attendees` }, 'Attendees')), slot, body, refunds.box, stamp);
+  const waitlist = waitlistView(event);
+  fill(main, h('h1', {}, `Sales: ${event.name}`), h('p', { class: 'meta' }, when(event.start_at), ' · ', event.location, ' · ', h('a', { href: `/organizer/events/${id}` }, 'Edit'), ' · ', h('a', { href: `/organizer/events/${id}/attendees` }, 'Attendees')), slot, body, waitlist.box, refunds.box, stamp);
   const draw = async () => {
     try {
-      const [s] = await Promise.all([api('GET', `/v1/admin/events/${id}/sales`), refunds.draw()]);
+      const [s] = await Promise.all([api('GET', `/v1/admin/events/${id}/sales`), refunds.draw(), waitlist.draw()]);
       report(slot, null);
       fill(body,
         h('div', { class: 'table-wrap' }, h('table', { id: 'sales', class: 'stack' },
@@ -440,6 +441,41 @@ export async function sales(main, id) {
   await draw();
   const timer = setInterval(draw, 2000);
   onLeave(() => clearInterval(timer));
+}
+
+/**
+ * The event's waiting lists on the sales page: how many wait, are offered seats, bought, lapsed
+ * or left, and the first 100 entries in line order, grouped by ticket type (each waiting one
+ * with its place). Redrawn only when they changed, like the refunds.
+ */
+function waitlistView(event) {
+  const box = h('section', { id: 'waitlist' });
+  const order = new Map(event.ticket_types.map((t, i) => [t.id, i]));
+  let shown = null;
+  const draw = async () => {
+    const w = await api('GET', `/v1/admin/events/${event.id}/waitlist?limit=100`);
+    const seen = JSON.stringify(w);
+    if (seen === shown) return;
+    shown = seen;
+    const s = w.summary;
+    // the API answers first in line first over every type: keep that order within each type
+    const entries = w.data.map((e, i) => [e, i]).sort(([a, i], [b, j]) => (order.get(a.ticket_type_id) ?? 1e9) - (order.get(b.ticket_type_id) ?? 1e9) || i - j).map(([e]) => e);
+    fill(box, h('h2', {}, 'Waiting list'),
+      h('p', { id: 'waitlist-summary' }, `${s.waiting} waiting · ${s.offered} offered · ${s.bought} bought · ${s.lapsed} lapsed · ${s.left} left`),
+      entries.length
+        ? h('div', { class: 'table-wrap' }, h('table', { class: 'stack', id: 'waitlist-table' },
+          h('thead', {}, h('tr', {}, ['Place', 'Buyer', 'Ticket type', 'Tickets', 'Status', 'Offer ends'].map((t, i) => h('th', { class: i === 0 || i === 3 ? 'num' : '' }, t)))),
+          h('tbody', {}, entries.map((e) => h('tr', { 'data-entry': e.id, 'data-status': e.status },
+            h('td', { class: 'num', 'data-label': 'Place' }, e.position ?? '—'),
+            h('td', { 'data-label': 'Buyer' }, e.email, e.name && h('div', { class: 'meta' }, e.name)),
+            h('td', { 'data-label': 'Ticket type' }, e.ticket_type_name),
+            h('td', { class: 'num', 'data-label': 'Tickets' }, e.qty),
+            h('td', { 'data-label': 'Status' }, h('span', { class: `status waitlist-${e.status}` }, e.status)),
+            h('td', { 'data-label': 'Offer ends' }, e.status === 'offered' && e.offer_expires_at ? when(e.offer_expires_at) : '—'))))))
+        : h('p', {}, 'Nobody is on the waiting list. Buyers can join one once a ticket type is sold out.'),
+      w.next_token && h('p', { class: 'meta' }, 'The first 100 entries are shown.'));
+  };
+  return { box, draw };
 }
 
 const REQUESTED_BY = { organizer: 'you', buyer: 'the buyer', event_cancelled: 'the event was cancelled' };
