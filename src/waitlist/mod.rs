@@ -186,7 +186,8 @@ pub async fn mine(
 /// gets the admissions.
 #[utoipa::path(delete, path = "/v1/events/{id}/waitlist/{entry_id}", tag = "waitlist",
     params(("id" = String, Path), ("entry_id" = String, Path)),
-    responses((status = 200, body = WaitlistEntry), (status = 404, body = crate::error::ErrorBody)),
+    responses((status = 200, body = WaitlistEntry), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, description = "event_cancelled: its waiting lists ended with it", body = crate::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn leave(
     pool: web::Data<PgPool>,
