@@ -224,6 +224,11 @@ enum Phase {
 }
 
 const LOAD_RETRY: Duration = Duration::from_secs(1);
+
+/// The answer to a request whose decision panicked: the actor is rebuilding, nothing decided.
+fn restarted() -> EngineError {
+    EngineError::Unavailable("the event's engine restarted".into())
+}
 /// After a failed commit, expiry waits this long before trying again.
 const COMMIT_RETRY_MILLIS: Millis = 1_000;
 
@@ -392,9 +397,7 @@ impl EventActor {
     fn restart(&mut self, ctx: &mut Context<Self>) {
         self.open.clear();
         for waiter in self.waiters.drain(..) {
-            waiter(Err(EngineError::Unavailable(
-                "the event's engine restarted".into(),
-            )));
+            waiter(Err(restarted()));
         }
         if let Some((_, handle)) = self.timer.take() {
             ctx.cancel_future(handle);
@@ -869,9 +872,7 @@ impl Handler<HoldSeats> for EventActor {
         let Some(decision) = self.guarded(ctx, |act| {
             act.inventory.hold(&request, now, expires_at).cloned()
         }) else {
-            let _ = reply.send(Err(EngineError::Unavailable(
-                "the event's engine restarted".into(),
-            )));
+            let _ = reply.send(Err(restarted()));
             return;
         };
         match decision {
@@ -923,9 +924,7 @@ impl Handler<CancelHold> for EventActor {
                 let _ = reply.send(Err(rejection.into()));
             }
             None => {
-                let _ = reply.send(Err(EngineError::Unavailable(
-                    "the event's engine restarted".into(),
-                )));
+                let _ = reply.send(Err(restarted()));
             }
         }
     }
@@ -970,9 +969,7 @@ impl Handler<ConfirmBooking> for EventActor {
                 let _ = reply.send(Err(rejection.into()));
             }
             None => {
-                let _ = reply.send(Err(EngineError::Unavailable(
-                    "the event's engine restarted".into(),
-                )));
+                let _ = reply.send(Err(restarted()));
             }
         }
     }
@@ -1003,9 +1000,7 @@ impl Handler<ReturnAdmissions> for EventActor {
                 let _ = reply.send(Err(rejection.into()));
             }
             None => {
-                let _ = reply.send(Err(EngineError::Unavailable(
-                    "the event's engine restarted".into(),
-                )));
+                let _ = reply.send(Err(restarted()));
             }
         }
     }
@@ -1044,9 +1039,7 @@ impl Handler<WaitlistRequest> for EventActor {
                 let _ = reply.send(Err(rejection.into()));
             }
             None => {
-                let _ = reply.send(Err(EngineError::Unavailable(
-                    "the event's engine restarted".into(),
-                )));
+                let _ = reply.send(Err(restarted()));
             }
         }
     }
