@@ -687,7 +687,7 @@ impl EventActor {
     /// whose quantity fits gets a hold of its own for `offer_seconds`, in the open batch. An
     /// entry that cannot be served any more (its sale ended, a limit) lapses.
     fn offer_freed(&mut self, ctx: &mut Context<Self>) {
-        if self.waitlist.is_empty() || self.status != EventStatus::Published {
+        if self.waitlist.nobody_waiting() || self.status != EventStatus::Published {
             return;
         }
         let inventory = &self.inventory;

@@ -36,7 +36,8 @@ impl Waitlist {
         list
     }
 
-    pub fn is_empty(&self) -> bool {
+    /// Nobody waits in line (offered entries wait for their buyer, not for admissions).
+    pub fn nobody_waiting(&self) -> bool {
         self.waiting.is_empty()
     }
 

@@ -273,14 +273,16 @@ pub async fn summary(pool: &PgPool, event: EventId) -> Result<WaitlistSummary, s
     .await
 }
 
-pub const MAILER: &str = crate::tickets::consumer::MAILER;
-
 /// `mailer` on `waitlist.offered`: the buyer is told by mail that admissions wait for them.
 pub fn register(consumers: &mut Consumers, pool: PgPool, mailer: Arc<Mailer>) {
-    consumers.register(MAILER, &[WAITLIST_OFFERED], move |delivery| {
-        let (pool, mailer) = (pool.clone(), mailer.clone());
-        async move { mail_offer(&pool, &mailer, delivery.payload()?).await }
-    });
+    consumers.register(
+        crate::tickets::consumer::MAILER,
+        &[WAITLIST_OFFERED],
+        move |delivery| {
+            let (pool, mailer) = (pool.clone(), mailer.clone());
+            async move { mail_offer(&pool, &mailer, delivery.payload()?).await }
+        },
+    );
 }
 
 #[derive(Deserialize)]
