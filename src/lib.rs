@@ -57,4 +57,5 @@ pub mod status;
 pub mod telemetry;
 pub mod tickets;
 pub mod users;
+pub mod validators;
 pub mod waitlist;

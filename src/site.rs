@@ -1,10 +1,11 @@
 //! The website: one HTML shell for every page path and the stylesheet and JavaScript modules under
 //! `/assets/`, all compiled into the binary from `web/`. The pages draw themselves from the public
 //! API (`/v1`), so the site has no rules of its own and shows the API's errors as they are.
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::LazyLock;
 
 use actix_web::{http::header, middleware::Compress, web, HttpRequest, HttpResponse};
+
+use crate::validators;
 
 /// Paths the site answers with its shell; the browser-side router picks the page.
 const PAGES: &[&str] = &[
@@ -81,6 +82,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     for page in PAGES {
         cfg.route(page, web::get().to(shell));
     }
+    cfg.default_service(web::to(not_found));
     // every page loads every module (79 KB), which gzip brings to a third
     cfg.service(
         web::resource("/assets/{name}")
@@ -90,7 +92,28 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 async fn shell() -> HttpResponse {
-    HttpResponse::Ok()
+    shell_with(HttpResponse::Ok())
+}
+
+/// An address nothing answers: a browser asking for a page gets the site's own "page not found"
+/// (the shell, whose router draws it) with its 404; the API's clients get the API's error.
+async fn not_found(request: HttpRequest) -> HttpResponse {
+    let wants_page = matches!(request.method().as_str(), "GET" | "HEAD")
+        && !request.path().starts_with("/v1/")
+        && request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"));
+    if wants_page {
+        return shell_with(HttpResponse::NotFound());
+    }
+    // the error handlers give this the API's error shape
+    HttpResponse::NotFound().finish()
+}
+
+fn shell_with(mut answer: actix_web::HttpResponseBuilder) -> HttpResponse {
+    answer
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
@@ -108,11 +131,7 @@ async fn asset(request: HttpRequest, name: web::Path<String>) -> HttpResponse {
     // the binary carries its assets, so a new build is the only way they change: browsers ask
     // each time (no-cache) and, while the build is the same, are told 304 without the body
     let tag = ETAGS[index].as_str();
-    let unchanged = request
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag));
+    let unchanged = validators::unchanged(&request, tag);
     let mut answer = if unchanged {
         HttpResponse::NotModified()
     } else {
@@ -131,12 +150,9 @@ async fn asset(request: HttpRequest, name: web::Path<String>) -> HttpResponse {
 }
 
 /// Each asset's ETag, in the order of `ASSETS`, hashed once rather than on every request.
-static ETAGS: LazyLock<Vec<String>> =
-    LazyLock::new(|| ASSETS.iter().map(|(_, _, body)| etag(body)).collect());
-
-/// A strong validator for an asset's body, quoted as the ETag header wants it.
-fn etag(body: &str) -> String {
-    let mut hasher = DefaultHasher::new();
-    body.hash(&mut hasher);
-    format!("\"{:016x}\"", hasher.finish())
-}
+static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    ASSETS
+        .iter()
+        .map(|(_, _, body)| validators::etag(body))
+        .collect()
+});

@@ -441,13 +441,13 @@ async fn no_store(
 }
 
 /// Gives error responses that are not JSON yet (unknown route, wrong method, framework
-/// errors) the API's error shape.
+/// errors) the API's error shape; the site's own "page not found" (HTML) stays as it is.
 fn json_error_body<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_json = res
+    let said = res
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if is_json {
+        .map(|v| v.as_bytes());
+    if said.is_some_and(|v| v.starts_with(b"application/json") || v.starts_with(b"text/html")) {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();

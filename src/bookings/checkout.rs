@@ -36,10 +36,19 @@ pub struct InformationBody {
         pattern = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
     )]
     pub address: Option<String>,
+    /// When the event asks for names (`attendee_names`): one per admission, in admission order
+    /// (the booking's `items` in order, each item's seats in the order `seats` lists them).
+    #[schema(max_items = 50)]
+    pub attendees: Option<Vec<String>>,
 }
 
+/// The longest name a ticket carries.
+const NAME_MAX: usize = 100;
+
 impl InformationBody {
-    fn parse(self) -> Result<Information, ApiError> {
+    /// The details, checked; `names` is how many admissions need a name (none when the event
+    /// does not ask, and names given anyway are dropped).
+    fn parse(self, names: Option<usize>) -> Result<Information, ApiError> {
         let mut validation = Validation::new();
         let email = crate::auth::Email::parse(&self.email);
         if let Err(message) = &email {
@@ -70,11 +79,37 @@ impl InformationBody {
                 validation.fail("address", message);
             }
         }
+        let attendees = names.map(|wanted| {
+            let given: Vec<String> = self
+                .attendees
+                .unwrap_or_default()
+                .iter()
+                .map(|name| name.trim().to_owned())
+                .collect();
+            let word = |n: usize| if n == 1 { "name" } else { "names" };
+            if given.len() != wanted {
+                validation.fail(
+                    "attendees",
+                    format!(
+                        "give the name of each person coming: {wanted} {} for {wanted} {}",
+                        word(wanted),
+                        if wanted == 1 { "ticket" } else { "tickets" }
+                    ),
+                );
+            }
+            for (i, name) in given.iter().enumerate().take(wanted) {
+                if let Err(message) = crate::input::check_text(name, 1, NAME_MAX) {
+                    validation.fail(&format!("attendees[{i}]"), message);
+                }
+            }
+            given
+        });
         validation.finish()?;
         Ok(Information {
             email: email.expect("checked above").as_str().to_owned(),
             phone,
             address,
+            attendees,
         })
     }
 }
@@ -91,7 +126,13 @@ pub async fn information(
     id: web::Path<BookingId>,
     body: Json<InformationBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let information = body.into_inner().parse()?;
+    let booking = own_booking(&pool, &user, *id).await?;
+    let asks: bool = sqlx::query_scalar("SELECT attendee_names FROM events WHERE id = $1")
+        .bind(booking.event_id)
+        .fetch_one(pool.get_ref())
+        .await?;
+    let names = asks.then_some(booking.number_seats as usize);
+    let information = body.into_inner().parse(names)?;
     store::save_information(&pool, *id, user.id, &information).await?;
     Ok(HttpResponse::Ok().json(own_booking(&pool, &user, *id).await?))
 }

@@ -103,6 +103,9 @@ pub struct Information {
     pub email: String,
     pub phone: Option<String>,
     pub address: Option<String>,
+    /// The name on each ticket, in admission order, when the event asks for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attendees: Option<Vec<String>>,
 }
 
 /// A booking's short code: 60 random bits of its id in Crockford base32, `XXXX-XXXX-XXXX`.

@@ -74,7 +74,8 @@ const BOOKING_SELECT: &str = "SELECT b.id, b.booking_code, b.event_id, b.status,
                  FROM seats s
                  WHERE s.id IN (SELECT bs.seat_id FROM booking_seats bs WHERE bs.booking_id = b.id)),
                 '[]') AS seats,
-       (SELECT json_build_object('email', u.email, 'phone', u.number_phone, 'address', u.address)
+       (SELECT json_build_object('email', u.email, 'phone', u.number_phone, 'address', u.address,
+                                 'attendees', u.attendees)
         FROM booking_users u WHERE u.booking_id = b.id) AS information,
        (SELECT json_build_object('id', p.id, 'payment_code', p.payment_code,
                                  'checkout_url', p.checkout_url, 'status', p.status)
@@ -155,10 +156,11 @@ pub async fn save_information(
              WHERE id = $2 AND user_id = $3 AND status IN ('held', 'pending_payment')
                AND expired_at > now()
              FOR UPDATE)
-         INSERT INTO booking_users (id, booking_id, user_id, email, number_phone, address)
-         SELECT $1, live.id, $3, $4, $5, $6 FROM live
+         INSERT INTO booking_users (id, booking_id, user_id, email, number_phone, address, attendees)
+         SELECT $1, live.id, $3, $4, $5, $6, $7 FROM live
          ON CONFLICT (booking_id) DO UPDATE
-           SET email = EXCLUDED.email, number_phone = EXCLUDED.number_phone, address = EXCLUDED.address",
+           SET email = EXCLUDED.email, number_phone = EXCLUDED.number_phone, address = EXCLUDED.address,
+               attendees = EXCLUDED.attendees",
     )
     .bind(uuid::Uuid::now_v7())
     .bind(id)
@@ -166,6 +168,7 @@ pub async fn save_information(
     .bind(&information.email)
     .bind(&information.phone)
     .bind(&information.address)
+    .bind(&information.attendees)
     .execute(pool)
     .await?
     .rows_affected();

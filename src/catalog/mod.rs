@@ -7,6 +7,7 @@ pub mod edit;
 pub mod public;
 pub mod seat_map;
 pub mod store;
+pub mod zone;
 
 use boxoffice_actors::ids::{EventId, SeatId, TicketTypeId, UserId};
 use chrono::{DateTime, Utc};
@@ -72,6 +73,10 @@ pub struct Event {
     /// The refund policy: until then a buyer may cancel a paid booking and get its price back.
     /// Absent (the default): only the organizer refunds.
     pub refund_until: Option<DateTime<Utc>>,
+    /// The IANA time zone its times are shown in, e.g. `America/Denver`.
+    pub time_zone: String,
+    /// Whether each ticket carries an attendee's name, given with the booking's information.
+    pub attendee_names: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

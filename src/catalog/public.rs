@@ -1,6 +1,6 @@
 //! What buyers see: published events, searched and filtered, one page at a time; an event with
 //! its ticket types and availability; its seat map.
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use boxoffice_actors::directory::EventDirectory;
 use boxoffice_actors::ids::EventId;
 use chrono::{DateTime, Utc};
@@ -12,6 +12,7 @@ use super::store::{self, EventCursor, EventFilter, Scope};
 use super::{check_category, EventDetail, SeatMap};
 use crate::error::{ApiError, Validation};
 use crate::pagination::{self, Page};
+use crate::validators;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/events").route(web::get().to(list_events)))
@@ -103,13 +104,14 @@ async fn visible_event(pool: &sqlx::PgPool, id: EventId) -> Result<super::Event,
 
 /// A published (or cancelled) event with its ticket types on offer and what is left of each.
 #[utoipa::path(get, path = "/v1/events/{id}", tag = "catalog", params(("id" = String, Path), PromoQuery),
-    responses((status = 200, body = EventDetail), (status = 404, body = crate::error::ErrorBody),
+    responses((status = 200, body = EventDetail, description = "with an ETag"), (status = 304, description = "If-None-Match names the current ETag"), (status = 404, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ErrorBody)))]
 pub async fn get_event(
     engine: web::Data<EventDirectory>,
     pool: web::Data<PgPool>,
     id: web::Path<EventId>,
     query: web::Query<PromoQuery>,
+    request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let event = visible_event(&pool, *id).await?;
     let mut ticket_types = store::ticket_types_uncounted(&pool, event.id).await?;
@@ -143,11 +145,14 @@ pub async fn get_event(
             }
         };
     }
-    Ok(HttpResponse::Ok().json(EventDetail {
-        event,
-        ticket_types,
-        promo,
-    }))
+    Ok(validators::json(
+        &request,
+        &EventDetail {
+            event,
+            ticket_types,
+            promo,
+        },
+    ))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -160,15 +165,19 @@ pub struct PromoQuery {
 
 /// The event's seats with their status: free, held or sold.
 #[utoipa::path(get, path = "/v1/events/{id}/seats", tag = "catalog", params(("id" = String, Path)),
-    responses((status = 200, body = SeatMap), (status = 404, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = SeatMap, description = "with an ETag"), (status = 304, description = "If-None-Match names the current ETag"), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get_seats(
     pool: web::Data<PgPool>,
     id: web::Path<EventId>,
+    request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let event = visible_event(&pool, *id).await?;
     let seats = store::seats_of(&pool, event.id, None).await?;
-    Ok(HttpResponse::Ok().json(SeatMap {
-        event_id: event.id,
-        seats,
-    }))
+    Ok(validators::json(
+        &request,
+        &SeatMap {
+            event_id: event.id,
+            seats,
+        },
+    ))
 }

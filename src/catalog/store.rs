@@ -14,7 +14,8 @@ use crate::pagination::Page;
 pub const ACTIVE_BOOKING: &str = "('held', 'pending_payment', 'confirmed')";
 
 const EVENT_COLUMNS: &str = "e.id, e.organizer_id, e.name, e.title, e.description, e.category, e.start_at, e.end_at,
-    e.banner, e.location, e.status, e.published_at, e.refund_until, e.created_at, e.updated_at,
+    e.banner, e.location, e.status, e.published_at, e.refund_until, e.time_zone, e.attendee_names,
+    e.created_at, e.updated_at,
     (SELECT min(t.price) FROM ticket_types t WHERE t.event_id = e.id AND t.status = 'active') AS price_from,
     (SELECT t.currency FROM ticket_types t WHERE t.event_id = e.id AND t.status = 'active'
       ORDER BY t.price, t.id LIMIT 1) AS currency,
@@ -252,11 +253,14 @@ pub struct EventFields<'a> {
     pub end_at: DateTime<Utc>,
     pub banner: Option<&'a str>,
     pub location: &'a str,
+    /// An IANA name (checked by `validate`).
+    pub time_zone: &'a str,
+    pub attendee_names: bool,
 }
 
 impl<'a> EventFields<'a> {
     /// Binds the fields in their column order: name, title, description, category, start_at,
-    /// end_at, banner, location.
+    /// end_at, banner, location, time_zone, attendee_names.
     fn bind(&'a self, query: Query<'a, Postgres, PgArguments>) -> Query<'a, Postgres, PgArguments> {
         query
             .bind(self.name.trim())
@@ -267,6 +271,8 @@ impl<'a> EventFields<'a> {
             .bind(self.end_at)
             .bind(self.banner)
             .bind(self.location.trim())
+            .bind(self.time_zone)
+            .bind(self.attendee_names)
     }
 }
 
@@ -277,8 +283,9 @@ pub async fn insert_event(
     fields: &EventFields<'_>,
 ) -> Result<(), sqlx::Error> {
     let query = sqlx::query(
-        "INSERT INTO events (id, organizer_id, name, title, description, category, start_at, end_at, banner, location)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO events (id, organizer_id, name, title, description, category, start_at, end_at, banner, location,
+                             time_zone, attendee_names)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(id)
     .bind(organizer);
@@ -293,7 +300,7 @@ pub async fn update_event(
 ) -> Result<(), sqlx::Error> {
     let query = sqlx::query(
         "UPDATE events SET name = $2, title = $3, description = $4, category = $5, start_at = $6, end_at = $7,
-                banner = $8, location = $9
+                banner = $8, location = $9, time_zone = $10, attendee_names = $11
          WHERE id = $1",
     )
     .bind(id);

@@ -120,6 +120,15 @@ pub async fn issue(
     .bind(&tickets.qr_url)
     .execute(&mut *tx)
     .await?;
+    // the names the buyer gave, one per admission, when the event asked for them
+    sqlx::query(
+        "UPDATE tickets t SET attendee_name = u.attendees[t.admission_no]
+         FROM booking_users u
+         WHERE u.booking_id = t.booking_id AND u.attendees IS NOT NULL AND t.id = ANY($1)",
+    )
+    .bind(&tickets.id)
+    .execute(&mut *tx)
+    .await?;
     let users: Vec<UserId> = sold.iter().map(|(_, _, user, _)| *user).collect();
     sqlx::query(
         "INSERT INTO outbox (subject, aggregate_id, payload)

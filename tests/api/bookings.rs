@@ -838,3 +838,50 @@ async fn a_commit_the_database_refuses_is_undone_and_the_engine_goes_on() {
     .unwrap();
     assert_eq!(doubled, 1);
 }
+
+#[actix_web::test]
+async fn an_event_that_asks_for_names_takes_one_per_admission_with_the_information() {
+    let app = spawn_app().await;
+    let Sale {
+        organizer,
+        buyer,
+        event,
+        ticket_type,
+    } = sale(&app, json!({}), None).await;
+    let asks = json!({"attendee_names": true});
+    let path = format!("/v1/admin/events/{event}");
+    let edited = expect_json(
+        app.patch(&path, Some(&organizer.access_token), &asks).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(edited["attendee_names"], true);
+    let body = json!({"event_id": event, "ticket_type_id": ticket_type["id"], "qty": 2});
+    let booking = expect_json(app.hold(&buyer, &body).await, StatusCode::CREATED).await;
+    let information = format!(
+        "/v1/bookings/{}/information",
+        booking["id"].as_str().unwrap()
+    );
+    let token = Some(buyer.access_token.as_str());
+
+    for (attendees, field) in [
+        (json!(null), "attendees"),
+        (json!(["Ada Lovelace"]), "attendees"),
+        (json!(["Ada Lovelace", "   "]), "attendees[1]"),
+    ] {
+        let given = json!({"email": "ada@example.com", "attendees": attendees});
+        let error = expect_error(
+            app.post(&information, token, &given).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(error_fields(&error), [field], "{attendees}: {error}");
+    }
+    let given = json!({"email": "ada@example.com", "attendees": [" Ada Lovelace ", "Alan Turing"]});
+    let saved = expect_json(app.post(&information, token, &given).await, StatusCode::OK).await;
+    assert_eq!(
+        saved["information"]["attendees"],
+        json!(["Ada Lovelace", "Alan Turing"])
+    );
+}

@@ -295,3 +295,118 @@ async fn an_unknown_event_is_404() {
 fn urlencode(text: &str) -> String {
     text.replace(' ', "%20")
 }
+
+#[actix_web::test]
+async fn an_event_is_in_the_time_zone_given_or_the_one_its_city_names() {
+    let app = spawn_app().await;
+    let organizer = app.organizer().await;
+    let told = app
+        .create_event(
+            &organizer,
+            json!({"location": "Red Rocks Amphitheatre, Denver"}),
+        )
+        .await;
+    assert_eq!(told["time_zone"], "America/Denver");
+    let nowhere = app
+        .create_event(&organizer, json!({"location": "The Old Barn"}))
+        .await;
+    assert_eq!(nowhere["time_zone"], "UTC");
+    let given = app
+        .create_event(
+            &organizer,
+            json!({"location": "Denver", "time_zone": "Asia/Tokyo"}),
+        )
+        .await;
+    assert_eq!(given["time_zone"], "Asia/Tokyo");
+
+    let token = Some(organizer.access_token.as_str());
+    let mut body = json!({"name": "Somewhere", "category": "music", "time_zone": "Mars/Olympus",
+        "start_at": "2027-03-01T19:00:00Z", "end_at": "2027-03-01T22:00:00Z"});
+    let error = expect_error(
+        app.post("/v1/admin/events", token, &body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(error["details"][0]["field"], "time_zone", "{error}");
+    assert!(
+        error["details"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("IANA"),
+        "{error}"
+    );
+
+    let id = told["id"].as_str().unwrap();
+    let path = format!("/v1/admin/events/{id}");
+    body = json!({"time_zone": "Europe/Berlin", "attendee_names": true});
+    let edited = expect_json(app.patch(&path, token, &body).await, StatusCode::OK).await;
+    assert_eq!(edited["time_zone"], "Europe/Berlin");
+    assert_eq!(edited["attendee_names"], true);
+    expect_error(
+        app.patch(&path, token, &json!({"time_zone": "Berlin"}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn an_event_and_its_seats_answer_304_until_something_changes() {
+    let app = spawn_app().await;
+    let organizer = app.organizer().await;
+    let buyer = app.customer().await;
+    let map = json!({"sections": [{"name": "Stalls", "rows": [{"label": "A", "seats": 3}]}]});
+    let (event, ticket_type) = app
+        .event_with(&organizer, json!({"seat_mapped": true}), Some(map))
+        .await;
+    for path in [
+        format!("/v1/events/{event}"),
+        format!("/v1/events/{event}/seats"),
+    ] {
+        let first = app.get(&path, None).await;
+        assert_eq!(first.status(), StatusCode::OK, "{path}");
+        let tag = first.headers()["etag"].to_str().unwrap().to_owned();
+        let again = app
+            .request(reqwest::Method::GET, &path, None)
+            .header("if-none-match", &tag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{path}");
+        assert!(again.text().await.unwrap().is_empty(), "{path}");
+        let other = app
+            .request(reqwest::Method::GET, &path, None)
+            .header("if-none-match", "\"someone-else\"")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(other.status(), StatusCode::OK, "{path}");
+    }
+
+    // a hold changes both: the old tags no longer match
+    let tags = {
+        let mut tags = Vec::new();
+        for path in [
+            format!("/v1/events/{event}"),
+            format!("/v1/events/{event}/seats"),
+        ] {
+            let answer = app.get(&path, None).await;
+            tags.push((path, answer.headers()["etag"].to_str().unwrap().to_owned()));
+        }
+        tags
+    };
+    let body = json!({"event_id": event, "ticket_type_id": ticket_type["id"], "qty": 1});
+    expect_json(app.hold(&buyer, &body).await, StatusCode::CREATED).await;
+    app.settle().await;
+    for (path, tag) in tags {
+        let answer = app
+            .request(reqwest::Method::GET, &path, None)
+            .header("if-none-match", &tag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::OK, "{path} after a hold");
+    }
+}

@@ -93,3 +93,37 @@ async fn assets_are_compressed_and_revalidated_without_their_body() {
         .unwrap();
     assert_eq!(stale.status(), StatusCode::OK);
 }
+
+#[actix_web::test]
+async fn an_unknown_page_is_the_site_s_page_not_found_for_browsers_and_json_for_the_api() {
+    let app = spawn_app().await;
+    for path in ["/events/", "/no/such/page"] {
+        let answer = app
+            .request(reqwest::Method::GET, path, None)
+            .header("accept", "text/html,application/xhtml+xml")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(answer.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        let html = answer.text().await.unwrap();
+        assert!(html.contains("/assets/app.js"), "{path}: {html}");
+    }
+    for (path, accept) in [
+        ("/events/", "application/json"),
+        ("/v1/no-such-thing", "text/html"),
+    ] {
+        let answer = app
+            .request(reqwest::Method::GET, path, None)
+            .header("accept", accept)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::NOT_FOUND, "{path}");
+        let body: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{path}: {body}");
+    }
+}

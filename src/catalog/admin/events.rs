@@ -10,7 +10,7 @@ use super::{detail, not_cancelled, owned_event};
 use crate::auth::Organizer;
 use crate::catalog::public::EventQuery;
 use crate::catalog::store::{self, EventFields, Scope};
-use crate::catalog::{check_category, Event, EventDetail};
+use crate::catalog::{check_category, zone, Event, EventDetail};
 use crate::error::{ApiError, Code, Validation};
 use crate::input::{check_date, check_text, check_url, nullable, Json};
 use crate::pagination::Page;
@@ -37,6 +37,12 @@ pub struct CreateEvent {
     /// Until when buyers may cancel a paid booking for a refund (RFC 3339, before `end_at`);
     /// left out: no buyer refunds, only the organizer's.
     pub refund_until: Option<DateTime<Utc>>,
+    /// The IANA time zone its times are shown in (`America/Denver`); left out, the zone of the
+    /// city `location` names, else UTC.
+    pub time_zone: Option<String>,
+    /// Ask a name for each ticket with the booking's information (default false).
+    #[serde(default)]
+    pub attendee_names: bool,
 }
 
 /// Fields left out keep their value; `banner: null` removes the banner.
@@ -64,6 +70,11 @@ pub struct UpdateEvent {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub refund_until: Option<Option<DateTime<Utc>>>,
+    /// The IANA time zone its times are shown in.
+    pub time_zone: Option<String>,
+    /// Ask a name for each ticket with the booking's information (bookings already made keep
+    /// what they gave).
+    pub attendee_names: Option<bool>,
 }
 
 /// A refund policy ends in the years boxoffice takes, before the event does.
@@ -118,6 +129,9 @@ impl EventFields<'_> {
         if let Some(Err(m)) = self.banner.map(check_url) {
             v.fail("banner", m);
         }
+        if let Err(m) = zone::check_time_zone(self.time_zone) {
+            v.fail("time_zone", m);
+        }
         v.finish()
     }
 }
@@ -133,6 +147,12 @@ pub async fn create_event(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let category = body.category.trim().to_lowercase();
+    let time_zone = match body.time_zone.as_deref().map(str::trim) {
+        Some(zone) => zone.to_owned(),
+        None => zone::zone_of_location(&body.location)
+            .map_or("UTC", |zone| zone.name())
+            .to_owned(),
+    };
     let fields = EventFields {
         name: &body.name,
         title: &body.title,
@@ -142,6 +162,8 @@ pub async fn create_event(
         end_at: body.end_at,
         banner: body.banner.as_deref(),
         location: &body.location,
+        time_zone: &time_zone,
+        attendee_names: body.attendee_names,
     };
     fields.validate()?;
     if let Some(until) = body.refund_until {
@@ -224,6 +246,11 @@ pub async fn update_event(
             None => event.banner.as_deref(),
         },
         location: body.location.as_deref().unwrap_or(&event.location),
+        time_zone: body
+            .time_zone
+            .as_deref()
+            .map_or(&event.time_zone, str::trim),
+        attendee_names: body.attendee_names.unwrap_or(event.attendee_names),
     };
     fields.validate()?;
     if let Some(Some(until)) = body.refund_until {
