@@ -100,6 +100,7 @@ pub struct DatabaseSettings {
 #[serde(deny_unknown_fields)]
 pub struct BookingSettings {
     pub hold_seconds: u64,
+    pub extend_seconds: u64,
     pub max_per_order: u32,
     pub mailbox_capacity: usize,
     pub batch_max: usize,
@@ -287,6 +288,7 @@ impl Settings {
                 self.database.connect_timeout_seconds,
             ),
             ("booking.hold_seconds", self.booking.hold_seconds),
+            ("booking.extend_seconds", self.booking.extend_seconds),
             ("waitlist.offer_minutes", self.waitlist.offer_minutes),
             ("outbox.max_attempts", self.outbox.max_attempts.into()),
             (

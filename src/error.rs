@@ -96,6 +96,7 @@ codes! {
     PromoCodeUsedUp => ("promo_code_used_up", CONFLICT),
     /// A waiting-list join for a ticket type that can still sell the quantity asked.
     NotSoldOut => ("not_sold_out", CONFLICT),
+    HoldNotExtendable => ("hold_not_extendable", CONFLICT),
     /// A refunded or transferred ticket's code at the door.
     TicketVoided => ("ticket_voided", CONFLICT),
     /// Joining this waiting room needs a proof of work: `details` carry the challenge.

@@ -312,7 +312,7 @@ fn error_response(description: &str) -> utoipa::openapi::Response {
         crate::users::me, crate::users::update_me, crate::users::update_settings,
         crate::catalog::public::list_events, crate::catalog::public::get_event, crate::catalog::public::get_seats,
         crate::bookings::hold::hold, crate::bookings::get_booking, crate::bookings::list_bookings,
-        crate::bookings::checkout::information, crate::bookings::checkout::checkout, crate::bookings::checkout::cancel,
+        crate::bookings::checkout::information, crate::bookings::checkout::checkout, crate::bookings::checkout::cancel, crate::bookings::checkout::extend,
         crate::payments::get_payment, crate::payments::webhook,
         crate::tickets::list_tickets, crate::tickets::get_ticket, crate::tickets::qr_svg, crate::tickets::qr_png, crate::tickets::check_in,
         crate::notifications::list_notifications, crate::notifications::mark_read, crate::notifications::stream_notifications,

@@ -14,11 +14,11 @@ use tokio::sync::oneshot;
 use crate::clock::Clock;
 use crate::event_actor::{
     CancelHold, ConfirmBooking, Confirmation, Crash, EditCatalog, EditError, EngineError,
-    EngineSettings, EventActor, HoldSeats, Kept, Relinquish, Reload, Reply, ReturnAdmissions,
-    TypeCounts, WaitlistAnswer, WaitlistAsk, WaitlistRequest,
+    EngineSettings, EventActor, ExtendHold, HoldSeats, Kept, Relinquish, Reload, Reply,
+    ReturnAdmissions, TypeCounts, WaitlistAnswer, WaitlistAsk, WaitlistRequest,
 };
 use crate::ids::{BookingId, EventId, TicketTypeId, UserId};
-use crate::inventory::{Hold, HoldRequest, InventoryEdit};
+use crate::inventory::{Hold, HoldRequest, InventoryEdit, Millis};
 use crate::journal::{BoxFuture, CatalogWrite, Journal};
 
 /// Where an event's actor runs.
@@ -52,6 +52,13 @@ pub trait RemoteEngine: Send + Sync + 'static {
         event: EventId,
         booking: BookingId,
         user: UserId,
+    ) -> BoxFuture<Result<Hold, EngineError>>;
+    fn extend(
+        &self,
+        event: EventId,
+        booking: BookingId,
+        user: UserId,
+        by: Millis,
     ) -> BoxFuture<Result<Hold, EngineError>>;
     fn confirm(
         &self,
@@ -232,6 +239,51 @@ impl EventDirectory {
                 reply,
             },
             |remote| remote.cancel(event, booking, user),
+        )
+        .await
+    }
+
+    /// Gives `user`'s held booking `by` more from now; the answer comes once the new deadline
+    /// is durable.
+    pub async fn extend(
+        &self,
+        event: EventId,
+        booking: BookingId,
+        user: UserId,
+        by: Millis,
+    ) -> Result<Hold, EngineError> {
+        self.extend_placed(event, booking, user, by, false).await
+    }
+
+    /// [`Self::extend`] for a request another node forwarded.
+    pub async fn extend_here(
+        &self,
+        event: EventId,
+        booking: BookingId,
+        user: UserId,
+        by: Millis,
+    ) -> Result<Hold, EngineError> {
+        self.extend_placed(event, booking, user, by, true).await
+    }
+
+    async fn extend_placed(
+        &self,
+        event: EventId,
+        booking: BookingId,
+        user: UserId,
+        by: Millis,
+        here_only: bool,
+    ) -> Result<Hold, EngineError> {
+        self.ask(
+            event,
+            here_only,
+            |reply| ExtendHold {
+                booking,
+                user,
+                by,
+                reply,
+            },
+            |remote| remote.extend(event, booking, user, by),
         )
         .await
     }

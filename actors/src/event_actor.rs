@@ -96,6 +96,17 @@ pub struct CancelHold {
     pub reply: Reply<Hold>,
 }
 
+/// `user` wants more time for a held booking: its hold lasts `by` from now (never less than it
+/// did); answered with the hold once the new deadline is durable.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ExtendHold {
+    pub booking: BookingId,
+    pub user: UserId,
+    pub by: Millis,
+    pub reply: Reply<Hold>,
+}
+
 /// A payment for `booking` succeeded: sell its admissions. If the hold had already ended,
 /// `recorded` (the booking as the journal has it) is sold again when the very same admissions
 /// and seats are still free. Confirming twice answers [`Confirmation::AlreadyConfirmed`].
@@ -560,6 +571,9 @@ impl EventActor {
         changes.iter().rev().all(|change| match change {
             Change::Held(hold) => self.inventory.release(hold.booking).is_ok(),
             Change::Released { hold, .. } => self.inventory.place(hold.clone()).is_ok(),
+            Change::Extended { hold, from } => {
+                self.inventory.reschedule(hold.booking, *from).is_ok()
+            }
             Change::Confirmed(hold) => self.inventory.unconfirm(hold.booking).is_ok(),
             Change::Reinstated(hold) => self.inventory.forget(hold.booking).is_some(),
             Change::Returned { before, after } => {
@@ -918,6 +932,51 @@ impl Handler<CancelHold> for EventActor {
                     ctx,
                 );
                 self.offer_freed(ctx);
+                self.arm_timer(ctx);
+            }
+            Some(Err(rejection)) => {
+                let _ = reply.send(Err(rejection.into()));
+            }
+            None => {
+                let _ = reply.send(Err(restarted()));
+            }
+        }
+    }
+}
+
+impl Handler<ExtendHold> for EventActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ExtendHold, ctx: &mut Context<Self>) {
+        let ExtendHold {
+            booking,
+            user,
+            by,
+            reply,
+        } = msg;
+        if let Err(error) = self.ready() {
+            let _ = reply.send(Err(error));
+            return;
+        }
+        let now = self.clock.now();
+        let decision = self.guarded(ctx, |act| match act.inventory.hold_of(booking) {
+            Some(hold) if hold.user != user => Err(Rejection::UnknownBooking),
+            Some(hold) if hold.state == HoldState::Confirmed => Err(Rejection::AlreadyConfirmed),
+            // a hold whose deadline passed is ending, even if the timer has not run yet
+            Some(hold) if hold.expires_at <= now => Err(Rejection::UnknownBooking),
+            Some(hold) => {
+                let from = hold.expires_at;
+                let until = from.max(now + by);
+                act.inventory
+                    .reschedule(booking, until)
+                    .map(|hold| (hold.clone(), from))
+            }
+            None => Err(Rejection::UnknownBooking),
+        });
+        match decision {
+            Some(Ok((hold, from))) => {
+                let waiter = Self::waiter(reply, hold.clone());
+                self.enqueue(Change::Extended { hold, from }, Some(waiter), ctx);
                 self.arm_timer(ctx);
             }
             Some(Err(rejection)) => {

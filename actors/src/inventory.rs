@@ -567,6 +567,22 @@ impl EventInventory {
         Ok(self.holds.entry(request.booking).or_insert(Arc::new(hold)))
     }
 
+    /// Moves a held booking's deadline to `until`; the hold after.
+    pub fn reschedule(&mut self, booking: BookingId, until: Millis) -> Result<&Hold, Rejection> {
+        let hold = self
+            .holds
+            .get_mut(&booking)
+            .map(Arc::make_mut)
+            .ok_or(Rejection::UnknownBooking)?;
+        if hold.state == HoldState::Confirmed {
+            return Err(Rejection::AlreadyConfirmed);
+        }
+        self.expiry.remove(&(hold.expires_at, booking));
+        hold.expires_at = until;
+        self.expiry.insert((until, booking));
+        Ok(&self.holds[&booking])
+    }
+
     /// Gives a held booking's admissions and seats back (cancel, failed payment).
     pub fn release(&mut self, booking: BookingId) -> Result<Hold, Rejection> {
         match self.holds.get(&booking) {

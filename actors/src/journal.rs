@@ -70,6 +70,12 @@ pub enum Change {
         hold: Hold,
         reason: ReleaseReason,
     },
+    /// The buyer asked for more time: the hold (still held) lasts until its new `expires_at`
+    /// instead of `from`.
+    Extended {
+        hold: Hold,
+        from: Millis,
+    },
     /// Paid: the hold's admissions are sold.
     Confirmed(Hold),
     /// Paid after the hold had ended, and the very same admissions were still free: sold again.
@@ -101,6 +107,7 @@ impl Change {
         match self {
             Change::Held(hold)
             | Change::Released { hold, .. }
+            | Change::Extended { hold, .. }
             | Change::Confirmed(hold)
             | Change::Reinstated(hold)
             | Change::Returned { after: hold, .. } => Some(hold.booking),

@@ -137,6 +137,52 @@ pub async fn information(
     Ok(HttpResponse::Ok().json(own_booking(&pool, &user, *id).await?))
 }
 
+/// Gives a held (or checked-out, unpaid) booking `booking.extend_seconds` more from now, so a
+/// buyer who needs more time keeps their seats; at most ten times a booking, then 409
+/// `hold_not_extendable`. A hold that ended answers 409 `hold_expired`.
+#[utoipa::path(post, path = "/v1/bookings/{id}/extend", tag = "bookings", params(("id" = String, Path)),
+    responses((status = 200, body = Booking), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, description = "hold_not_extendable, hold_expired or invalid_state", body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn extend(
+    engine: web::Data<EventDirectory>,
+    pool: web::Data<PgPool>,
+    settings: web::Data<crate::config::Settings>,
+    user: AuthUser,
+    id: web::Path<BookingId>,
+) -> Result<HttpResponse, ApiError> {
+    let booking = own_booking(&pool, &user, *id).await?;
+    if !booking.status.is_live() {
+        return Err(status_conflict(booking.status));
+    }
+    if booking.extensions_left == 0 {
+        return Err(ApiError::new(
+            Code::HoldNotExtendable,
+            format!(
+                "This hold has had all the extra time it can have ({} times). Pay before it ends to keep the seats.",
+                super::MAX_EXTENSIONS
+            ),
+        ));
+    }
+    let by =
+        i64::try_from(settings.booking.extend_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+    if let Err(error) = engine
+        .extend(booking.event_id, booking.id, user.id, by)
+        .await
+    {
+        // the hold ended a moment ago: say what the booking is now
+        if error == EngineError::Rejected(Rejection::UnknownBooking) {
+            let now = own_booking(&pool, &user, *id).await?;
+            return Err(status_conflict(match now.status {
+                live if live.is_live() => BookingStatus::Expired,
+                other => other,
+            }));
+        }
+        return Err(error.into());
+    }
+    Ok(HttpResponse::Ok().json(own_booking(&pool, &user, *id).await?))
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckoutBody {

@@ -247,6 +247,7 @@ async fn held_booking(
         status: BookingStatus::Held,
         held_at: time(hold.held_at),
         expired_at: time(hold.expires_at),
+        extensions_left: super::MAX_EXTENSIONS,
         total_price: hold.total_price(),
         currency: hold.currency.clone(),
         number_seats: hold.admissions() as i32,

@@ -27,7 +27,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(checkout::information)),
         )
         .service(web::resource("/bookings/{id}/checkout").route(web::post().to(checkout::checkout)))
-        .service(web::resource("/bookings/{id}/cancel").route(web::post().to(checkout::cancel)));
+        .service(web::resource("/bookings/{id}/cancel").route(web::post().to(checkout::cancel)))
+        .service(web::resource("/bookings/{id}/extend").route(web::post().to(checkout::extend)));
     sales::routes(cfg);
 }
 
@@ -44,6 +45,8 @@ pub struct Booking {
     pub held_at: DateTime<Utc>,
     /// When an unpaid hold ends and its seats go back on sale.
     pub expired_at: DateTime<Utc>,
+    /// How many more times `POST /v1/bookings/{id}/extend` may give the hold more time.
+    pub extensions_left: i32,
     /// Minor units of `currency`.
     pub total_price: i64,
     pub currency: String,
@@ -107,6 +110,10 @@ pub struct Information {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attendees: Option<Vec<String>>,
 }
+
+/// How often a buyer may ask for more time on one hold: WCAG 2.2.1 asks that a time limit can
+/// be extended at least ten times.
+pub const MAX_EXTENSIONS: i32 = 10;
 
 /// A booking's short code: 60 random bits of its id in Crockford base32, `XXXX-XXXX-XXXX`.
 pub fn booking_code(id: BookingId) -> String {

@@ -19,6 +19,7 @@ struct BookingRow {
     status: BookingStatus,
     held_at: DateTime<Utc>,
     expired_at: DateTime<Utc>,
+    extensions: i32,
     total_price: i64,
     currency: String,
     number_seats: i32,
@@ -41,6 +42,7 @@ impl From<BookingRow> for Booking {
             status: row.status,
             held_at: row.held_at,
             expired_at: row.expired_at,
+            extensions_left: (super::MAX_EXTENSIONS - row.extensions).max(0),
             total_price: row.total_price,
             currency: row.currency,
             number_seats: row.number_seats,
@@ -62,7 +64,7 @@ impl From<BookingRow> for Booking {
 /// rows for its seats twice (the old ones inactive), hence the DISTINCT. Of its payments, the
 /// one that paid it, else the latest.
 const BOOKING_SELECT: &str = "SELECT b.id, b.booking_code, b.event_id, b.status, b.held_at, b.expired_at,
-       b.total_price, b.currency, b.number_seats, b.payment_method,
+       b.extensions, b.total_price, b.currency, b.number_seats, b.payment_method,
        COALESCE((SELECT json_agg(json_build_object('ticket_type_id', i.ticket_type_id,
                                                    'qty', i.qty, 'price', i.price,
                                                    'returned', i.returned) ORDER BY i.id)

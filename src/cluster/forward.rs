@@ -12,7 +12,7 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use boxoffice_actors::directory::{EventDirectory, RemoteEngine};
 use boxoffice_actors::event_actor::{Confirmation, EngineError, Kept, WaitlistAnswer, WaitlistAsk};
 use boxoffice_actors::ids::{BookingId, EventId, UserId};
-use boxoffice_actors::inventory::{Hold, HoldRequest};
+use boxoffice_actors::inventory::{Hold, HoldRequest, Millis};
 use boxoffice_actors::journal::BoxFuture;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -41,6 +41,13 @@ pub struct Remote {
 struct CancelBody {
     booking: BookingId,
     user: UserId,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ExtendBody {
+    booking: BookingId,
+    user: UserId,
+    by: Millis,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -97,6 +104,16 @@ impl RemoteEngine for Remote {
         user: UserId,
     ) -> BoxFuture<Result<Hold, EngineError>> {
         self.call(event, "cancel", &CancelBody { booking, user })
+    }
+
+    fn extend(
+        &self,
+        event: EventId,
+        booking: BookingId,
+        user: UserId,
+        by: Millis,
+    ) -> BoxFuture<Result<Hold, EngineError>> {
+        self.call(event, "extend", &ExtendBody { booking, user, by })
     }
 
     fn confirm(
@@ -224,6 +241,14 @@ async fn run_call(
         "cancel" => {
             let cancel: CancelBody = serde_json::from_slice(body).ok()?;
             json(engine.cancel_here(event, cancel.booking, cancel.user).await)
+        }
+        "extend" => {
+            let extend: ExtendBody = serde_json::from_slice(body).ok()?;
+            json(
+                engine
+                    .extend_here(event, extend.booking, extend.user, extend.by)
+                    .await,
+            )
         }
         "confirm" => {
             let sale: ConfirmBody = serde_json::from_slice(body).ok()?;

@@ -187,6 +187,9 @@ struct Rows {
     // paid bookings: confirmed holds, and ended holds sold again
     confirmed: Vec<BookingId>,
     reinstated: Vec<BookingId>,
+    // holds given more time, and their new deadlines
+    extended: Vec<BookingId>,
+    extended_until: Vec<DateTime<Utc>>,
     // refunded admissions: what each booking keeps per ticket type, the seats it gave back,
     // and the bookings left with nothing
     returned: Vec<BookingId>,
@@ -221,6 +224,10 @@ impl Rows {
                 Change::Released { hold, reason } => {
                     rows.released.push(hold.booking);
                     rows.released_status.push(reason.status());
+                }
+                Change::Extended { hold, .. } => {
+                    rows.extended.push(hold.booking);
+                    rows.extended_until.push(time(hold.expires_at));
                 }
                 Change::Confirmed(hold) => rows.confirmed.push(hold.booking),
                 Change::Reinstated(hold) => {
@@ -309,6 +316,7 @@ impl Rows {
     /// New holds without seats only: the flash-sale batch, written by one statement.
     fn is_one_statement(&self) -> bool {
         self.released.is_empty()
+            && self.extended.is_empty()
             && self.returned.is_empty()
             && self.confirmed.is_empty()
             && self.reinstated.is_empty()
@@ -365,6 +373,19 @@ impl Rows {
             .bind(&self.item_prices)
             .bind(self.epoch.filter(|_| one_statement))
             .bind(&self.promos)
+            .execute(&mut *conn)
+            .await?;
+        }
+        if !self.extended.is_empty() {
+            // before the releases: a hold extended and then ended in one batch ends
+            sqlx::query(
+                "UPDATE bookings b SET expired_at = x.until, extensions = b.extensions + 1, version = $1
+                 FROM UNNEST($2::uuid[], $3::timestamptz[]) AS x (id, until)
+                 WHERE b.id = x.id AND b.status IN ('held', 'pending_payment')",
+            )
+            .bind(self.version)
+            .bind(&self.extended)
+            .bind(&self.extended_until)
             .execute(&mut *conn)
             .await?;
         }

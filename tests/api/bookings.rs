@@ -885,3 +885,82 @@ async fn an_event_that_asks_for_names_takes_one_per_admission_with_the_informati
         json!(["Ada Lovelace", "Alan Turing"])
     );
 }
+
+#[actix_web::test]
+async fn a_buyer_keeps_a_hold_longer_ten_times_at_most_and_it_ends_at_its_new_time() {
+    let app = spawn_app().await;
+    let Sale {
+        buyer,
+        event,
+        ticket_type,
+        ..
+    } = sale(&app, json!({}), None).await;
+    let body = json!({"event_id": event, "ticket_type_id": ticket_type["id"], "qty": 1});
+    let booking = expect_json(app.hold(&buyer, &body).await, StatusCode::CREATED).await;
+    assert_eq!(booking["extensions_left"], 10);
+    let id = booking["id"].as_str().unwrap();
+    let extend = format!("/v1/bookings/{id}/extend");
+    let token = Some(buyer.access_token.as_str());
+    let deadline = |b: &Value| {
+        chrono::DateTime::parse_from_rfc3339(b["expired_at"].as_str().unwrap()).unwrap()
+    };
+
+    // with 100 s left, "5 more minutes" moves the end to 300 s from now
+    let hold = app.settings.booking.hold_seconds;
+    app.advance(std::time::Duration::from_secs(hold - 100));
+    let extended = expect_json(app.post(&extend, token, &json!({})).await, StatusCode::OK).await;
+    assert_eq!(
+        (deadline(&extended) - deadline(&booking)).num_seconds(),
+        200,
+        "{extended}"
+    );
+    assert_eq!(extended["extensions_left"], 9);
+    // past the old end the seats are still held; past the new one they are not
+    app.advance(std::time::Duration::from_secs(150));
+    app.settle().await;
+    let now = expect_json(
+        app.get(&format!("/v1/bookings/{id}"), token).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(now["status"], "held");
+    assert_eq!(app.available(&event).await, 99);
+
+    for left in (0..9).rev() {
+        let again = expect_json(app.post(&extend, token, &json!({})).await, StatusCode::OK).await;
+        assert_eq!(again["extensions_left"], left);
+    }
+    let refused = expect_error(
+        app.post(&extend, token, &json!({})).await,
+        StatusCode::CONFLICT,
+        "hold_not_extendable",
+    )
+    .await;
+    assert!(
+        refused["message"].as_str().unwrap().contains("ten")
+            || refused["message"].as_str().unwrap().contains("10")
+    );
+
+    // someone else's booking is not theirs to extend
+    let other = app.customer().await;
+    expect_error(
+        app.post(&extend, Some(&other.access_token), &json!({}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+
+    app.advance(std::time::Duration::from_secs(301));
+    eventually(10, "the extended hold to end", || async {
+        app.settle().await;
+        (app.available(&event).await == 100).then_some(())
+    })
+    .await;
+    expect_error(
+        app.post(&extend, token, &json!({})).await,
+        StatusCode::CONFLICT,
+        "hold_expired",
+    )
+    .await;
+}
