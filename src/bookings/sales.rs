@@ -31,6 +31,23 @@ pub struct Sales {
     pub refunds: crate::refunds::RefundSummary,
     /// How the event's waiting lists stand (`GET /v1/admin/events/{id}/waitlist` lists them).
     pub waitlist: crate::waitlist::WaitlistSummary,
+    /// Tickets sold per hour (by when they were issued, refunded ones left out), oldest first;
+    /// hours without sales are left out.
+    pub timeline: Vec<SalesHour>,
+    /// Tickets that admit someone (valid or checked in): the door's "of".
+    pub tickets_issued: i64,
+    /// Tickets checked in at the door.
+    pub checked_in: i64,
+}
+
+/// One hour of sales.
+#[derive(Serialize, ToSchema)]
+pub struct SalesHour {
+    /// The hour's start.
+    pub at: DateTime<Utc>,
+    pub tickets: i64,
+    /// Minor units, by currency.
+    pub revenue: std::collections::BTreeMap<String, i64>,
 }
 
 #[derive(Serialize, ToSchema, sqlx::FromRow)]
@@ -106,10 +123,47 @@ pub async fn sales(
     .bind(RECENT)
     .fetch_all(pool.get_ref())
     .await?;
+    // a ticket given away is a new row with the same sale: only the first one counts
+    let hours: Vec<(DateTime<Utc>, String, i64, i64)> = sqlx::query_as(
+        "SELECT date_trunc('hour', t.created_at) AS at, b.currency, count(*),
+                COALESCE(sum((SELECT bi.price FROM booking_items bi
+                              WHERE bi.booking_id = t.booking_id AND bi.ticket_type_id = t.ticket_type_id
+                              ORDER BY bi.id LIMIT 1)), 0)::bigint
+         FROM tickets t JOIN bookings b ON b.id = t.booking_id
+         WHERE t.event_id = $1 AND t.transferred_from IS NULL AND t.status <> 'void'
+         GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .bind(event.id)
+    .fetch_all(pool.get_ref())
+    .await?;
+    let mut timeline: Vec<SalesHour> = Vec::new();
+    for (at, currency, tickets, amount) in hours {
+        if timeline.last().is_none_or(|hour| hour.at != at) {
+            timeline.push(SalesHour {
+                at,
+                tickets: 0,
+                revenue: Default::default(),
+            });
+        }
+        let hour = timeline.last_mut().expect("pushed above");
+        hour.tickets += tickets;
+        *hour.revenue.entry(currency).or_insert(0) += amount;
+    }
+    let (tickets_issued, checked_in): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE status IN ('valid', 'checked_in')),
+                count(*) FILTER (WHERE status = 'checked_in')
+         FROM tickets WHERE event_id = $1",
+    )
+    .bind(event.id)
+    .fetch_one(pool.get_ref())
+    .await?;
     Ok(HttpResponse::Ok().json(Sales {
         event_id: event.id,
         ticket_types,
         revenue,
+        timeline,
+        tickets_issued,
+        checked_in,
         recent_bookings,
         refunds: crate::refunds::store::summary(&pool, event.id).await?,
         waitlist: crate::waitlist::summary(&pool, event.id).await?,

@@ -258,6 +258,35 @@ async fn the_sales_report_counts_sold_and_held_admissions_and_revenue_for_its_or
     let recent = report["recent_bookings"].as_array().unwrap();
     assert_eq!(recent.len(), 1);
     assert_eq!(recent[0]["status"], "confirmed");
+    // the chart's hours: both tickets in this one, and the door's count
+    let timeline = report["timeline"].as_array().unwrap();
+    assert_eq!(timeline.len(), 1, "{report}");
+    assert_eq!(timeline[0]["tickets"], 2);
+    assert_eq!(
+        timeline[0]["revenue"][types[0]["currency"].as_str().unwrap()],
+        price
+    );
+    assert_eq!(
+        (
+            report["tickets_issued"].as_i64(),
+            report["checked_in"].as_i64()
+        ),
+        (Some(2), Some(0))
+    );
+    let ticket = &tickets_of(&app, &buyer, 2).await[0];
+    expect_json(
+        check_in(&app, &organizer, &event, &ticket["code"]).await,
+        StatusCode::OK,
+    )
+    .await;
+    let report = expect_json(sales(&organizer).await, StatusCode::OK).await;
+    assert_eq!(
+        (
+            report["tickets_issued"].as_i64(),
+            report["checked_in"].as_i64()
+        ),
+        (Some(2), Some(1))
+    );
 
     expect_error(sales(&buyer).await, StatusCode::FORBIDDEN, "forbidden").await;
     let rival = app.organizer().await;
