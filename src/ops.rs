@@ -317,7 +317,7 @@ fn error_response(description: &str) -> utoipa::openapi::Response {
         crate::tickets::list_tickets, crate::tickets::get_ticket, crate::tickets::qr_svg, crate::tickets::qr_png, crate::tickets::check_in,
         crate::notifications::list_notifications, crate::notifications::mark_read, crate::notifications::stream_notifications,
         crate::catalog::admin::events::create_event, crate::catalog::admin::events::list_events, crate::catalog::admin::events::get_event,
-        crate::catalog::admin::events::update_event, crate::catalog::admin::events::delete_event, crate::catalog::admin::events::publish_event,
+        crate::catalog::admin::events::update_event, crate::catalog::admin::events::delete_event, crate::catalog::image::upload, crate::catalog::image::remove, crate::catalog::image::serve, crate::catalog::admin::events::publish_event,
         crate::catalog::admin::events::cancel_event, crate::catalog::admin::ticket_types::create_ticket_type, crate::catalog::admin::ticket_types::update_ticket_type,
         crate::catalog::admin::ticket_types::delete_ticket_type, crate::catalog::admin::seats::define_seats, crate::catalog::admin::seats::define_event_seats,
         crate::catalog::admin::seats::get_seats, crate::catalog::admin::seats::get_event_seats, crate::catalog::admin::seats::delete_seats,

@@ -4,6 +4,7 @@
 //! event's engine (`edit`).
 pub mod admin;
 pub mod edit;
+pub mod image;
 pub mod public;
 pub mod seat_map;
 pub mod store;

@@ -410,3 +410,97 @@ async fn an_event_and_its_seats_answer_304_until_something_changes() {
         assert_eq!(answer.status(), StatusCode::OK, "{path} after a hold");
     }
 }
+
+/// A 2×1 PNG.
+const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAIAAAABCAIAAAB7QOjdAAAADUlEQVR4nGP4zwAE/wEHAAH/4iOeWQAAAABJRU5ErkJggg==";
+
+#[actix_web::test]
+async fn an_uploaded_image_becomes_the_banner_served_with_validators_and_bad_files_are_refused() {
+    use base64::Engine as _;
+    let app = spawn_app().await;
+    let organizer = app.organizer().await;
+    let event = app.create_event(&organizer, json!({})).await;
+    let id = event["id"].as_str().unwrap();
+    let path = format!("/v1/admin/events/{id}/image");
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(PNG)
+        .unwrap();
+    let put = |user: &User, content_type: &'static str, body: Vec<u8>| {
+        app.request(reqwest::Method::PUT, &path, Some(&user.access_token))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+
+    let uploaded = expect_json(
+        put(&organizer, "image/png", png.clone()).await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    let banner = uploaded["banner"].as_str().unwrap().to_owned();
+    assert!(
+        banner.contains(&format!("/v1/events/{id}/image?v=")),
+        "{banner}"
+    );
+    let served_path = &banner[banner.find("/v1/").unwrap()..];
+    let served = app.get(served_path, None).await;
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(served.headers()["content-type"], "image/png");
+    assert!(served.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    let tag = served.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(served.bytes().await.unwrap().as_ref(), png.as_slice());
+    let again = app
+        .request(reqwest::Method::GET, served_path, None)
+        .header("if-none-match", &tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+
+    expect_error(
+        put(&organizer, "text/plain", png.clone()).await.unwrap(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+    for bytes in [b"not a picture at all".to_vec(), png[..20].to_vec()] {
+        let error = expect_error(
+            put(&organizer, "image/jpeg", bytes).await.unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(error["details"][0]["field"], "image", "{error}");
+    }
+    let mut huge = png.clone();
+    huge.resize(3 * 1024 * 1024, 0);
+    expect_error(
+        put(&organizer, "image/png", huge).await.unwrap(),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    )
+    .await;
+    let rival = app.organizer().await;
+    expect_error(
+        put(&rival, "image/png", png.clone()).await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+
+    let removed = expect_json(
+        app.delete(&path, Some(&organizer.access_token)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(removed["banner"], Value::Null);
+    expect_error(
+        app.get(served_path, None).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}

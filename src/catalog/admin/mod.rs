@@ -22,6 +22,7 @@ use crate::error::{ApiError, Code};
 
 pub fn routes(cfg: &mut web::ServiceConfig, seat_map_limit: usize) {
     let seat_json = crate::error::extractors::json_config(seat_map_limit);
+    cfg.configure(super::image::routes);
     cfg.service(
         web::resource("/admin/events")
             .route(web::post().to(events::create_event))
@@ -118,7 +119,7 @@ pub(crate) async fn owned_event(
         .ok_or_else(|| ApiError::not_found("event"))
 }
 
-pub(super) fn not_cancelled(event: &Event) -> Result<(), ApiError> {
+pub(crate) fn not_cancelled(event: &Event) -> Result<(), ApiError> {
     if event.status == "cancelled" {
         return Err(ApiError::new(
             Code::InvalidState,
@@ -128,7 +129,7 @@ pub(super) fn not_cancelled(event: &Event) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub(super) async fn detail(pool: &PgPool, event: Event) -> Result<EventDetail, ApiError> {
+pub(crate) async fn detail(pool: &PgPool, event: Event) -> Result<EventDetail, ApiError> {
     let ticket_types = store::ticket_types_of(pool, event.id, true).await?;
     Ok(EventDetail {
         event,
