@@ -49,7 +49,10 @@ pub struct TicketRow {
     event_id: EventId,
     event_name: String,
     event_start_at: DateTime<Utc>,
+    event_end_at: DateTime<Utc>,
     event_location: String,
+    event_time_zone: String,
+    attendee_name: Option<String>,
     ticket_type_id: TicketTypeId,
     ticket_type_name: String,
     seat_id: Option<SeatId>,
@@ -81,6 +84,8 @@ pub struct Ticket {
     pub ticket_type_name: String,
     /// For seat-mapped ticket types.
     pub seat: Option<TicketSeat>,
+    /// The name on the ticket, when the event asks for one per ticket.
+    pub attendee_name: Option<String>,
     /// A `transferred` ticket's new holder (their email).
     #[serde(default)]
     pub transferred_to: Option<String>,
@@ -91,7 +96,10 @@ pub struct TicketEvent {
     pub id: EventId,
     pub name: String,
     pub start_at: DateTime<Utc>,
+    pub end_at: DateTime<Utc>,
     pub location: String,
+    /// The IANA zone the event's times are read in.
+    pub time_zone: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -128,8 +136,11 @@ impl From<TicketRow> for Ticket {
                 id: row.event_id,
                 name: row.event_name,
                 start_at: row.event_start_at,
+                end_at: row.event_end_at,
                 location: row.event_location,
+                time_zone: row.event_time_zone,
             },
+            attendee_name: row.attendee_name,
             ticket_type_id: row.ticket_type_id,
             ticket_type_name: row.ticket_type_name,
             seat,

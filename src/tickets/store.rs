@@ -10,7 +10,8 @@ use crate::outbox::subjects::TICKETS_ISSUED;
 
 const TICKET_COLUMNS: &str = "t.id, t.code, t.status, t.qr_url, t.checked_in_at, t.created_at,
     t.admission_no, t.booking_id, b.booking_code, t.payment_id, t.event_id, e.name AS event_name,
-    e.start_at AS event_start_at, e.location AS event_location, t.ticket_type_id,
+    e.start_at AS event_start_at, e.end_at AS event_end_at, e.location AS event_location,
+    e.time_zone AS event_time_zone, t.attendee_name, t.ticket_type_id,
     tt.name AS ticket_type_name, s.id AS seat_id, s.section AS seat_section,
     s.row_label AS seat_row, s.seat_label AS seat_label,
     (SELECT COALESCE(nt.holder_email, nu.email) FROM tickets nt

@@ -884,6 +884,38 @@ async fn an_event_that_asks_for_names_takes_one_per_admission_with_the_informati
         saved["information"]["attendees"],
         json!(["Ada Lovelace", "Alan Turing"])
     );
+
+    // paid: each ticket carries its name, in admission order, and so does the door's list
+    let checkout = format!("/v1/bookings/{}/checkout", booking["id"].as_str().unwrap());
+    let booking = expect_json(
+        app.post(&checkout, token, &json!({"payment_method": "card"}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let transaction = format!("txn-{}", booking["id"].as_str().unwrap());
+    expect_json(
+        crate::payments::Webhook::new(&app, &booking, &transaction)
+            .send(&app)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let mut tickets = crate::tickets::tickets_of(&app, &buyer, 2).await;
+    tickets.sort_by_key(|t| t["admission_no"].as_i64());
+    let names: Vec<&Value> = tickets.iter().map(|t| &t["attendee_name"]).collect();
+    assert_eq!(names, [&json!("Ada Lovelace"), &json!("Alan Turing")]);
+    let list = expect_json(
+        app.get(
+            &format!("/v1/admin/events/{event}/attendees?q=turing"),
+            Some(&organizer.access_token),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["data"][0]["attendee_name"], "Alan Turing");
 }
 
 #[actix_web::test]

@@ -450,7 +450,7 @@ async fn the_organizer_lists_searches_and_exports_the_attendees() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
-        "ticket_id,booking_code,name,email,ticket_type,seat,status,checked_in_at"
+        "ticket_id,booking_code,name,email,ticket_type,seat,status,checked_in_at,attendee_name"
     );
     assert_eq!(lines.len(), 3, "{text}");
     assert!(

@@ -281,7 +281,7 @@ pub async fn delete_event(
     if !store::delete_unsold_event(&pool, event.id).await? {
         return Err(ApiError::new(
             Code::EventHasSales,
-            "the event has bookings or payments, so it cannot be deleted; cancel it instead (POST .../cancel)",
+            "This event has bookings or payments, so it cannot be deleted. Cancel it instead: every paid booking is then refunded.",
         ));
     }
     tracing::info!(event_id = %event.id, "event deleted");
@@ -305,7 +305,7 @@ pub async fn publish_event(
         if ticket_types.is_empty() {
             return Err(ApiError::new(
                 Code::InvalidState,
-                "add an active ticket type before publishing",
+                "Add a ticket type that is on sale (not hidden) before publishing.",
             ));
         }
         let seats = store::seats_of(&pool, event.id, None).await?;
