@@ -1,6 +1,7 @@
 //! Outgoing mail through lettre: `email.transport = "file"` writes each message as an `.eml`
 //! file under `email.dir`; `"smtp"` sends through `email.smtp_host`:`email.smtp_port`. The
-//! ticket mail carries every ticket with its QR inline (HTML and plain text).
+//! ticket mail carries every ticket with its QR inline (HTML and plain text) and, for the buyer,
+//! the receipt: what was bought at which price, and who runs the event.
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -82,26 +83,105 @@ impl Mailer {
     }
 }
 
-/// The mail with a booking's tickets, each with its QR as an inline PNG. QR rendering is CPU
-/// work: call this off the async workers.
+/// What the buyer paid for, as the ticket mail's receipt shows it.
+#[derive(Clone, Debug)]
+pub struct Receipt {
+    /// (ticket type, quantity, unit price in minor units)
+    pub lines: Vec<(String, i32, i64)>,
+    pub total: i64,
+    pub currency: String,
+    pub promo_code: Option<String>,
+    pub payment_method: Option<String>,
+    /// Who runs the event: their name (or address) and address.
+    pub organizer: String,
+    pub organizer_email: String,
+}
+
+impl Receipt {
+    fn text(&self) -> String {
+        let money = |minor| crate::money::format(minor, &self.currency);
+        let mut text = String::from("Receipt\n");
+        for (name, qty, price) in &self.lines {
+            text.push_str(&format!(
+                "  {qty} x {name} at {}: {}\n",
+                money(*price),
+                money(price * i64::from(*qty))
+            ));
+        }
+        if let Some(code) = &self.promo_code {
+            text.push_str(&format!("  Promo code {code} (included in the prices)\n"));
+        }
+        text.push_str(&format!("  Total paid: {}", money(self.total)));
+        if let Some(method) = &self.payment_method {
+            text.push_str(&format!(" by {}", method.replace('_', " ")));
+        }
+        text.push_str(&format!(
+            "\nSold by {} <{}> through boxoffice.\n\n",
+            self.organizer, self.organizer_email
+        ));
+        text
+    }
+
+    fn html(&self) -> String {
+        let money = |minor| escape_html(&crate::money::format(minor, &self.currency));
+        let mut html = String::from(
+            "<h2>Receipt</h2><table style=\"border-collapse: collapse\"><tr><th align=\"left\">Ticket</th><th align=\"right\">Qty</th><th align=\"right\">Price</th><th align=\"right\">Amount</th></tr>",
+        );
+        for (name, qty, price) in &self.lines {
+            html.push_str(&format!(
+                "<tr><td>{}</td><td align=\"right\">{qty}</td><td align=\"right\">{}</td><td align=\"right\">{}</td></tr>",
+                escape_html(name),
+                money(*price),
+                money(price * i64::from(*qty))
+            ));
+        }
+        html.push_str(&format!(
+            "<tr><th align=\"left\" colspan=\"3\">Total paid</th><th align=\"right\">{}</th></tr></table>",
+            money(self.total)
+        ));
+        if let Some(code) = &self.promo_code {
+            html.push_str(&format!(
+                "<p>Promo code <b>{}</b>, included in the prices.</p>",
+                escape_html(code)
+            ));
+        }
+        html.push_str(&format!(
+            "<p>Sold by {} (<a href=\"mailto:{email}\">{email}</a>) through boxoffice.</p>",
+            escape_html(&self.organizer),
+            email = escape_html(&self.organizer_email)
+        ));
+        html
+    }
+}
+
+/// The mail with a booking's tickets, each with its QR as an inline PNG, and the buyer's
+/// `receipt` (none for a ticket someone gave away). QR rendering is CPU work: call this off the
+/// async workers.
 pub fn tickets_message(
     from: Mailbox,
     to: Mailbox,
     booking_code: &str,
     tickets: &[Ticket],
+    receipt: Option<&Receipt>,
 ) -> Result<Message, MailError> {
     let Some(first) = tickets.first() else {
         return Err(MailError::NoTickets);
     };
     let event = &first.event;
-    let when = event.start_at.format("%A %-d %B %Y, %H:%M UTC");
+    // as people at the venue read it, e.g. "Fri 4 Dec 2026, 19:30 MST"
+    let when = format!(
+        "{} to {}",
+        crate::catalog::zone::local_time(event.start_at, &event.time_zone),
+        crate::catalog::zone::local_time(event.end_at, &event.time_zone)
+    );
     let mut text = format!(
         "Your tickets for {} ({when}, {}). Booking {booking_code}.\n\n",
         event.name, event.location
     );
     let mut html = format!(
-            "<html><body style=\"font-family: sans-serif\"><h1>Your tickets for {}</h1><p>{when}, {}<br>Booking <b>{booking_code}</b></p>",
+            "<html><body style=\"font-family: sans-serif\"><h1>Your tickets for {}</h1><p>{}, {}<br>Booking <b>{booking_code}</b></p>",
             escape_html(&event.name),
+            escape_html(&when),
             escape_html(&event.location)
         );
     let mut images = Vec::with_capacity(tickets.len());
@@ -111,6 +191,10 @@ pub fn tickets_message(
             .as_ref()
             .map(|s| format!("{}, row {}, seat {}", s.section, s.row, s.label))
             .unwrap_or_else(|| "general admission".into());
+        let place = match &ticket.attendee_name {
+            Some(name) => format!("{place}, for {name}"),
+            None => place,
+        };
         text.push_str(&format!(
             "Ticket {}: {} - {place}\nCode: {}\n\n",
             ticket.admission_no, ticket.ticket_type_name, ticket.code
@@ -128,10 +212,15 @@ pub fn tickets_message(
                 .body(png, ContentType::parse("image/png").expect("a valid type")),
         );
     }
-    text.push_str("Show the code (or its QR) at the door. Each ticket lets one person in once.\n");
-    html.push_str(
-        "<p>Show the QR at the door. Each ticket lets one person in once.</p></body></html>",
+    text.push_str(
+        "Show the code (or its QR) at the door. Each ticket lets one person in once.\n\n",
     );
+    html.push_str("<p>Show the QR at the door. Each ticket lets one person in once.</p>");
+    if let Some(receipt) = receipt {
+        text.push_str(&receipt.text());
+        html.push_str(&receipt.html());
+    }
+    html.push_str("</body></html>");
     let mut related = MultiPart::related().singlepart(SinglePart::html(html));
     for image in images {
         related = related.singlepart(image);

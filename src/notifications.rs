@@ -122,7 +122,10 @@ fn from_event(
                 payload["expires_at"]
                     .as_str()
                     .and_then(|at| at.parse::<DateTime<Utc>>().ok())
-                    .map_or_else(|| "the offer ends".to_owned(), |at| at.format("%H:%M UTC").to_string()),
+                    .map_or_else(
+                        || "the offer ends".to_owned(),
+                        |at| crate::catalog::zone::local_time(at, payload["time_zone"].as_str().unwrap_or("UTC")),
+                    ),
             ),
         )),
         _ => None,

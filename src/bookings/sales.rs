@@ -138,7 +138,7 @@ pub async fn sales(
     .await?;
     let mut timeline: Vec<SalesHour> = Vec::new();
     for (at, currency, tickets, amount) in hours {
-        if timeline.last().is_none_or(|hour| hour.at != at) {
+        if timeline.last().map_or(true, |hour| hour.at != at) {
             timeline.push(SalesHour {
                 at,
                 tickets: 0,

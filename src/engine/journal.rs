@@ -512,7 +512,8 @@ impl Rows {
                  SELECT 'waitlist.offered', o.id, jsonb_build_object(
                      'entry_id', o.id, 'event_id', o.event_id, 'user_id', o.user_id,
                      'ticket_type_id', o.ticket_type_id, 'qty', o.qty,
-                     'booking_id', o.booking_id, 'expires_at', o.offer_expires_at)
+                     'booking_id', o.booking_id, 'expires_at', o.offer_expires_at,
+                     'time_zone', (SELECT e.time_zone FROM events e WHERE e.id = o.event_id))
                  FROM o ORDER BY o.id",
             )
             .bind(&self.offered)

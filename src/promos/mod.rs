@@ -239,6 +239,8 @@ struct Found {
     max_uses: Option<i32>,
     max_per_account: Option<i32>,
     active: bool,
+    /// The event's, for the times the refusals give.
+    time_zone: String,
 }
 
 fn invalid(why: &str) -> ApiError {
@@ -250,7 +252,8 @@ fn invalid(why: &str) -> ApiError {
 async fn usable(pool: &PgPool, event: EventId, code: &str) -> Result<Found, ApiError> {
     let found: Option<Found> = sqlx::query_as(
         "SELECT id, code, percent_off, amount_off, valid_from, valid_until, ticket_type_ids, unlocks,
-                max_uses, max_per_account, active
+                max_uses, max_per_account, active,
+                (SELECT e.time_zone FROM events e WHERE e.id = promo_codes.event_id) AS time_zone
          FROM promo_codes WHERE event_id = $1 AND lower(code) = lower($2)",
     )
     .bind(event)
@@ -264,7 +267,7 @@ async fn usable(pool: &PgPool, event: EventId, code: &str) -> Result<Found, ApiE
     if let Some(from) = found.valid_from.filter(|from| now < *from) {
         return Err(invalid(&format!(
             "can be used from {}",
-            from.format("%-d %B %Y, %H:%M UTC")
+            crate::catalog::zone::local_time(from, &found.time_zone)
         )));
     }
     if found.valid_until.is_some_and(|until| now >= until) {

@@ -212,14 +212,15 @@ pub async fn buyer_cancel(
     let policy: Option<(
         Option<chrono::DateTime<chrono::Utc>>,
         boxoffice_actors::ids::UserId,
+        String,
     )> = sqlx::query_as(
-        "SELECT e.refund_until, b.user_id FROM bookings b JOIN events e ON e.id = b.event_id
+        "SELECT e.refund_until, b.user_id, e.time_zone FROM bookings b JOIN events e ON e.id = b.event_id
          WHERE b.id = $1",
     )
     .bind(booking)
     .fetch_optional(pool)
     .await?;
-    let Some((until, _)) = policy.filter(|(_, owner)| *owner == user.id) else {
+    let Some((until, _, zone)) = policy.filter(|(_, owner, _)| *owner == user.id) else {
         return Err(ApiError::not_found("booking"));
     };
     match until {
@@ -234,7 +235,7 @@ pub async fn buyer_cancel(
                 Code::RefundNotAllowed,
                 format!(
                     "refunds for this event were possible until {}; ask the organizer",
-                    until.format("%-d %B %Y, %H:%M UTC")
+                    crate::catalog::zone::local_time(until, &zone)
                 ),
             ))
         }

@@ -155,6 +155,47 @@ impl Handler<MailTickets> for TicketActor {
     }
 }
 
+/// What the buyer paid for: the items still theirs at their prices, and the event's organizer.
+async fn receipt_of(
+    pool: &PgPool,
+    booking: BookingId,
+) -> Result<crate::mail::Receipt, sqlx::Error> {
+    let lines: Vec<(String, i32, i64)> = sqlx::query_as(
+        "SELECT tt.name, bi.qty, bi.price FROM booking_items bi
+         JOIN ticket_types tt ON tt.id = bi.ticket_type_id
+         WHERE bi.booking_id = $1 ORDER BY bi.id",
+    )
+    .bind(booking)
+    .fetch_all(pool)
+    .await?;
+    let (total, currency, promo_code, payment_method, organizer, organizer_email): (
+        i64,
+        String,
+        Option<String>,
+        Option<String>,
+        String,
+        String,
+    ) = sqlx::query_as(
+        "SELECT b.total_price, b.currency, pc.code, b.payment_method,
+                COALESCE(o.username, o.email), o.email
+         FROM bookings b JOIN events e ON e.id = b.event_id JOIN users o ON o.id = e.organizer_id
+         LEFT JOIN promo_codes pc ON pc.id = b.promo_code_id
+         WHERE b.id = $1",
+    )
+    .bind(booking)
+    .fetch_one(pool)
+    .await?;
+    Ok(crate::mail::Receipt {
+        lines,
+        total,
+        currency,
+        promo_code,
+        payment_method,
+        organizer,
+        organizer_email,
+    })
+}
+
 /// Mails a booking's tickets to its contact address (the account's email if none was given),
 /// unless the buyer turned email off. Once per booking: the mail is claimed in `sent_mail`
 /// (committed) before the mail server is talked to, with no transaction open meanwhile, and
@@ -189,10 +230,12 @@ async fn mail_tickets(
         return Ok(());
     }
     let tickets = store::of_booking(pool, booking).await?;
+    let receipt = receipt_of(pool, booking).await?;
     let from = mailer.from().clone();
-    let message =
-        web::block(move || crate::mail::tickets_message(from, to, &booking_code, &tickets))
-            .await??;
+    let message = web::block(move || {
+        crate::mail::tickets_message(from, to, &booking_code, &tickets, Some(&receipt))
+    })
+    .await??;
     mailer.send(message).await?;
     crate::mail::mark_sent(pool, "tickets", booking.0).await?;
     tracing::info!(booking_id = %booking, "tickets mailed");

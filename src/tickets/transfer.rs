@@ -186,10 +186,11 @@ async fn mail_new_holder(pool: &PgPool, mailer: &Mailer, moved: Moved) -> Handle
     };
     let from = mailer.from().clone();
     let code = ticket.booking_code.clone();
-    let message = web::block(move || crate::mail::tickets_message(from, to, &code, &[ticket]))
-        .await
-        .map_err(crate::outbox::DeliveryError::retry)?
-        .map_err(crate::outbox::DeliveryError::refused)?;
+    let message =
+        web::block(move || crate::mail::tickets_message(from, to, &code, &[ticket], None))
+            .await
+            .map_err(crate::outbox::DeliveryError::retry)?
+            .map_err(crate::outbox::DeliveryError::refused)?;
     mailer
         .send(message)
         .await

@@ -295,8 +295,9 @@ struct Offered {
 }
 
 async fn mail_offer(pool: &PgPool, mailer: &Mailer, offered: Offered) -> Handled {
-    let contact: Option<(String, bool, String, String, String)> = sqlx::query_as(
-        "SELECT u.email, COALESCE(us.email_notifications, true), e.name, t.name, b.booking_code
+    let contact: Option<(String, bool, String, String, String, String)> = sqlx::query_as(
+        "SELECT u.email, COALESCE(us.email_notifications, true), e.name, t.name, b.booking_code,
+                e.time_zone
          FROM waitlist_entries w JOIN users u ON u.id = w.user_id
          JOIN events e ON e.id = w.event_id JOIN ticket_types t ON t.id = w.ticket_type_id
          JOIN bookings b ON b.id = $2
@@ -308,7 +309,7 @@ async fn mail_offer(pool: &PgPool, mailer: &Mailer, offered: Offered) -> Handled
     .bind(offered.user_id)
     .fetch_optional(pool)
     .await?;
-    let Some((email, true, event, ticket_type, code)) = contact else {
+    let Some((email, true, event, ticket_type, code, zone)) = contact else {
         return Ok(());
     };
     let text = format!(
@@ -320,7 +321,7 @@ async fn mail_offer(pool: &PgPool, mailer: &Mailer, offered: Offered) -> Handled
             1 => format!("1 {ticket_type} ticket"),
             n => format!("{n} {ticket_type} tickets"),
         },
-        until = offered.expires_at.format("%H:%M UTC on %-d %B"),
+        until = crate::catalog::zone::local_time(offered.expires_at, &zone),
     );
     let subject = format!("Tickets for {event} are held for you");
     crate::mail::send_once(

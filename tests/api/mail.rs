@@ -320,3 +320,55 @@ async fn many_purchases_paid_at_once_are_all_mailed_with_a_small_pool() {
         .unwrap();
     assert_eq!(retried, 0, "no delivery failed");
 }
+
+#[actix_web::test]
+async fn the_ticket_mail_gives_the_venue_s_time_and_a_receipt_with_prices_and_the_organizer() {
+    let app = spawn_app().await;
+    let organizer = app.organizer().await;
+    let buyer = app.customer().await;
+    let event = app
+        .create_event(
+            &organizer,
+            json!({"location": "Red Rocks, Denver", "start_at": "2027-03-02T02:30:00Z", "end_at": "2027-03-02T05:00:00Z"}),
+        )
+        .await;
+    let id = event["id"].as_str().unwrap();
+    let ticket_type = app
+        .create_ticket_type(
+            &organizer,
+            id,
+            json!({"name": "Lawn", "price": 450000, "currency": "VND"}),
+        )
+        .await;
+    app.api
+        .publish(&organizer.access_token, id)
+        .await
+        .expect("published");
+    let body = json!({"event_id": id, "ticket_type_id": ticket_type["id"], "qty": 2});
+    let booking = expect_json(app.hold(&buyer, &body).await, StatusCode::CREATED).await;
+    let booking = crate::payments::check_out(&app, &buyer, &booking).await;
+    let transaction = format!("txn-{}", booking["id"].as_str().unwrap());
+    expect_json(
+        crate::payments::Webhook::new(&app, &booking, &transaction)
+            .send(&app)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    crate::tickets::tickets_of(&app, &buyer, 2).await;
+    // quoted-printable soft line breaks joined, so sentences read whole
+    let mail = first_mail(&app.settings.email.dir)
+        .await
+        .replace("=\r\n", "")
+        .replace("=3D", "=");
+    for said in [
+        // 02:30 UTC is the evening before in Denver
+        "Mon 1 Mar 2027, 19:30 MST to Mon 1 Mar 2027, 22:00 MST",
+        "2 x Lawn at 450,000 VND: 900,000 VND",
+        "Total paid: 900,000 VND by card",
+        &format!("Sold by {}", organizer.email),
+    ] {
+        assert!(mail.contains(said), "{said:?} missing: {mail}");
+    }
+    assert!(!mail.contains("UTC"), "{mail}");
+}

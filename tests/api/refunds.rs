@@ -304,7 +304,7 @@ async fn a_buyer_cancels_a_paid_booking_only_within_the_refund_policy() {
         late["message"]
             .as_str()
             .unwrap()
-            .contains("until 1 January 2020"),
+            .contains("until Wed 1 Jan 2020, 00:00 UTC"),
         "{late}"
     );
     // within it
