@@ -169,8 +169,8 @@ await run(async ({ context, page }) => {
   await page.waitForURL(/\/sandbox\/pay\//);
   await shot(page, 'gateway');
   // exactly the gateway's Pay button, not "Approve, but refuse its refunds later"
-  await page.getByRole('button', { name: 'Pay 6400 USD', exact: true }).click();
-  await expectText(page, 'succeeded');
+  await page.getByRole('button', { name: 'Pay 64.00 USD', exact: true }).click();
+  await expectText(page, 'Payment approved');
   await page.getByRole('link', { name: 'Return to boxoffice' }).click();
   await expectConfirmed(page, 2);
   await expectText(page, /You can cancel until .* and get \$64\.00 back\./);

@@ -1,4 +1,4 @@
-// A buyer pays on the gateway and, once it says succeeded, presses Back twice as people do (past
+// A buyer pays on the gateway and, once it says the payment is approved, presses Back twice as people do (past
 // the gateway's own page): the booking page they land on must say confirmed, with no countdown
 // and no Pay button, not the held page the browser kept from before the payment (a buyer who
 // believed it would pay again).

@@ -20,7 +20,7 @@
 // (default /usr/bin/chromium), SCENARIO_TIMEOUT_SECONDS (default 180), and from tests/browser.rs
 // ORGANIZER_EMAIL / ORGANIZER_PASSWORD (an account with the organizer role) and MAIL_DIR (where
 // the server writes its .eml files).
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -206,7 +206,41 @@ export async function shot(page, name) {
   const file = path.join(SHOT_DIR, `${String(shots).padStart(2, '0')}-${slug}.png`);
   await page.screenshot({ path: file, fullPage: true, animations: 'disabled' });
   log(`screenshot ${file}`);
+  if (name !== 'failure') await checkAccessibility(page, name);
   return file;
+}
+
+// ---- accessibility ---------------------------------------------------------------------------
+
+// axe-core (web-tests/package.json) runs on every page a scenario shows (each screenshot, and
+// every open page at the end); a serious or critical violation fails the scenario
+const AXE = readFileSync(path.join(HERE, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+const axeChecked = new Set();
+const axeProblems = [];
+
+/** Runs axe on `page` as it is now, once per address and state of its content. */
+export async function checkAccessibility(page, step = '') {
+  if (page.isClosed()) return;
+  let state;
+  try {
+    // the address and what the page says: a page redrawn with new content is checked again
+    state = await page.evaluate(() => `${location.pathname}|${document.title}|${(document.querySelector('main') || document.body).innerText.length}`);
+  } catch {
+    return; // navigating away: the next step's page is checked
+  }
+  if (axeChecked.has(state)) return;
+  axeChecked.add(state);
+  // run through the DevTools protocol, outside the page's Content-Security-Policy
+  await page.evaluate(AXE);
+  const violations = await page.evaluate(async () => {
+    const results = await window.axe.run(document, { resultTypes: ['violations'] });
+    return results.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => `${n.target.join(' ')}: ${n.failureSummary?.split('\n').slice(1, 2).join('')}`) }));
+  });
+  const where = new URL(page.url()).pathname;
+  log(`axe ${where}${step ? ` (${step})` : ''}: ${violations.length ? `${violations.length} serious/critical` : 'no serious or critical violations'}`);
+  for (const v of violations) axeProblems.push(`${where} (${step}): ${v.impact} ${v.id}: ${v.help}\n      ${v.nodes.join('\n      ')}`);
 }
 
 // ---- expectations --------------------------------------------------------------------------
@@ -365,7 +399,7 @@ export async function buyerLoggedIn(page, next) {
 
 /**
  * From the site's Pay button to the sandbox gateway's page for `method` ("Card", "E-wallet"),
- * Pay there, and back to the booking (or, with `stay`, left on the gateway's "succeeded").
+ * Pay there, and back to the booking (or, with `stay`, left on the gateway's "Payment approved").
  * `tap` for a touch screen.
  */
 export async function payOnGateway(page, method, { tap = false, stay = false } = {}) {
@@ -375,7 +409,7 @@ export async function payOnGateway(page, method, { tap = false, stay = false } =
   await expectText(page, method);
   await shot(page, 'gateway');
   await press(page.getByRole('button', { name: /^Pay/ }));
-  await expectText(page, 'succeeded');
+  await expectText(page, 'Payment approved');
   if (!stay) await press(page.getByRole('link', { name: 'Return to boxoffice' }));
 }
 
@@ -441,6 +475,14 @@ export async function run(body, options = {}) {
       }
     }
   }
+  if (session && !failure) {
+    for (const open of session.browser.contexts().flatMap((c) => c.pages())) await checkAccessibility(open, 'end').catch(() => {});
+  }
+  if (axeProblems.length) {
+    report.push(`axe-core found ${axeProblems.length} serious or critical violation(s):`);
+    report.push(...axeProblems.map((p) => `  - ${p}`));
+  }
+  log(`axe: ${axeChecked.size} page states checked, ${axeProblems.length} serious or critical violations`);
   if (pageErrors.length) {
     report.push(`the page reported ${pageErrors.length} error(s):`);
     report.push(...pageErrors.map((e) => `  - ${e}`));

@@ -1,5 +1,6 @@
-// The harness's own check: the site's home page renders in the browser and the server is healthy.
-import { BASE_URL, api, expect, expectVisible, log, run, shot } from './lib.mjs';
+// The harness's own check: the site's home page renders in the browser, titled, and the server is
+// healthy; an address nothing answers is the site's own "page not found" with a 404, not JSON.
+import { BASE_URL, allowConsoleError, api, expect, expectVisible, log, run, shot } from './lib.mjs';
 
 await run(async ({ page }) => {
   const response = await page.goto(`${BASE_URL}/`);
@@ -11,6 +12,18 @@ await run(async ({ page }) => {
   const title = await expectVisible(page, 'main h1', 'the home page heading (main h1)');
   log(`home page heading: ${JSON.stringify((await title.innerText()).trim())}`);
   await shot(page, 'home');
+  await expect(page, (await page.title()) === 'Events · boxoffice', `the home page's title: ${await page.title()}`);
+
+  for (const address of ['/events/', '/no/such/page']) {
+    // the browser logs the 404 this step asks for
+    allowConsoleError(`${BASE_URL}${address}`);
+    const missing = await page.goto(`${BASE_URL}${address}`);
+    await expect(page, missing?.status() === 404, `GET ${address} answered ${missing?.status()}, expected 404`);
+    await expectVisible(page, 'main h1:text("Page not found")', `the site's page not found at ${address}`);
+    await expectVisible(page, 'main a[href="/"]', 'a way back to the events');
+    await expect(page, (await page.title()) === 'Page not found · boxoffice', `the title at ${address}: ${await page.title()}`);
+    await shot(page, `not-found${address.replace(/\//g, '-')}`);
+  }
 
   const health = await api('GET', '/healthz');
   await expect(

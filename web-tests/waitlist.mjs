@@ -147,7 +147,7 @@ await run(async ({ browser, page }) => {
   await shot(b, 'gateway');
   // the gateway's own Pay, not "Decline" nor "Approve, but refuse its refunds later"
   await b.getByRole('button', { name: /^Pay / }).click();
-  await expectText(b, 'succeeded');
+  await expectText(b, 'Payment approved');
   await b.getByRole('link', { name: 'Return to boxoffice' }).click();
   await expectConfirmed(b, 1);
   await shot(b, 'bought');

@@ -56,13 +56,28 @@ fn method_name(method: &str) -> &'static str {
     }
 }
 
+/// What a decided payment's page says, in the words of a gateway's receipt.
+fn outcome(status: PaymentStatus) -> &'static str {
+    match status {
+        PaymentStatus::Succeeded => {
+            "Payment approved. You can return to boxoffice for your tickets."
+        }
+        PaymentStatus::Failed => {
+            "Payment declined. Nothing was charged; you can return to boxoffice and try again."
+        }
+        PaymentStatus::Refunded => "This payment was refunded.",
+        PaymentStatus::Cancelled => "This payment was cancelled. Nothing was charged.",
+        _ => "This payment is being checked. Return to boxoffice to see how it ends.",
+    }
+}
+
 /// The gateway's checkout page for one payment.
 pub async fn page(
     pool: web::Data<PgPool>,
     code: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let payment = pending(&pool, &code).await?;
-    let amount = format!("{} {}", payment.price, escape_html(&payment.currency));
+    let amount = escape_html(&crate::money::format(payment.price, &payment.currency));
     let action = if payment.status == PaymentStatus::Pending {
         format!(
             "<form method=\"post\"><p>Pay with <b>{}</b>.</p>
@@ -72,10 +87,7 @@ pub async fn page(
             method_name(&payment.method)
         )
     } else {
-        format!(
-            "<p role=\"status\">This payment is <b>{}</b>.</p>",
-            payment.status.as_str()
-        )
+        format!("<p role=\"status\"><b>{}</b></p>", outcome(payment.status))
     };
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">
