@@ -40,7 +40,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// Make the uploaded image (the request's body, its type in `Content-Type`) the event's banner.
 #[utoipa::path(put, path = "/v1/admin/events/{id}/image", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path)),
-    request_body(content = Vec<u8>, content_type = "image/png", description = "a PNG, JPEG, WebP or GIF image of at most 2 MiB"),
+    request_body(content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/webp"), (Vec<u8> = "image/gif")), description = "a PNG, JPEG, WebP or GIF image of at most 2 MiB"),
     responses((status = 200, body = super::EventDetail, description = "the event, whose banner is now the image"),
         (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody),
         (status = 413, body = crate::error::ErrorBody), (status = 415, body = crate::error::ErrorBody),
