@@ -62,6 +62,7 @@ scenarios!(
         env: &[("BOXOFFICE__BOOKING__HOLD_SECONDS", "10")],
         ..Setup::DEFAULT
     }),
+    dashboard,
 );
 
 /// What a scenario needs beyond a fresh server with an organizer account.

@@ -33,7 +33,8 @@ await run(async ({ page }) => {
   await details.getByLabel('Name', { exact: true }).fill(`${NAME} (matinee)`);
   await details.getByLabel('Ends').fill('2027-05-01T09:00');
   await details.getByRole('button', { name: 'Save changes' }).click();
-  await expectVisible(page, details.locator('[role=alert]', { hasText: 'end_at' }), 'the refusal of an end before the start');
+  const badEnd = await expectVisible(page, details.locator('#f-end_at ~ .field-error[role=alert]'), 'the refusal of an end before the start, at Ends');
+  await expect(page, /^Ends must be after/.test(await badEnd.innerText()), `the refusal in words: ${await badEnd.innerText()}`);
   await shot(page, 'bad-dates');
   await details.getByLabel('Ends').fill('2027-05-02T14:00');
   await details.getByRole('button', { name: 'Save changes' }).click();

@@ -66,16 +66,20 @@ async function refresh() {
   return refreshing;
 }
 
-/** api('POST', '/v1/bookings/hold', body, {idempotencyKey}) -> parsed JSON (or null for 204). */
+/**
+ * api('POST', '/v1/bookings/hold', body, {idempotencyKey}) -> parsed JSON (or null for 204). A
+ * Blob or File body (an uploaded image) is sent as it is, with its own type.
+ */
 export async function api(method, path, body, options = {}) {
+  const raw = body instanceof Blob;
   const send = () => {
     const headers = { Accept: 'application/json' };
     const token = session.get()?.access_token;
     if (token) headers.Authorization = `Bearer ${token}`;
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (body !== undefined) headers['Content-Type'] = raw ? body.type || 'application/octet-stream' : 'application/json';
     if (options.idempotencyKey) headers['Idempotency-Key'] = options.idempotencyKey;
     // every answer is live state (seats, a booking's status): never one the browser kept
-    return fetch(path, { method, headers, cache: 'no-store', body: body === undefined ? undefined : JSON.stringify(body) });
+    return fetch(path, { method, headers, cache: 'no-store', body: body === undefined || raw ? body : JSON.stringify(body) });
   };
   let answer = await send();
   if (answer.status === 401 && session.get() && !path.startsWith('/v1/auths/') && (await refresh())) {

@@ -1,29 +1,29 @@
 // The site's frame: the router (every page path is served the same shell; this module picks the
 // view), the navigation, and the notification bell fed by server-sent events.
 import { api, session, logout } from './api.js';
-import { h, fill, when, errorBox } from './dom.js';
+import { h, fill, when, errorBox, pageTitle } from './dom.js';
 import * as buyer from './buyer.js';
 import * as account from './account.js';
 import * as organizer from './organizer.js';
 import * as queue from './queue.js';
 
 const routes = [
-  [/^\/$/, buyer.home],
-  [/^\/events\/([^/]+)$/, buyer.event],
-  [/^\/events\/([^/]+)\/queue$/, queue.page, { signedIn: true }],
-  [/^\/bookings$/, buyer.bookings, { signedIn: true }],
-  [/^\/bookings\/([^/]+)$/, buyer.booking, { signedIn: true }],
-  [/^\/tickets$/, buyer.tickets, { signedIn: true }],
-  [/^\/login$/, account.login],
-  [/^\/signup$/, account.signup],
-  [/^\/profile$/, account.profile, { signedIn: true }],
-  [/^\/notifications$/, account.notifications, { signedIn: true }],
-  [/^\/organizer$/, organizer.events, { organizer: true }],
-  [/^\/organizer\/events\/new$/, (main) => organizer.editor(main, null), { organizer: true }],
-  [/^\/organizer\/events\/([^/]+)\/sales$/, organizer.sales, { organizer: true }],
-  [/^\/organizer\/events\/([^/]+)\/attendees$/, organizer.attendees, { organizer: true }],
-  [/^\/organizer\/events\/([^/]+)$/, organizer.editor, { organizer: true }],
-  [/^\/organizer\/checkin$/, organizer.checkin, { organizer: true }],
+  [/^\/$/, buyer.home, { title: 'Events' }],
+  [/^\/events\/([^/]+)$/, buyer.event, { title: 'Event' }],
+  [/^\/events\/([^/]+)\/queue$/, queue.page, { title: 'Waiting room', signedIn: true }],
+  [/^\/bookings$/, buyer.bookings, { title: 'My bookings', signedIn: true }],
+  [/^\/bookings\/([^/]+)$/, buyer.booking, { title: 'Booking', signedIn: true }],
+  [/^\/tickets$/, buyer.tickets, { title: 'My tickets', signedIn: true }],
+  [/^\/login$/, account.login, { title: 'Log in' }],
+  [/^\/signup$/, account.signup, { title: 'Sign up' }],
+  [/^\/profile$/, account.profile, { title: 'Profile', signedIn: true }],
+  [/^\/notifications$/, account.notifications, { title: 'Notifications', signedIn: true }],
+  [/^\/organizer$/, organizer.events, { title: 'My events', organizer: true }],
+  [/^\/organizer\/events\/new$/, (main) => organizer.editor(main, null), { title: 'New event', organizer: true }],
+  [/^\/organizer\/events\/([^/]+)\/sales$/, organizer.sales, { title: 'Dashboard', organizer: true }],
+  [/^\/organizer\/events\/([^/]+)\/attendees$/, organizer.attendees, { title: 'Attendees', organizer: true }],
+  [/^\/organizer\/events\/([^/]+)$/, organizer.editor, { title: 'Edit event', organizer: true }],
+  [/^\/organizer\/checkin$/, organizer.checkin, { title: 'Check-in', organizer: true }],
 ];
 
 const main = document.getElementById('main');
@@ -52,10 +52,15 @@ async function render(focus = true) {
   bell.close();
   drawNav();
   if (!match) {
-    fill(main, h('h1', {}, 'Page not found'), h('p', {}, 'There is nothing at this address. ', h('a', { href: '/' }, 'See the events.')));
+    pageTitle('Page not found');
+    fill(main, h('h1', {}, 'Page not found'),
+      h('p', {}, 'There is nothing at this address: the link may be old, or the address mistyped.'),
+      h('ul', {}, h('li', {}, h('a', { href: '/' }, 'See the events on sale')), h('li', {}, h('a', { href: '/tickets' }, 'Find your tickets'))));
     return;
   }
   const [found, view, needs] = match;
+  // the view names the page more closely once it knows what it shows (an event's name)
+  pageTitle(needs.title);
   if ((needs.signedIn || needs.organizer) && !session.get()) {
     go(`/login?next=${encodeURIComponent(url.pathname + url.search)}`, { replace: true, focus });
     return;
@@ -104,6 +109,15 @@ window.addEventListener('pageshow', (event) => {
   if (!event.persisted) return;
   bell.connect();
   render(false);
+});
+// a page kept in that cache would keep its streams open, and a browser allows only six
+// connections to a server: after a few full loads, every request would queue behind them
+window.addEventListener('pagehide', (event) => {
+  if (!event.persisted) return;
+  bell.source?.close();
+  bell.source = null;
+  leaving.forEach((stop) => stop());
+  leaving = [];
 });
 window.addEventListener('session', () => {
   drawNav();

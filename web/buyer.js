@@ -3,7 +3,7 @@
 // from hold to confirmation (countdown, information, payment) and after (cancel for a refund, the
 // refunds' state), the list of bookings, and the tickets with QR (and their transfer).
 import { api, session, imageUrl, newKey } from './api.js';
-import { h, fill, money, when, day, errorBox, report, busy, field, formData, atFields, discount, refundState, CATEGORIES } from './dom.js';
+import { h, fill, money, when, whenText, day, errorBox, report, busy, field, formData, atFields, discount, refundState, CATEGORIES } from './dom.js';
 import { drawSeatMap, legend } from './seatmap.js';
 import { go, onLeave } from './app.js';
 import { admission, panel } from './queue.js';
@@ -116,7 +116,7 @@ export async function event(main, id, params) {
     const over = type.sale_end && Date.parse(type.sale_end) < now;
     let state = `${type.available} of ${type.number_seats} left`;
     if (type.available === 0) state = 'Sold out';
-    if (notYet) state = `On sale ${when(type.sale_at)}`;
+    if (notYet) state = `On sale ${whenText(type.sale_at)}`;
     if (over) state = 'Sale ended';
     qty.disabled = type.available === 0 || notYet || over || !bookable;
     const offered = promo?.prices.find((p) => p.ticket_type_id === type.id)?.price;
@@ -478,7 +478,7 @@ async function refundBox(booking, changed, mine) {
   const drawRefunds = () => fill(list, refunds.map((r) => h('p', { class: `refund-line ${r.status}`, 'data-status': r.status },
     h('strong', {}, `Refund of ${money(r.amount, r.currency)}: ${refundState(r.status)}`),
     r.status === 'failed' ? ' — the organizer has been told.' : r.status === 'pending' ? ' (back the way you paid).' : '.',
-    h('span', { class: 'meta' }, ` ${r.tickets.length} ticket${r.tickets.length === 1 ? '' : 's'}, because ${r.reason} · ${when(r.created_at)}`))));
+    h('span', { class: 'meta' }, ` ${r.tickets.length} ticket${r.tickets.length === 1 ? '' : 's'}, because ${r.reason} · ${whenText(r.created_at)}`))));
   const touched = booking.status === 'refunded' || booking.refunded > 0 || booking.items.some((i) => i.returned > 0);
   if (booking.payment && touched) {
     const payment = await api('GET', `/v1/payments/${booking.payment.id}`).catch(() => null);
@@ -506,10 +506,10 @@ async function refundBox(booking, changed, mine) {
   if (booking.status === 'confirmed' && left > 0) {
     const until = booking.refund_until;
     if (!until) offer = h('p', { class: 'meta refund-policy' }, 'Refunds are not offered for this event.');
-    else if (Date.parse(until) <= Date.now()) offer = h('p', { class: 'meta refund-policy' }, `Refunds closed on ${when(until)}.`);
+    else if (Date.parse(until) <= Date.now()) offer = h('p', { class: 'meta refund-policy' }, `Refunds closed on ${whenText(until)}.`);
     else {
       offer = [
-        h('p', { class: 'refund-policy' }, `You can cancel until ${when(until)} and get ${money(left, booking.currency)} back.`),
+        h('p', { class: 'refund-policy' }, `You can cancel until ${whenText(until)} and get ${money(left, booking.currency)} back.`),
         h('div', { class: 'actions' }, h('button', { type: 'button', class: 'danger', onclick: () => {
           if (!window.confirm(`Cancel this booking? Its tickets stop working at once. You'll get ${money(left, booking.currency)} back.`)) return;
           busy(box, slot, async () => changed(await api('POST', `/v1/bookings/${booking.id}/cancel`, {})));

@@ -61,13 +61,34 @@ export function toMinor(text, currency) {
   return Math.round(Number(text) * 10 ** minorDigits(currency || 'USD'));
 }
 
-export function when(iso) {
+/** The buyer's own time zone, as the browser says it. */
+export const ownZone = () => Intl.DateTimeFormat().resolvedOptions().timeZone;
+
+// dateStyle and timeStyle cannot be combined with timeZoneName (Intl throws a TypeError)
+const WHEN = { year: 'numeric', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short' };
+
+/**
+ * "Dec 5, 2026, 7:30 PM MST": an ISO time in `zone` (an event's IANA time zone; the browser's own
+ * when absent) with the zone's short name, as a <time> element whose title says it in the
+ * browser's own zone when that differs.
+ */
+export function when(iso, zone) {
   if (!iso) return '';
-  return new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  const at = new Date(iso);
+  const text = at.toLocaleString(undefined, { ...WHEN, timeZone: zone || undefined });
+  const el = h('time', { datetime: iso }, text);
+  if (zone && zone !== ownZone()) el.title = `${at.toLocaleString(undefined, WHEN)} where you are`;
+  return el;
 }
 
-export function day(iso) {
-  return iso ? new Date(iso).toLocaleDateString(undefined, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric' }) : '';
+/** when() as plain text, for places that take no element (titles, alerts, mail-like summaries). */
+export function whenText(iso, zone) {
+  const el = when(iso, zone);
+  return typeof el === 'string' ? el : el.textContent;
+}
+
+export function day(iso, zone) {
+  return iso ? new Date(iso).toLocaleDateString(undefined, { weekday: 'short', day: 'numeric', month: 'short', year: 'numeric', timeZone: zone || undefined }) : '';
 }
 
 /** An ISO time as the value of an <input type="datetime-local"> in local time. */
@@ -186,3 +207,8 @@ export function formData(form) {
 }
 
 export const CATEGORIES = ['music', 'concert', 'sports', 'film', 'other'];
+
+/** The page's title, "Sales: Jazz Night · boxoffice"; every view sets its own. */
+export function pageTitle(text) {
+  document.title = text ? `${text} · boxoffice` : 'boxoffice';
+}
