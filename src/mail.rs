@@ -196,14 +196,15 @@ pub fn tickets_message(
             None => place,
         };
         text.push_str(&format!(
-            "Ticket {}: {} - {place}\nCode: {}\n\n",
-            ticket.admission_no, ticket.ticket_type_name, ticket.code
+            "Ticket {}: {} - {place}\nShort code (to type at the door): {}\nCode: {}\n\n",
+            ticket.admission_no, ticket.ticket_type_name, ticket.short_code, ticket.code
         ));
         html.push_str(&format!(
-                "<div style=\"margin: 1em 0\"><h2>Ticket {}: {}</h2><p>{}</p><img src=\"cid:ticket-{n}\" alt=\"QR code\" width=\"240\" height=\"240\"><p><code>{}</code></p></div>",
+                "<div style=\"margin: 1em 0\"><h2>Ticket {}: {}</h2><p>{}</p><img src=\"cid:ticket-{n}\" alt=\"QR code\" width=\"240\" height=\"240\"><p style=\"font-size: 1.5em\"><b>{}</b></p><p><code>{}</code></p></div>",
                 ticket.admission_no,
                 escape_html(&ticket.ticket_type_name),
                 escape_html(&place),
+                escape_html(&ticket.short_code),
                 escape_html(&ticket.code)
             ));
         let png = qr::png(&ticket.code)?;

@@ -322,6 +322,7 @@ fn error_response(description: &str) -> utoipa::openapi::Response {
         crate::catalog::admin::ticket_types::delete_ticket_type, crate::catalog::admin::seats::define_seats, crate::catalog::admin::seats::define_event_seats,
         crate::catalog::admin::seats::get_seats, crate::catalog::admin::seats::get_event_seats, crate::catalog::admin::seats::delete_seats,
         crate::tickets::attendees::list, crate::tickets::attendees::export, crate::tickets::transfer::transfer,
+        crate::tickets::pdf::ticket_pdf, crate::tickets::calendar::calendar_ics,
         crate::promos::create, crate::promos::list, crate::promos::retire,
         crate::waitlist::join, crate::waitlist::mine, crate::waitlist::leave, crate::waitlist::list,
         crate::refunds::refund_booking, crate::refunds::list_refunds, crate::refunds::retry_refund,

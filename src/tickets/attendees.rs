@@ -34,13 +34,15 @@ pub struct Attendee {
     pub checked_in_at: Option<DateTime<Utc>>,
     /// The name on the ticket, when the event asks for one per ticket.
     pub attendee_name: Option<String>,
+    /// The ticket's short code (`K7QF-9M2X`), what the door may type instead of scanning.
+    pub short_code: String,
 }
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AttendeeQuery {
-    /// Words matched in the name, email, booking code, seat or name on the ticket (case does not
-    /// matter).
+    /// Words matched in the name, email, booking code, seat, name on the ticket or short code
+    /// (case does not matter).
     pub q: Option<String>,
 }
 
@@ -74,7 +76,7 @@ async fn attendees(
                   tt.name AS ticket_type,
                   CASE WHEN s.id IS NULL THEN NULL
                        ELSE s.section || ' ' || s.row_label || s.seat_label END AS seat,
-                  t.status, t.checked_in_at, t.attendee_name
+                  t.status, t.checked_in_at, t.attendee_name, t.short_code
              FROM tickets t
              JOIN bookings b ON b.id = t.booking_id
              LEFT JOIN users u ON u.id = t.user_id
@@ -95,7 +97,7 @@ async fn attendees(
                 .replace('_', "\\_")
         );
         query
-            .push(" AND concat_ws(' ', a.name, a.email, a.booking_code, a.seat, a.attendee_name) ILIKE ")
+            .push(" AND concat_ws(' ', a.name, a.email, a.booking_code, a.seat, a.attendee_name, a.short_code) ILIKE ")
             .push_bind(pattern);
     }
     query.push(" ORDER BY a.ticket_id");
@@ -166,6 +168,7 @@ fn to_csv(rows: &[Attendee]) -> Result<Vec<u8>, csv::Error> {
         "status",
         "checked_in_at",
         "attendee_name",
+        "short_code",
     ])?;
     for a in rows {
         out.write_record([
@@ -178,6 +181,7 @@ fn to_csv(rows: &[Attendee]) -> Result<Vec<u8>, csv::Error> {
             a.status.clone(),
             a.checked_in_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
             a.attendee_name.clone().unwrap_or_default(),
+            a.short_code.clone(),
         ])?;
     }
     out.into_inner().map_err(|e| e.into_error().into())

@@ -2,8 +2,10 @@
 //! for their owner; checked in once by the event's organizer, who also lists the attendees.
 pub mod actor;
 pub mod attendees;
+pub mod calendar;
 pub mod code;
 pub mod consumer;
+pub mod pdf;
 pub mod qr;
 pub mod store;
 pub mod transfer;
@@ -30,6 +32,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/tickets/{id}/qr.svg").route(web::get().to(qr_svg)))
         .service(web::resource("/tickets/{id}/qr.png").route(web::get().to(qr_png)))
         .service(web::resource("/admin/events/{id}/checkins").route(web::post().to(check_in)))
+        .configure(pdf::routes)
+        .configure(calendar::routes)
         .configure(attendees::routes)
         .configure(transfer::routes);
 }
@@ -38,6 +42,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 pub struct TicketRow {
     id: Uuid,
     code: String,
+    short_code: String,
     status: String,
     qr_url: String,
     checked_in_at: Option<DateTime<Utc>>,
@@ -67,6 +72,10 @@ pub struct Ticket {
     pub id: Uuid,
     /// The signed code the QR carries: show it at the door.
     pub code: String,
+    /// What the door types when the QR will not scan, e.g. `K7QF-9M2X`: 8 Crockford base32
+    /// characters, unique within the event, taken by check-in as well as `code`.
+    #[serde(default)]
+    pub short_code: String,
     /// `valid`, `checked_in`, `void` (refunded) or `transferred` (to someone else, whose ticket
     /// has a new code).
     pub status: String,
@@ -124,6 +133,7 @@ impl From<TicketRow> for Ticket {
         Ticket {
             id: row.id,
             code: row.code,
+            short_code: row.short_code,
             status: row.status,
             qr_url: row.qr_url,
             checked_in_at: row.checked_in_at,
@@ -224,13 +234,15 @@ pub async fn qr_png(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckInBody {
-    /// The code the ticket's QR carries.
+    /// The code the ticket's QR carries, or its short code (`K7QF-9M2X`, with or without the
+    /// dash, in any case).
     pub code: String,
 }
 
-/// The door: a genuine ticket of this event checks in once (200 with the ticket); again is 409
-/// `already_checked_in`; a refunded or transferred ticket's code is 409 `ticket_voided`; a
-/// forged code is 400 `invalid_ticket_code`; another event's is 404.
+/// The door: a genuine ticket of this event checks in once (200 with the ticket), by its signed
+/// code or its short code; again is 409 `already_checked_in` (`details` give `checked_in_at`); a
+/// refunded or transferred ticket's code is 409 `ticket_voided`; a forged code is 400
+/// `invalid_ticket_code`; another event's is 404.
 #[utoipa::path(post, path = "/v1/admin/events/{id}/checkins", tag = "admin", params(("id" = String, Path)),
     request_body = CheckInBody,
     responses((status = 200, body = Ticket), (status = 400, body = crate::error::ErrorBody),
@@ -246,16 +258,23 @@ pub async fn check_in(
 ) -> Result<HttpResponse, ApiError> {
     let event = crate::catalog::admin::owned_event(&pool, &user, *id).await?;
     let key = settings.tickets.signing_key.expose();
-    let (ticket, ticket_event) = code::verify(key, &body.code).ok_or_else(|| {
-        ApiError::new(
-            Code::InvalidTicketCode,
-            "this is not a boxoffice ticket code",
-        )
-    })?;
-    let not_here = || ApiError::not_found("ticket of this event");
-    if ticket_event != event.id {
-        return Err(not_here());
-    }
+    let not_here = || ApiError::new(Code::NotFound, "This ticket is not for this event.");
+    // a signed code names its event itself; a short code is only known to the event's tickets
+    let ticket = match code::verify(key, &body.code) {
+        Some((ticket, ticket_event)) if ticket_event == event.id => ticket,
+        Some(_) => return Err(not_here()),
+        None => match code::parse_short(&body.code) {
+            Some(short) => store::by_short_code(&pool, event.id, &short)
+                .await?
+                .ok_or_else(not_here)?,
+            None => {
+                return Err(ApiError::new(
+                    Code::InvalidTicketCode,
+                    "This is not a ticket code we know. Check it and try again.",
+                ))
+            }
+        },
+    };
     let checked_in = store::check_in(&pool, ticket, event.id).await?;
     let found = store::find_at_event(&pool, ticket, event.id)
         .await?
@@ -265,27 +284,32 @@ pub async fn check_in(
         return Ok(HttpResponse::Ok().json(found));
     }
     match found.status.as_str() {
-        "checked_in" => Err(ApiError::new(
-            Code::AlreadyCheckedIn,
-            format!(
-                "this ticket was checked in at {}",
-                found
-                    .checked_in_at
-                    .map(|t| t.to_rfc3339())
-                    .unwrap_or_default()
-            ),
-        )),
+        "checked_in" => {
+            let mut used = ApiError::new(
+                Code::AlreadyCheckedIn,
+                "This ticket was already checked in.",
+            );
+            // the time as data, for the door to show in the event's zone
+            if let Some(at) = found.checked_in_at {
+                used.details.push(crate::error::FieldError {
+                    field: "checked_in_at".into(),
+                    message: at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                    seat: None,
+                });
+            }
+            Err(used)
+        }
         "void" => Err(ApiError::new(
             Code::TicketVoided,
-            "this ticket was refunded and no longer admits anyone",
+            "This ticket was refunded and no longer admits anyone.",
         )),
         "transferred" => Err(ApiError::new(
             Code::TicketVoided,
-            "this ticket was transferred to someone else, whose ticket has a new code; this one no longer admits anyone",
+            "This ticket was transferred to someone else, whose ticket has a new code. This one no longer admits anyone.",
         )),
-        other => Err(ApiError::new(
+        _ => Err(ApiError::new(
             Code::InvalidState,
-            format!("the ticket is {other}"),
+            "This ticket cannot be checked in.",
         )),
     }
 }

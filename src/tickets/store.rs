@@ -1,14 +1,16 @@
 //! Tickets in PostgreSQL: issued once per admission of a sold booking, listed for their owner,
 //! checked in once.
 use boxoffice_actors::ids::{BookingId, EventId, UserId};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
+use std::collections::HashSet;
 use uuid::Uuid;
 
 use super::{code, Ticket, TicketRow};
 use crate::error::ApiError;
 use crate::outbox::subjects::TICKETS_ISSUED;
 
-const TICKET_COLUMNS: &str = "t.id, t.code, t.status, t.qr_url, t.checked_in_at, t.created_at,
+const TICKET_COLUMNS: &str =
+    "t.id, t.code, t.short_code, t.status, t.qr_url, t.checked_in_at, t.created_at,
     t.admission_no, t.booking_id, b.booking_code, t.payment_id, t.event_id, e.name AS event_name,
     e.start_at AS event_start_at, e.end_at AS event_end_at, e.location AS event_location,
     e.time_zone AS event_time_zone, t.attendee_name, t.ticket_type_id,
@@ -103,11 +105,13 @@ pub async fn issue(
         }
         counts.push(admission);
     }
+    let short_codes = free_short_codes(&mut tx, &tickets.event, &tickets.code).await?;
     sqlx::query(
         "INSERT INTO tickets (id, user_id, booking_id, payment_id, event_id, ticket_type_id,
-                              seat_id, admission_no, code, qr_url)
+                              seat_id, admission_no, code, qr_url, short_code)
          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[],
-                              $6::uuid[], $7::uuid[], $8::int[], $9::text[], $10::text[])",
+                              $6::uuid[], $7::uuid[], $8::int[], $9::text[], $10::text[],
+                              $11::text[])",
     )
     .bind(&tickets.id)
     .bind(&tickets.user)
@@ -119,6 +123,7 @@ pub async fn issue(
     .bind(&tickets.admission)
     .bind(&tickets.code)
     .bind(&tickets.qr_url)
+    .bind(&short_codes)
     .execute(&mut *tx)
     .await?;
     // the names the buyer gave, one per admission, when the event asked for them
@@ -159,6 +164,45 @@ struct NewTickets {
     admission: Vec<i32>,
     code: Vec<String>,
     qr_url: Vec<String>,
+}
+
+/// The short codes of new tickets of `events` with signed `codes`: each one's first
+/// [`code::short_code`] unless a ticket of its event has it already (or an earlier one of these
+/// does), then its next attempt. One pair in 2^40 collides, so this is nearly always one query.
+/// A ticket written meanwhile with the same one fails the unique index, and its batch is
+/// retried with new ticket ids.
+pub async fn free_short_codes(
+    conn: &mut PgConnection,
+    events: &[EventId],
+    codes: &[String],
+) -> Result<Vec<String>, sqlx::Error> {
+    let mut attempts = vec![0; codes.len()];
+    let mut shorts: Vec<String> = codes.iter().map(|c| code::short_code(c, 0)).collect();
+    loop {
+        let taken: HashSet<(EventId, String)> = sqlx::query_as(
+            "SELECT event_id, short_code FROM tickets
+             WHERE (event_id, short_code) IN (SELECT * FROM UNNEST($1::uuid[], $2::text[]))",
+        )
+        .bind(events)
+        .bind(&shorts)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+        let mut mine = HashSet::with_capacity(shorts.len());
+        let mut again = false;
+        for i in 0..shorts.len() {
+            let key = (events[i], shorts[i].clone());
+            if taken.contains(&key) || !mine.insert(key) {
+                attempts[i] += 1;
+                shorts[i] = code::short_code(&codes[i], attempts[i]);
+                again = true;
+            }
+        }
+        if !again {
+            return Ok(shorts);
+        }
+    }
 }
 
 /// The user's tickets, newest first, after `after`.
@@ -217,6 +261,21 @@ pub async fn find_at_event(
     .fetch_optional(pool)
     .await?;
     Ok(row.map(Ticket::from))
+}
+
+/// The ticket of `event` with this short code, as [`code::parse_short`] reads it.
+pub async fn by_short_code(
+    pool: &PgPool,
+    event: EventId,
+    short_code: &str,
+) -> Result<Option<Uuid>, ApiError> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM tickets WHERE event_id = $1 AND short_code = $2")
+            .bind(event)
+            .bind(short_code)
+            .fetch_optional(pool)
+            .await?,
+    )
 }
 
 /// Marks a valid ticket checked in; `false` if it was not valid (already in, or void). One

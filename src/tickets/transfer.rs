@@ -102,6 +102,10 @@ pub async fn transfer(
         .await?;
     let new = Uuid::now_v7();
     let signed = code::sign(settings.tickets.signing_key.expose(), new, owned.event_id);
+    let short_code =
+        store::free_short_codes(&mut tx, &[owned.event_id], std::slice::from_ref(&signed))
+            .await?
+            .remove(0);
     let qr_url = format!(
         "{}/v1/tickets/{new}/qr.svg",
         settings.server.public_url.trim_end_matches('/')
@@ -113,9 +117,10 @@ pub async fn transfer(
         .await?;
     sqlx::query(
         "INSERT INTO tickets (id, user_id, holder_email, booking_id, payment_id, event_id,
-                              ticket_type_id, seat_id, admission_no, code, qr_url, transferred_from)
+                              ticket_type_id, seat_id, admission_no, code, qr_url, short_code,
+                              transferred_from)
          SELECT $2, $3, $4, booking_id, payment_id, event_id, ticket_type_id, seat_id,
-                admission_no, $5, $6, id
+                admission_no, $5, $6, $7, id
          FROM tickets WHERE id = $1",
     )
     .bind(*id)
@@ -124,6 +129,7 @@ pub async fn transfer(
     .bind(email.as_str())
     .bind(&signed)
     .bind(&qr_url)
+    .bind(&short_code)
     .execute(&mut *tx)
     .await?;
     sqlx::query(

@@ -355,7 +355,11 @@ async fn the_ticket_mail_gives_the_venue_s_time_and_a_receipt_with_prices_and_th
         StatusCode::OK,
     )
     .await;
-    crate::tickets::tickets_of(&app, &buyer, 2).await;
+    let tickets = crate::tickets::tickets_of(&app, &buyer, 2).await;
+    let short = format!(
+        "Short code (to type at the door): {}",
+        tickets[0]["short_code"].as_str().unwrap()
+    );
     // quoted-printable soft line breaks joined, so sentences read whole
     let mail = first_mail(&app.settings.email.dir)
         .await
@@ -366,6 +370,7 @@ async fn the_ticket_mail_gives_the_venue_s_time_and_a_receipt_with_prices_and_th
         "Mon 1 Mar 2027, 19:30 MST to Mon 1 Mar 2027, 22:00 MST",
         "2 x Lawn at 450,000 VND: 900,000 VND",
         "Total paid: 900,000 VND by card",
+        &short,
         &format!("Sold by {}", organizer.email),
     ] {
         assert!(mail.contains(said), "{said:?} missing: {mail}");
