@@ -63,6 +63,15 @@ scenarios!(
         ..Setup::DEFAULT
     }),
     dashboard,
+    live,
+    warning(Setup {
+        // the warning comes a minute before the end: ten seconds after the hold
+        env: &[("BOXOFFICE__BOOKING__HOLD_SECONDS", "70")],
+        ..Setup::DEFAULT
+    }),
+    declined,
+    timezone,
+    downloads,
 );
 
 /// What a scenario needs beyond a fresh server with an organizer account.

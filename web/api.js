@@ -67,7 +67,7 @@ async function refresh() {
 }
 
 /**
- * api('POST', '/v1/bookings/hold', body, {idempotencyKey}) -> parsed JSON (or null for 204). A
+ * api('POST', '/v1/bookings/hold', body, {idempotencyKey, cache}) -> parsed JSON (or null for 204). A
  * Blob or File body (an uploaded image) is sent as it is, with its own type.
  */
 export async function api(method, path, body, options = {}) {
@@ -78,8 +78,10 @@ export async function api(method, path, body, options = {}) {
     if (token) headers.Authorization = `Bearer ${token}`;
     if (body !== undefined) headers['Content-Type'] = raw ? body.type || 'application/octet-stream' : 'application/json';
     if (options.idempotencyKey) headers['Idempotency-Key'] = options.idempotencyKey;
-    // every answer is live state (seats, a booking's status): never one the browser kept
-    return fetch(path, { method, headers, cache: 'no-store', body: body === undefined || raw ? body : JSON.stringify(body) });
+    // every answer is live state (seats, a booking's status): never one the browser kept; a poll
+    // asks with cache: 'no-cache', so the browser revalidates with its ETag and a 304 comes back
+    // here as the kept 200
+    return fetch(path, { method, headers, cache: options.cache || 'no-store', body: body === undefined || raw ? body : JSON.stringify(body) });
   };
   let answer = await send();
   if (answer.status === 401 && session.get() && !path.startsWith('/v1/auths/') && (await refresh())) {

@@ -3,7 +3,7 @@
 // from hold to confirmation (countdown, information, payment) and after (cancel for a refund, the
 // refunds' state), the list of bookings, and the tickets with QR (and their transfer).
 import { api, session, imageUrl, newKey } from './api.js';
-import { h, fill, money, when, whenText, day, errorBox, report, busy, field, formData, atFields, discount, refundState, CATEGORIES } from './dom.js';
+import { h, fill, money, when, whenText, day, errorBox, report, busy, field, formData, atFields, discount, refundState, pageTitle, CATEGORIES } from './dom.js';
 import { drawSeatMap, legend } from './seatmap.js';
 import { go, onLeave } from './app.js';
 import { admission, panel } from './queue.js';
@@ -61,7 +61,7 @@ function card(event) {
     h('div', { class: 'body' },
       h('span', { class: 'tag' }, event.category),
       h('h2', {}, h('a', { href: `/events/${event.id}` }, event.name)),
-      h('p', { class: 'meta' }, day(event.start_at)),
+      h('p', { class: 'meta' }, day(event.start_at, event.time_zone)),
       h('p', { class: 'meta' }, event.location),
       event.price_from !== null && event.price_from !== undefined && h('p', { class: 'price' }, 'from ', money(event.price_from, event.currency))));
 }
@@ -106,7 +106,7 @@ export async function event(main, id, params) {
       const input = h('input', { type: 'number', min: 0, value: 0, name: `qty-${type.id}`, 'aria-label': `How many ${type.name}`, 'data-type': type.id, class: 'qty' });
       // more than are left: the waiting list is offered beside (only that box is drawn again,
       // so the field keeps the focus)
-      input.addEventListener('input', () => drawList(detail.ticket_types.find((t) => t.id === type.id) || type));
+      input.addEventListener('input', () => { drawList(detail.ticket_types.find((t) => t.id === type.id) || type); sum(); });
       qtys.set(type.id, input);
     }
     const qty = qtys.get(type.id);
@@ -116,7 +116,7 @@ export async function event(main, id, params) {
     const over = type.sale_end && Date.parse(type.sale_end) < now;
     let state = `${type.available} of ${type.number_seats} left`;
     if (type.available === 0) state = 'Sold out';
-    if (notYet) state = `On sale ${whenText(type.sale_at)}`;
+    if (notYet) state = `On sale ${whenText(type.sale_at, detail.time_zone)}`;
     if (over) state = 'Sale ended';
     qty.disabled = type.available === 0 || notYet || over || !bookable;
     const offered = promo?.prices.find((p) => p.ticket_type_id === type.id)?.price;
@@ -178,9 +178,23 @@ export async function event(main, id, params) {
   follow();
 
   const redraw = () => {
-    const chosen = seats.filter((s) => picked.has(s.id));
+    const chosen = seats.filter((s) => picked.has(s.id)).sort((a, b) => natural(seatName(a), seatName(b)));
     fill(summary, chosen.length ? `Your seats: ${chosen.map(seatName).join(', ')}` : '');
+    sum();
   };
+  /** "2 tickets · $480.00" beside Book: seats picked, else the numbers typed, at the prices shown. */
+  const total = h('span', { class: 'running-total', id: 'running-total', 'aria-live': 'polite' });
+  function sum() {
+    let count = 0;
+    let amount = 0;
+    for (const type of detail.ticket_types) {
+      const n = seats.filter((s) => s.ticket_type_id === type.id && picked.has(s.id)).length || Number(qtys.get(type.id)?.value || 0);
+      const price = promo?.prices.find((p) => p.ticket_type_id === type.id)?.price ?? type.price;
+      count += n;
+      amount += n * price;
+    }
+    fill(total, count ? [`${ticketCount(count)} · `, money(amount, currency)] : '');
+  }
   const maps = h('div');
   const scrolls = [];
   const drawMaps = () => {
@@ -191,14 +205,23 @@ export async function event(main, id, params) {
       }));
     }
     redraw();
+    requestAnimationFrame(overflows);
   };
+  const overflows = () => {
+    for (const [, scroll] of scrolls) scroll.more.hidden = scroll.scrollWidth <= scroll.clientWidth + 1;
+  };
+  window.addEventListener('resize', overflows);
+  onLeave(() => window.removeEventListener('resize', overflows));
   const addMap = (type) => {
     const scroll = h('div', { class: 'seatmap-scroll' });
+    // on a phone the map is wider than the screen: said, since a scrollbar may not show
+    const more = h('p', { class: 'meta seatmap-more', hidden: true }, 'Scroll sideways for more seats →');
+    scroll.more = more;
     scrolls.push([type, scroll]);
     maps.append(h('section', { class: 'card' },
       h('h2', {}, `Seat map: ${type.name}`), legend(true),
       h('p', { class: 'meta keyboard-hint' }, 'With a keyboard: Tab to the map, move between free seats with the arrow keys, and pick one with Space or Enter.'),
-      scroll));
+      scroll, more));
   };
   mapped.forEach(addMap);
   drawMaps();
@@ -230,6 +253,7 @@ export async function event(main, id, params) {
       await reloadSeats().catch(() => {});
     }
     drawTypes();
+    sum();
     if (promo) {
       const names = (ids) => detail.ticket_types.filter((t) => ids.includes(t.id)).map((t) => t.name).join(', ');
       const on = promo.ticket_type_ids.length ? ` on ${names(promo.ticket_type_ids)}` : '';
@@ -251,7 +275,7 @@ export async function event(main, id, params) {
     h('div', { class: 'table-wrap' }, h('table', { class: 'stack' }, h('thead', {}, h('tr', {}, h('th', {}, 'Ticket'), h('th', { class: 'num' }, 'Price'), h('th', {}, 'Availability'), h('th', {}, 'Number'))), rows)),
     bookable && [promoBox, promoNote],
     maps, summary, slot,
-    h('div', { class: 'actions' }, h('button', { type: 'submit', disabled: !bookable }, 'Book')));
+    h('div', { class: 'actions' }, h('button', { type: 'submit', disabled: !bookable }, 'Book'), total));
   let key = newKey();
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -294,19 +318,85 @@ export async function event(main, id, params) {
     });
   });
 
+  pageTitle(detail.name);
   fill(main,
     detail.banner && h('img', { src: detail.banner, alt: '', class: 'hero' }),
     h('span', { class: 'tag' }, detail.category),
     h('h1', {}, detail.name),
     detail.title && detail.title !== detail.name && h('p', { class: 'meta' }, detail.title),
-    h('p', {}, h('strong', {}, when(detail.start_at)), ' – ', when(detail.end_at)),
+    h('p', {}, h('strong', {}, when(detail.start_at, detail.time_zone)), ' – ', when(detail.end_at, detail.time_zone)),
     h('p', {}, detail.location),
     !onSale && h('div', { role: 'alert' }, detail.status === 'cancelled' ? 'This event is cancelled.' : 'This event is not on sale.'),
     h('p', { class: 'description' }, detail.description),
     queueNotice,
     form);
   if (code && bookable) await apply();
+  live();
+
+  /**
+   * Every 2 s while the tab is seen: the event (and its seats) read again, revalidated with their
+   * ETags so an unchanged hall costs a 304; a change redraws availability and the maps in place,
+   * keeping the picks, the numbers typed and the focus, and a pick someone else took is dropped
+   * with a word why.
+   */
+  function live() {
+    const cue = h('p', { class: 'meta live-cue', id: 'live-cue', 'aria-live': 'polite' });
+    const lost = h('div', { id: 'seats-lost' });
+    form.insertBefore(lost, slot);
+    form.insertBefore(cue, slot);
+    let reading = false;
+    const read = async () => {
+      if (document.hidden || reading || !main.contains(form)) return;
+      reading = true;
+      try {
+        const typed = promo ? promoInput.value.trim() : '';
+        const [fresh, freshSeats] = await Promise.all([
+          api('GET', `/v1/events/${id}${typed ? `?promo_code=${encodeURIComponent(typed)}` : ''}`, undefined, { cache: 'no-cache' }),
+          mapped.length ? api('GET', `/v1/events/${id}/seats`, undefined, { cache: 'no-cache' }).then((a) => a.seats) : [],
+        ]);
+        const typesChanged = JSON.stringify(fresh.ticket_types) !== JSON.stringify(detail.ticket_types);
+        const seatsChanged = JSON.stringify(freshSeats) !== JSON.stringify(seats);
+        if (!typesChanged && !seatsChanged) return;
+        const focused = document.activeElement;
+        const focusedSeat = focused?.closest?.('svg.seatmap') ? focused.getAttribute('data-id') : null;
+        if (typesChanged) {
+          detail = fresh;
+          drawTypes();
+        }
+        if (seatsChanged) {
+          seats = freshSeats;
+          const gone = seats.filter((s) => picked.has(s.id) && s.status !== 'free');
+          for (const seat of gone) picked.delete(seat.id);
+          drawMaps();
+          if (gone.length) {
+            const names = gone.map(seatName).sort(natural).join(', ');
+            fill(lost, h('p', { class: 'notice', role: 'alert' },
+              `${names} ${gone.length > 1 ? 'were' : 'was'} just taken by someone else; pick another seat.`));
+          }
+        }
+        // a redraw moves the elements: the focus goes back where it was
+        if (focusedSeat) maps.querySelector(`rect[data-id="${focusedSeat}"]`)?.focus();
+        else if (focused && focused !== document.activeElement && focused.isConnected) focused.focus();
+        cue.textContent = `Updated ${new Date().toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' })}`;
+      } catch {
+        // one failed read says nothing: the next one tries again
+      } finally {
+        reading = false;
+      }
+    };
+    const timer = setInterval(read, 2000);
+    const seen = () => { if (!document.hidden) read(); };
+    document.addEventListener('visibilitychange', seen);
+    onLeave(() => {
+      clearInterval(timer);
+      document.removeEventListener('visibilitychange', seen);
+    });
+  }
 }
+
+/** Seat labels in the order people count them: B6, B7, B10 (not B10, B6). */
+const collator = new Intl.Collator(undefined, { numeric: true });
+const natural = (a, b) => collator.compare(a, b);
 
 /** Admissions in one booking at most (booking.max_per_order, as the Number fields allow). */
 const MAX_ORDER = 10;
@@ -417,12 +507,49 @@ function seatsTaken(error) {
   return `${names.join(', ')} ${names.length > 1 ? 'were' : 'was'} just taken. Pick another seat.`;
 }
 
+/**
+ * The hold's clock, and a minute before it ends a warning (said at once to a screen reader) with
+ * "Keep my seats 5 more minutes", which extends the hold while the API allows it; the clock then
+ * runs from the answer's `expired_at`.
+ */
 function countdown(booking, onExpired) {
   const clock = h('p', { class: 'countdown', id: 'countdown', role: 'timer', 'aria-live': 'off' });
+  const warning = h('div', { id: 'hold-warning' });
+  let warned = false;
+  const extend = async (button, said) => {
+    button.disabled = true;
+    try {
+      const now = await api('POST', `/v1/bookings/${booking.id}/extend`);
+      booking.expired_at = now.expired_at;
+      booking.extensions_left = now.extensions_left;
+      warned = false;
+      const minutes = Math.round((Date.parse(now.expired_at) - Date.now()) / 60000);
+      fill(warning, h('p', { class: 'notice', role: 'status', id: 'hold-extended' },
+        `Your seats are held for ${minutes} more minute${minutes === 1 ? '' : 's'}.`,
+        now.extensions_left > 0 ? ` You can do this ${now.extensions_left} more time${now.extensions_left === 1 ? '' : 's'}.` : ' You cannot keep them longer than that.'));
+      tick();
+    } catch (error) {
+      button.disabled = false;
+      fill(said, error.status === 409
+        ? 'Your seats cannot be kept any longer: finish paying before the time runs out.'
+        : error.message);
+    }
+  };
   const tick = () => {
     const left = Math.max(0, Math.round((Date.parse(booking.expired_at) - Date.now()) / 1000));
     clock.textContent = `${String(Math.floor(left / 60)).padStart(2, '0')}:${String(left % 60).padStart(2, '0')}`;
     clock.classList.toggle('low', left < 120);
+    if (left > 0 && left <= 60 && !warned) {
+      warned = true;
+      const said = h('p', { class: 'field-error', 'aria-live': 'polite' });
+      const button = h('button', { type: 'button', id: 'keep-seats' }, 'Keep my seats 5 more minutes');
+      button.addEventListener('click', () => extend(button, said));
+      const canExtend = booking.extensions_left === undefined || booking.extensions_left > 0;
+      fill(warning, h('div', { class: 'notice warning', role: 'alert' },
+        h('p', {}, h('strong', {}, 'Your hold ends in 1 minute.')),
+        canExtend ? h('div', { class: 'actions' }, button) : h('p', {}, 'Finish paying now: your seats cannot be kept any longer.'),
+        said));
+    }
     if (left === 0) {
       clearInterval(timer);
       onExpired();
@@ -431,7 +558,7 @@ function countdown(booking, onExpired) {
   const timer = setInterval(tick, 1000);
   onLeave(() => clearInterval(timer));
   tick();
-  return clock;
+  return [clock, warning];
 }
 
 function lines(booking, types) {
@@ -441,7 +568,7 @@ function lines(booking, types) {
       booking.items.map((item) => h('tr', {},
         h('td', {}, `${item.qty} × ${name(item.ticket_type_id)}`, item.returned ? h('span', { class: 'meta' }, ` (${item.returned} refunded)`) : ''),
         h('td', { class: 'num' }, money(item.price * item.qty, booking.currency)))),
-      booking.seats.length ? h('tr', {}, h('td', { colspan: 2 }, 'Seats: ', booking.seats.map(seatName).join(', '))) : null,
+      booking.seats.length ? h('tr', {}, h('td', { colspan: 2 }, 'Seats: ', booking.seats.map(seatName).sort(natural).join(', '))) : null,
       booking.promo_code ? h('tr', {}, h('td', { colspan: 2 }, 'Promo code ', h('strong', {}, booking.promo_code), ': the prices include it')) : null,
       h('tr', {}, h('th', {}, 'Total'), h('th', { class: 'num' }, money(booking.total_price, booking.currency))))));
 }
@@ -524,16 +651,42 @@ async function refundBox(booking, changed, mine) {
 
 const METHODS = [['card', 'Card'], ['bank_transfer', 'Bank transfer'], ['ewallet', 'E-wallet']];
 
+/**
+ * What each admission of a booking is, in its admission order (items in order, then seats in
+ * order): "Stalls A1" for a seat, the type's name for general admission.
+ */
+function admissions(booking, types) {
+  const out = [];
+  for (const item of booking.items) {
+    if (types.get(item.ticket_type_id)?.seat_mapped) continue;
+    for (let i = 0; i < item.qty; i++) out.push(types.get(item.ticket_type_id)?.name || 'General admission');
+  }
+  return [...out, ...booking.seats.map(seatName)];
+}
+
+/** An information refusal with its fields' messages in the site's words. */
+function humane(error) {
+  const words = { phone: 'Give a phone number of 5 to 20 digits.', email: 'Give an email address like name@example.com.' };
+  error.details = (error.details || []).map((d) => {
+    if (words[d.field]) return { ...d, message: words[d.field] };
+    if (d.field === 'attendees') return { ...d, field: 'attendees[0]', message: 'Give a name for each ticket.' };
+    if (/^attendees\[\d+\]$/.test(d.field)) return { ...d, message: 'Give the name to print on this ticket (at most 100 characters).' };
+    return d;
+  });
+  return error;
+}
+
 export async function booking(main, id) {
   const booking = await api('GET', `/v1/bookings/${id}`);
   const detail = await api('GET', `/v1/events/${booking.event_id}`).catch(() => null);
+  pageTitle(detail ? `Your booking: ${detail.name}` : 'Your booking');
   const types = new Map((detail?.ticket_types || []).map((t) => [t.id, t]));
   const slot = h('div');
   const status = h('span', { class: `status ${booking.status}`, id: 'booking-status' }, booking.status.replace('_', ' '));
   const head = [
     h('h1', {}, detail ? detail.name : 'Your booking'),
     h('p', {}, 'Booking ', h('strong', { id: 'booking-code' }, booking.booking_code), ' · ', status),
-    detail && h('p', { class: 'meta' }, when(detail.start_at), ' · ', detail.location),
+    detail && h('p', { class: 'meta' }, when(detail.start_at, detail.time_zone), ' · ', detail.location),
     lines(booking, types),
   ];
   const again = h('a', { class: 'button', href: `/events/${booking.event_id}` }, 'Start again');
@@ -551,6 +704,9 @@ export async function booking(main, id) {
       field('Email for the tickets', { name: 'email', type: 'email', required: true, autocomplete: 'email', value: info.email || me?.email || '' }),
       field('Phone', { name: 'phone', type: 'tel', autocomplete: 'tel', value: info.phone || '' }),
       field('Address', { name: 'address', autocomplete: 'street-address', value: info.address || '' }),
+      detail?.attendee_names && h('fieldset', { class: 'attendees' }, h('legend', {}, 'Names on the tickets'),
+        admissions(booking, types).map((what, i) => field(`Name on ticket ${i + 1} (${what})`,
+          { name: `attendees[${i}]`, required: true, maxlength: 100, autocomplete: i === 0 ? 'name' : 'off', value: info.attendees?.[i] || '' }))),
       h('fieldset', {}, h('legend', {}, 'Payment method'),
         METHODS.map(([value, text], i) => h('label', {}, h('input', { type: 'radio', name: 'payment_method', value, checked: (booking.payment_method || 'card') === value || (!booking.payment_method && i === 0) }), ' ', text))),
       slot,
@@ -562,7 +718,15 @@ export async function booking(main, id) {
       e.preventDefault();
       const data = formData(form);
       busy(form, slot, async () => {
-        await api('POST', `/v1/bookings/${id}/information`, { email: data.email, phone: data.phone || null, address: data.address || null });
+        const about = { email: data.email, phone: data.phone || null, address: data.address || null };
+        if (detail?.attendee_names) about.attendees = Object.keys(data).filter((k) => k.startsWith('attendees[')).map((k) => data[k].trim());
+        try {
+          await api('POST', `/v1/bookings/${id}/information`, about);
+        } catch (error) {
+          // said at the fields, in words
+          if (error.status === 422 && atFields(form, humane(error)).length === 0) return;
+          throw humane(error);
+        }
         const paying = await api('POST', `/v1/bookings/${id}/checkout`, { payment_method: data.payment_method }, { idempotencyKey: checkoutKey });
         if (!paying.payment?.checkout_url) throw new Error('The payment gateway gave no page to pay on; try again.');
         location.assign(paying.payment.checkout_url);
@@ -575,8 +739,10 @@ export async function booking(main, id) {
       });
     }
     fill(main, ...head,
-      h('div', { class: 'card' }, h('p', {}, 'Your seats are held for you for'), countdown(booking, expired), h('p', { class: 'meta' }, 'Finish before the time runs out, or they go back on sale.')),
-      booking.status === 'pending_payment' && h('div', { class: 'notice' }, 'A payment was started. ', booking.payment?.checkout_url && h('a', { href: booking.payment.checkout_url }, 'Continue to the payment page'), ' or choose another method below.'),
+      h('div', { class: 'card' }, h('p', {}, booking.seats.length ? 'Your seats are held for you for' : 'Your tickets are held for you for'), countdown(booking, expired), h('p', { class: 'meta' }, 'Finish before the time runs out, or they go back on sale.')),
+      booking.payment?.status === 'failed'
+        ? h('div', { class: 'notice declined', role: 'alert', id: 'declined' }, 'Your payment was declined. Nothing was charged. You can try again while your seats are held.')
+        : booking.status === 'pending_payment' && h('div', { class: 'notice' }, 'A payment was started. ', booking.payment?.checkout_url && h('a', { href: booking.payment.checkout_url }, 'Continue to the payment page'), ' or choose another method below.'),
       form);
     watch(id, booking.status, { poll: booking.status === 'pending_payment' });
     return;
@@ -692,13 +858,42 @@ async function ticketCard(ticket, to = ticket.transferred_to, gaveAway) {
   }[ticket.status];
   const card = h('article', { class: `card ticket ${ticket.status}`, 'data-ticket': ticket.id },
     h('h3', {}, ticket.event.name),
-    h('p', { class: 'meta' }, when(ticket.event.start_at), ' · ', ticket.event.location),
-    h('p', {}, ticket.ticket_type_name, ticket.seat ? ` · ${ticket.seat.section}, row ${ticket.seat.row}, seat ${ticket.seat.label}` : ' · general admission'),
-    qr, gone,
+    h('p', { class: 'meta' }, when(ticket.event.start_at, ticket.event.time_zone), ' · ', ticket.event.location),
+    h('p', {}, ticket.seat
+      // the section is often named like the type: said once
+      ? `${ticket.seat.section === ticket.ticket_type_name ? '' : `${ticket.ticket_type_name} · `}${ticket.seat.section}, row ${ticket.seat.row}, seat ${ticket.seat.label}`
+      : `${ticket.ticket_type_name} · general admission`),
+    ticket.attendee_name && h('p', { class: 'attendee' }, 'For ', h('strong', {}, ticket.attendee_name)),
+    qr,
+    live && ticket.short_code && h('p', { class: 'short-code' }, 'Code ', h('strong', { class: 'code' }, ticket.short_code)),
+    gone,
     h('p', { class: 'meta' }, 'Booking ', ticket.booking_code, ' · ', h('span', { class: `status ${ticket.status}` }, TICKET_STATUS[ticket.status] || ticket.status)),
-    live && h('code', {}, ticket.code));
+    live && h('code', {}, ticket.code),
+    live && h('div', { class: 'actions no-print' },
+      h('button', { type: 'button', class: 'secondary download-pdf', onclick: (e) => downloadPdf(ticket, e.currentTarget) }, 'Download PDF'),
+      h('a', { class: 'button secondary add-calendar', href: `/v1/events/${ticket.event.id || ticket.event_id}/calendar.ics`, download: `${ticket.event.name}.ics` }, 'Add to calendar')));
   if (ticket.status === 'valid' && Date.parse(ticket.event.start_at) > Date.now()) card.append(transfer(ticket, card, gaveAway));
   return card;
+}
+
+/** The ticket as a PDF (the API needs the bearer token, so fetched and handed over as a file). */
+async function downloadPdf(ticket, button) {
+  const said = button.parentElement.querySelector('.field-error') || h('p', { class: 'field-error', role: 'alert' });
+  button.disabled = true;
+  try {
+    const url = await imageUrl(`/v1/tickets/${ticket.id}/ticket.pdf`);
+    const link = h('a', { href: url, download: `ticket-${ticket.short_code || ticket.admission_no}.pdf`, hidden: true });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    said.remove();
+  } catch {
+    fill(said, 'The PDF could not be made just now; try again in a moment.');
+    button.after(said);
+  } finally {
+    button.disabled = false;
+  }
 }
 
 /** "Transfer": a small form giving the ticket to another address; the card is redrawn after. */

@@ -2,7 +2,7 @@
 // place in line and the estimate kept live over server-sent events, and the admission the event
 // page holds with once the buyer is let in.
 import { api, session } from './api.js';
-import { h, fill, when, whenText, report } from './dom.js';
+import { h, fill, when, whenText, report, pageTitle } from './dom.js';
 import { go, onLeave } from './app.js';
 
 const kept = (id) => `admission:${id}`;
@@ -44,11 +44,11 @@ export async function panel(detail) {
     const timer = setInterval(() => { clock.textContent = left(mine.until); }, 1000);
     onLeave(() => clearInterval(timer));
     return h('div', { class: 'card notice', id: 'admitted', role: 'status' },
-      h('strong', {}, "You're in. "), 'Choose your tickets: you have ', clock, ` left to book (until ${whenText(mine.until)}).`);
+      h('strong', {}, "You're in. "), 'Choose your tickets: you have ', clock, ` left to book (until ${whenText(mine.until, detail.time_zone)}).`);
   }
   return h('div', { class: 'card notice', id: 'queue-notice' },
     h('p', {}, h('strong', {}, 'This sale goes through a waiting room. '),
-      `It opens ${whenText(queue.opens_at)}; the sale starts ${whenText(queue.starts_at)}. Everyone who joins before the start gets a place drawn at random then; later arrivals queue in order.`),
+      `It opens ${whenText(queue.opens_at, detail.time_zone)}; the sale starts ${whenText(queue.starts_at, detail.time_zone)}. Everyone who joins before the start gets a place drawn at random then; later arrivals queue in order.`),
     h('p', {}, h('a', { class: 'button', href: `/events/${detail.id}/queue`, id: 'join-queue' }, 'Join the queue')));
 }
 
@@ -87,7 +87,8 @@ export async function page(main, id) {
   const slot = h('div');
   const status = h('div', { class: 'card queue', 'aria-live': 'polite', id: 'queue-status' }, h('p', {}, 'Joining…'));
   const seed = h('p', { class: 'meta', id: 'queue-seed' });
-  fill(main, h('h1', {}, `Waiting room: ${detail.name}`), h('p', { class: 'meta' }, when(detail.start_at), ' · ', detail.location), slot, status, seed);
+  pageTitle(`Waiting room: ${detail.name}`);
+  fill(main, h('h1', {}, `Waiting room: ${detail.name}`), h('p', { class: 'meta' }, when(detail.start_at, detail.time_zone), ' · ', detail.location), slot, status, seed);
   let current = await join(id, slot);
   let gone = false;
   const draw = (now) => {
@@ -95,7 +96,7 @@ export async function page(main, id) {
     seed.textContent = `The order is drawn with a seed whose SHA-256 is ${now.seed_sha256}; the seed is published when the sale starts, so anyone can check it.`;
     if (now.status === 'admitted') {
       keep(id, now);
-      fill(status, h('p', { class: 'big' }, h('strong', {}, "You're in!")), h('p', {}, `You have until ${whenText(now.admitted_until)} to book. Taking you to the tickets…`));
+      fill(status, h('p', { class: 'big' }, h('strong', {}, "You're in!")), h('p', {}, `You have until ${whenText(now.admitted_until, detail.time_zone)} to book. Taking you to the tickets…`));
       if (!gone) {
         gone = true;
         go(`/events/${id}`, { replace: true });
@@ -105,7 +106,7 @@ export async function page(main, id) {
     const lines = {
       waiting: () => (now.position == null
         ? [h('p', { class: 'big', id: 'queue-position' }, 'In the pre-queue'),
-          h('p', {}, `Places are drawn at random when the sale starts, ${whenText(now.starts_at)}. Keep this page open.`)]
+          h('p', {}, `Places are drawn at random when the sale starts, ${whenText(now.starts_at, detail.time_zone)}. Keep this page open.`)]
         : [h('p', { class: 'big' }, 'Your place in line: ', h('strong', { id: 'queue-position' }, String(now.position))),
           h('p', {}, now.estimated_wait_seconds != null ? `About ${Math.max(1, Math.round(now.estimated_wait_seconds / 60))} min to wait. ` : '', 'Keep this page open: it takes you to the tickets when it is your turn.')]),
       sold_out: () => [h('p', { class: 'big', id: 'queue-position' }, 'Sold out for now'),

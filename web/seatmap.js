@@ -5,6 +5,18 @@ const NS = 'http://www.w3.org/2000/svg';
 const SIZE = 18; // one seat's cell, in SVG units
 const GAP = 3;
 
+/**
+ * The mark drawn over a seat so that its state does not rest on colour alone: an X on a sold
+ * seat, a dot on a held one, a check on the buyer's pick (none on a free seat).
+ */
+function markPath(state, x, y) {
+  const at = (dx, dy) => `${x + dx} ${y + dy}`;
+  if (state === 'sold') return `M${at(5, 5)}L${at(13, 13)}M${at(13, 5)}L${at(5, 13)}`;
+  if (state === 'held') return `M${at(7, 9)}a2 2 0 1 0 4 0a2 2 0 1 0 -4 0`;
+  if (state === 'picked') return `M${at(4.5, 9.5)}L${at(8, 13)}L${at(14, 5.5)}`;
+  return '';
+}
+
 function svg(tag, attrs) {
   const el = document.createElementNS(NS, tag);
   for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
@@ -50,6 +62,7 @@ export function drawSeatMap(seats, { picked = new Set(), onToggle } = {}) {
         'data-seat': `${seat.section}/${seat.row}/${seat.label}`,
         'data-id': seat.id,
       });
+      const mark = svg('path', { class: `mark ${state}`, d: markPath(state, x, y), 'aria-hidden': 'true' });
       const title = svg('title', {});
       title.textContent = `${seat.section}, row ${seat.row}, seat ${seat.label}: ${state === 'picked' ? 'your pick' : seat.status}`;
       rect.append(title);
@@ -62,6 +75,8 @@ export function drawSeatMap(seats, { picked = new Set(), onToggle } = {}) {
           onToggle(seat);
           const on = picked.has(seat.id);
           rect.setAttribute('class', `seat ${on ? 'picked' : 'free'}`);
+          mark.setAttribute('class', `mark ${on ? 'picked' : 'free'}`);
+          mark.setAttribute('d', markPath(on ? 'picked' : 'free', x, y));
           rect.setAttribute('aria-checked', String(on));
           title.textContent = `${seat.section}, row ${seat.row}, seat ${seat.label}: ${on ? 'your pick' : 'free'}`;
         };
@@ -73,7 +88,7 @@ export function drawSeatMap(seats, { picked = new Set(), onToggle } = {}) {
           }
         });
       }
-      root.append(rect);
+      root.append(rect, mark);
     }
     top = Math.max(...rows.values()) + SIZE + 16;
   }
@@ -139,8 +154,11 @@ export function legend(withPicked) {
   box.className = 'legend';
   for (const [cls, text] of [['free', 'Free'], ['held', 'Held'], ['sold', 'Sold'], ...(withPicked ? [['picked', 'Your pick']] : [])]) {
     const span = document.createElement('span');
-    span.className = cls;
-    span.textContent = text;
+    span.className = `${cls} marked`;
+    // the same seat and mark as on the map
+    const swatch = svg('svg', { class: 'swatch', viewBox: '0 0 18 18', width: 16, height: 16, 'aria-hidden': 'true' });
+    swatch.append(svg('rect', { x: 0, y: 0, width: SIZE, height: SIZE, rx: 4, class: `seat ${cls}` }), svg('path', { class: `mark ${cls}`, d: markPath(cls, 0, 0) }));
+    span.append(swatch, text);
     box.append(span);
   }
   return box;
