@@ -275,6 +275,8 @@ await run(async ({ context, page }) => {
   await page.getByRole('link', { name: 'Check-in desk' }).click();
   await page.getByRole('button', { name: 'Scan with camera' }).click();
   await expectVisible(page, 'video.scanner', 'the camera preview');
+  // the detector is made once the camera's stream plays, which may follow the preview
+  await page.waitForFunction(() => window.__formats !== undefined, null, { timeout: 15_000 }).catch(() => {});
   await expect(page, JSON.stringify(await page.evaluate(() => window.__formats)) === '["qr_code"]', 'the detector should look for QR codes');
   await page.evaluate((code) => { window.__scan = code; }, alan.code);
   const scanned = await expectVisible(page, '.verdict.valid', 'the scanned ticket checked in');

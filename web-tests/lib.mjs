@@ -13,7 +13,8 @@
 // `run` launches the browser, runs the body, and always closes the browser. The scenario fails
 // (exit status 1, with the page URL, the visible role=alert texts and a screenshot in the
 // message) when the body throws, or when the page logged a console error or threw an uncaught
-// error, unless that error was allowed with `allowConsoleError`.
+// error, unless that error was allowed with `allowConsoleError`, or when a page it showed has a
+// serious or critical accessibility violation (axe-core; see checkAccessibility).
 //
 // Environment: BASE_URL (the server, default http://127.0.0.1:8080), SCREENSHOT_DIR (default
 // web-tests/screenshots; a scenario's shots go to <dir>/<scenario>/<nn>-<name>.png), CHROMIUM
@@ -212,11 +213,24 @@ export async function shot(page, name) {
 
 // ---- accessibility ---------------------------------------------------------------------------
 
-// axe-core (web-tests/package.json) runs on every page a scenario shows (each screenshot, and
-// every open page at the end); a serious or critical violation fails the scenario
+// axe-core (web-tests/package.json) runs on every page a scenario shows: each screenshot, each
+// address the first time an expectation waits on it (expectVisible, expectText), and every open
+// page at the end; a serious or critical violation fails the scenario
 const AXE = readFileSync(path.join(HERE, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
 const axeChecked = new Set();
+const axePaths = new Set();
 const axeProblems = [];
+
+// the page's address, the first time a scenario waits on something there
+async function checkNewAddress(page) {
+  let where;
+  try {
+    where = new URL(page.url()).pathname;
+  } catch {
+    return;
+  }
+  if (!axePaths.has(where)) await checkAccessibility(page, 'first seen');
+}
 
 /** Runs axe on `page` as it is now, once per address and state of its content. */
 export async function checkAccessibility(page, step = '') {
@@ -229,17 +243,28 @@ export async function checkAccessibility(page, step = '') {
     return; // navigating away: the next step's page is checked
   }
   if (axeChecked.has(state)) return;
-  axeChecked.add(state);
-  // run through the DevTools protocol, outside the page's Content-Security-Policy
-  await page.evaluate(AXE);
-  const violations = await page.evaluate(async () => {
-    const results = await window.axe.run(document, { resultTypes: ['violations'] });
-    return results.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => `${n.target.join(' ')}: ${n.failureSummary?.split('\n').slice(1, 2).join('')}`) }));
-  });
   const where = new URL(page.url()).pathname;
-  log(`axe ${where}${step ? ` (${step})` : ''}: ${violations.length ? `${violations.length} serious/critical` : 'no serious or critical violations'}`);
+  let violations;
+  try {
+    // run through the DevTools protocol, outside the page's Content-Security-Policy
+    await page.evaluate(AXE);
+    violations = await page.evaluate(async () => {
+      const results = await window.axe.run(document, { resultTypes: ['violations'] });
+      return results.violations
+        .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => `${n.target.join(' ')}: ${n.failureSummary?.split('\n').slice(1, 2).join('')}`) }));
+    });
+  } catch (error) {
+    // the page navigated meanwhile (the scenario moved on): the new one is checked when shown
+    if (/context was destroyed|navigat|Target .*closed/i.test(error.message)) return;
+    throw error;
+  }
+  axeChecked.add(state);
+  axePaths.add(where);
+  // the lesser ones are named in the line, to be seen, without failing the scenario
+  const lesser = violations.filter((v) => v.impact !== 'serious' && v.impact !== 'critical');
+  violations = violations.filter((v) => !lesser.includes(v));
+  log(`axe ${where}${step ? ` (${step})` : ''}: ${violations.length ? `${violations.length} serious/critical` : 'no serious or critical violations'}` +
+    (lesser.length ? ` (${lesser.map((v) => `${v.impact} ${v.id}`).join(', ')})` : ''));
   for (const v of violations) axeProblems.push(`${where} (${step}): ${v.impact} ${v.id}: ${v.help}\n      ${v.nodes.join('\n      ')}`);
 }
 
@@ -294,6 +319,7 @@ export async function expectVisible(page, selector, what = selector, { timeout }
   } catch (error) {
     await fail(page, `expected ${what} to be visible: ${error.message.split('\n')[0]}`);
   }
+  await checkNewAddress(page);
   return locator;
 }
 

@@ -1,7 +1,7 @@
 // The site's frame: the router (every page path is served the same shell; this module picks the
 // view), the navigation, and the notification bell fed by server-sent events.
 import { api, session, logout } from './api.js';
-import { h, fill, when, errorBox, pageTitle } from './dom.js';
+import { h, fill, field, formData, when, errorBox, pageTitle } from './dom.js';
 import * as buyer from './buyer.js';
 import * as account from './account.js';
 import * as organizer from './organizer.js';
@@ -44,6 +44,23 @@ export function go(path, { replace = false, focus = true } = {}) {
  * Draws the page for the address. `focus` moves the keyboard focus to the new page's content,
  * as after following a link; not on arrival, so the first Tab still reaches "Skip to content".
  */
+// the server answers such an address with this shell and a 404; the page offers ways on
+function notFound() {
+  pageTitle('Page not found');
+  const search = h('form', { class: 'row narrow', role: 'search', 'aria-label': 'Search events' },
+    field('Search the events', { name: 'q', id: 'missing-q', type: 'search', placeholder: 'Artist, team, film…' }),
+    h('button', { type: 'submit' }, 'Search'));
+  search.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const words = formData(search).q;
+    go(words ? `/?${new URLSearchParams({ q: words })}` : '/');
+  });
+  fill(main, h('h1', {}, 'Page not found'),
+    h('p', {}, 'There is nothing at this address: the link may be old, or the address mistyped.'),
+    search,
+    h('ul', {}, h('li', {}, h('a', { href: '/' }, 'See the events on sale')), h('li', {}, h('a', { href: '/tickets' }, 'Find your tickets'))));
+}
+
 async function render(focus = true) {
   leaving.forEach((stop) => stop());
   leaving = [];
@@ -52,10 +69,7 @@ async function render(focus = true) {
   bell.close();
   drawNav();
   if (!match) {
-    pageTitle('Page not found');
-    fill(main, h('h1', {}, 'Page not found'),
-      h('p', {}, 'There is nothing at this address: the link may be old, or the address mistyped.'),
-      h('ul', {}, h('li', {}, h('a', { href: '/' }, 'See the events on sale')), h('li', {}, h('a', { href: '/tickets' }, 'Find your tickets'))));
+    notFound();
     return;
   }
   const [found, view, needs] = match;

@@ -95,9 +95,9 @@ pub async fn page(
          <title>Sandbox payment {code}</title>
          <style>body{{font-family:sans-serif;max-width:32rem;margin:2rem auto;padding:0 1rem}}
          button{{font-size:1rem;padding:.6rem 1.2rem;margin-right:.5rem}}</style></head>
-         <body><h1>Sandbox gateway</h1><p>No real money moves here.</p>
+         <body><main><h1>Sandbox gateway</h1><p>No real money moves here.</p>
          <p>{event}, booking <b>{booking}</b>: <b>{amount}</b></p>{action}
-         <p><a href=\"/bookings/{booking_id}\">Return to boxoffice</a></p></body></html>",
+         <p><a href=\"/bookings/{booking_id}\">Return to boxoffice</a></p></main></body></html>",
         code = escape_html(&payment.payment_code),
         event = escape_html(&payment.event_name),
         booking = escape_html(&payment.booking_code),
