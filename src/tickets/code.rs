@@ -49,7 +49,7 @@ const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /// The code a person types when the QR will not scan, e.g. `K7QF-9M2X`: the first 40 bits of
 /// SHA-256 of the signed `code` in Crockford base32. `attempt` (0 first) salts the hash, as
 /// `<code>#<attempt>`, for the rare ticket whose short code another of its event has (one pair
-/// in 2^40); migration 0020's `ticket_short_code` is the same derivation in SQL.
+/// in 2^40); migration 0023's `ticket_short_code` is the same derivation in SQL.
 pub fn short_code(code: &str, attempt: u32) -> String {
     use sha2::Digest;
     let digest = if attempt == 0 {

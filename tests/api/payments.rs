@@ -96,6 +96,16 @@ pub async fn check_out_with(app: &TestApp, buyer: &User, booking: &Value, method
     .await
 }
 
+/// The gateway reports the booking's payment captured in full (its transaction `txn-<booking>`).
+pub async fn pay(app: &TestApp, booking: &Value) {
+    let transaction = format!("txn-{}", booking["id"].as_str().unwrap());
+    expect_json(
+        Webhook::new(app, booking, &transaction).send(app).await,
+        StatusCode::OK,
+    )
+    .await;
+}
+
 pub async fn booking_status(app: &TestApp, buyer: &User, booking: &Value) -> String {
     let path = format!("/v1/bookings/{}", booking["id"].as_str().unwrap());
     let booking = expect_json(
