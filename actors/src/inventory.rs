@@ -362,6 +362,21 @@ fn type_mut(types: &mut [TypeState], id: TicketTypeId) -> &mut TypeState {
         .expect("a held type exists")
 }
 
+/// A booking still held (not sold), to change: the map's own copy, unshared first.
+fn held_mut(
+    holds: &mut HashMap<BookingId, Arc<Hold>>,
+    booking: BookingId,
+) -> Result<&mut Hold, Rejection> {
+    let hold = holds
+        .get_mut(&booking)
+        .map(Arc::make_mut)
+        .ok_or(Rejection::UnknownBooking)?;
+    if hold.state == HoldState::Confirmed {
+        return Err(Rejection::AlreadyConfirmed);
+    }
+    Ok(hold)
+}
+
 /// One event's inventory.
 #[derive(Clone, Debug, Default)]
 pub struct EventInventory {
@@ -569,14 +584,7 @@ impl EventInventory {
 
     /// Moves a held booking's deadline to `until`; the hold after.
     pub fn reschedule(&mut self, booking: BookingId, until: Millis) -> Result<&Hold, Rejection> {
-        let hold = self
-            .holds
-            .get_mut(&booking)
-            .map(Arc::make_mut)
-            .ok_or(Rejection::UnknownBooking)?;
-        if hold.state == HoldState::Confirmed {
-            return Err(Rejection::AlreadyConfirmed);
-        }
+        let hold = held_mut(&mut self.holds, booking)?;
         self.expiry.remove(&(hold.expires_at, booking));
         hold.expires_at = until;
         self.expiry.insert((until, booking));
@@ -607,14 +615,7 @@ impl EventInventory {
 
     /// Turns a held booking into sold admissions. Confirming twice answers `AlreadyConfirmed`.
     pub fn confirm(&mut self, booking: BookingId) -> Result<&Hold, Rejection> {
-        let hold = self
-            .holds
-            .get_mut(&booking)
-            .map(Arc::make_mut)
-            .ok_or(Rejection::UnknownBooking)?;
-        if hold.state == HoldState::Confirmed {
-            return Err(Rejection::AlreadyConfirmed);
-        }
+        let hold = held_mut(&mut self.holds, booking)?;
         hold.state = HoldState::Confirmed;
         self.expiry.remove(&(hold.expires_at, booking));
         for (ticket_type, qty, _) in &hold.items {
